@@ -1,0 +1,205 @@
+//! `callsim run`: run one scenario (optionally one variant of it), print the summary, and write
+//! CSV with --out.
+
+use super::{CliError, CommonArgs};
+use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, OutputFiles};
+use crate::model::CallSink;
+use crate::run::{run_replications, ReplicationResult, RunOptions};
+use crate::scenario::{load, Scenario};
+use crate::stats::{estimate, metrics};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run this variant of the scenario (see `callsim check`).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Write summary.csv and timeline.csv (and calls.csv with --calls-csv) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write calls.csv, one row per call (memory stays flat: rows are streamed to disk).
+    #[arg(long, requires = "out")]
+    pub calls_csv: bool,
+}
+
+/// Loads the scenario with the common flags applied.
+pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, CliError> {
+    let mut sc = load(&c.scenario, variant, &c.sets)?;
+    if let Some(s) = c.seed {
+        sc.seed = s;
+    }
+    if let Some(n) = c.replications {
+        sc.replications = n;
+    }
+    Ok(sc)
+}
+
+pub fn run(a: RunArgs) -> Result<(), CliError> {
+    let sc = load_common(&a.common, a.variant.as_deref())?;
+    let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
+    let mut files = match &a.out {
+        Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
+        None => None,
+    };
+    let opts = RunOptions {
+        seed: sc.seed,
+        replications: sc.replications,
+        threads: a.common.threads,
+        progress: !a.common.quiet,
+        label: sc.name.clone(),
+    };
+    println!(
+        "seed {}  replications {}  scenario {}{}",
+        sc.seed,
+        sc.replications,
+        sc.path.display(),
+        variant_note(&sc)
+    );
+    let parts: Vec<PathBuf> = match (&files, a.calls_csv) {
+        (Some(f), true) => (0..sc.replications)
+            .map(|r| f.scratch_path(&format!("calls-{r}.csv")))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let source_names: Vec<String> = sc.model.sources.iter().map(|s| s.name.clone()).collect();
+    let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> {
+        match parts.get(rep as usize) {
+            Some(p) => Ok(Some(Box::new(CallsCsvSink::create(
+                p,
+                &variant,
+                rep,
+                source_names.clone(),
+            )?))),
+            None => Ok(None),
+        }
+    };
+    let wall = Instant::now();
+    let result = run_replications(&sc, &opts, &sinks);
+    let wall_s = wall.elapsed().as_secs_f64();
+    let results = match result {
+        Ok(r) => r,
+        Err(e) => {
+            for p in &parts {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(CliError::failure(e));
+        }
+    };
+    print!("{}", summary_text(&sc, &results, wall_s));
+    if let Some(f) = files.as_mut() {
+        let written = (|| -> Result<(), String> {
+            write_summary(f.create("summary.csv")?, &results, sc.seed, &variant)?;
+            write_timeline(
+                f.create("timeline.csv")?,
+                &results,
+                &variant,
+                sc.model.interval.as_ns(),
+            )?;
+            if a.calls_csv {
+                concat_parts(f.create("calls.csv")?, &parts)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            for p in &parts {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(CliError::failure(e));
+        }
+    }
+    if let Some(f) = files {
+        let dir = f.dir().to_path_buf();
+        let paths = f.commit().map_err(CliError::failure)?;
+        let names: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        println!("wrote {} in {}", names.join(", "), dir.display());
+    }
+    Ok(())
+}
+
+fn variant_note(sc: &Scenario) -> String {
+    match &sc.variant {
+        Some(v) => format!(" (variant {v})"),
+        None => String::new(),
+    }
+}
+
+/// The terminal summary: key metrics with 95% CIs over replications, and engine speed.
+pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -> String {
+    let rows: Vec<Vec<(&'static str, f64)>> = results.iter().map(|r| metrics(&r.obs)).collect();
+    let n = results.len();
+    let col = |name: &str| -> Vec<f64> {
+        rows.iter()
+            .map(|m| {
+                m.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|x| x.1)
+                    .unwrap_or(f64::NAN)
+            })
+            .collect()
+    };
+    let mut s = format!("{}\n", sc.name);
+    let ci_head = if n > 1 {
+        format!("95% CI ({n} replications)")
+    } else {
+        "(1 replication: no CI)".into()
+    };
+    s += &format!("  {:<38} {:>14}  {}\n", "metric", "mean", ci_head);
+    let shown: &[(&str, &str)] = &[
+        ("offered", "offered calls (first attempts + redials)"),
+        ("redials", "  of which redials"),
+        ("connected", "connected"),
+        ("abandoned_waiting", "abandoned waiting for a dial slot"),
+        ("abandoned_ringing", "abandoned while ringing"),
+        ("no_answer", "no answer"),
+        ("failed", "failed / rejected at the carrier"),
+        ("unfinished", "unfinished at the drain limit"),
+        ("backup_routed", "backup-routed (untracked, unrecorded)"),
+        ("abandon_ratio", "abandoned / offered"),
+        ("legs_requested", "legs requested"),
+        ("legs_dialed", "legs dialled"),
+        ("dial_delay_ms_p50", "dial delay p50 (ms)"),
+        ("dial_delay_ms_p90", "dial delay p90 (ms)"),
+        ("dial_delay_ms_p99", "dial delay p99 (ms)"),
+        ("dial_delay_ms_max", "dial delay max (ms)"),
+        ("pdd_ms_p50", "post-dial delay p50 (ms)"),
+        ("pdd_ms_p90", "post-dial delay p90 (ms)"),
+        ("pdd_ms_p99", "post-dial delay p99 (ms)"),
+        ("pdd_ms_max", "post-dial delay max (ms)"),
+    ];
+    for (key, label) in shown {
+        let e = estimate(&col(key), 0.95);
+        let ci = if e.half_width.is_nan() {
+            String::new()
+        } else {
+            format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
+        };
+        s += &format!("  {:<38} {:>14}  {}\n", label, fmt_num(e.mean), ci);
+    }
+    let events: u64 = results.iter().map(|r| r.obs.events).sum();
+    let calls: u64 = results.iter().map(|r| r.obs.counts.offered).sum();
+    let cpu_s: f64 = results.iter().map(|r| r.wall_s).sum();
+    s += &format!(
+        "  events {events} in {wall_s:.2} s wall ({cpu_s:.2} s in replications): {:.2} M events/s, {:.2} M calls/s per thread\n",
+        events as f64 / cpu_s.max(1e-9) / 1e6,
+        calls as f64 / cpu_s.max(1e-9) / 1e6
+    );
+    s
+}
+
+pub fn fmt_num(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x.abs() >= 1000.0 || x == x.trunc() {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.4}")
+    }
+}

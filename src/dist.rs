@@ -1,0 +1,424 @@
+//! Random quantities of the model: duration distributions (patience, talk time, time to answer,
+//! service times), integer distributions (simulcall fan-out), and the non-homogeneous Poisson
+//! arrival process over a piecewise-linear rate profile, sampled exactly by inversion.
+//!
+//! Pure: draws take an RNG; no I/O. Parameters are validated by the scenario layer.
+
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime, NS_PER_S};
+use rand::Rng;
+use rand_distr::{Distribution, Exp1, StandardNormal};
+use std::sync::Arc;
+
+/// A distribution of non-negative durations. Parameters in seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DurationDist {
+    Fixed(SimDuration),
+    Exponential {
+        mean_s: f64,
+    },
+    /// ln X ~ Normal(mu, sigma).
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
+    Weibull {
+        shape: f64,
+        scale_s: f64,
+    },
+    Uniform {
+        min_s: f64,
+        max_s: f64,
+    },
+    /// Inverse of the empirical CDF with linear interpolation between sorted observations.
+    Empirical {
+        sorted_s: Arc<Vec<f64>>,
+    },
+    /// With probability weight_i, a draw from component i (weights sum to 1).
+    Mixture(Vec<(f64, DurationDist)>),
+}
+
+impl DurationDist {
+    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+        SimDuration::from_secs_f64(self.sample_s(rng))
+    }
+
+    fn sample_s(&self, rng: &mut SimRng) -> f64 {
+        match self {
+            DurationDist::Fixed(d) => d.as_secs_f64(),
+            DurationDist::Exponential { mean_s } => {
+                let e: f64 = Exp1.sample(rng);
+                e * mean_s
+            }
+            DurationDist::LogNormal { mu, sigma } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mu + sigma * z).exp()
+            }
+            DurationDist::Weibull { shape, scale_s } => {
+                let e: f64 = Exp1.sample(rng);
+                scale_s * e.powf(1.0 / shape)
+            }
+            DurationDist::Uniform { min_s, max_s } => min_s + (max_s - min_s) * rng.random::<f64>(),
+            DurationDist::Empirical { sorted_s } => {
+                let n = sorted_s.len();
+                if n == 1 {
+                    return sorted_s[0];
+                }
+                let u: f64 = rng.random::<f64>() * (n - 1) as f64;
+                let i = (u.floor() as usize).min(n - 2);
+                let f = u - i as f64;
+                sorted_s[i] + f * (sorted_s[i + 1] - sorted_s[i])
+            }
+            DurationDist::Mixture(parts) => {
+                let mut u: f64 = rng.random();
+                for (w, d) in parts {
+                    if u < *w {
+                        return d.sample_s(rng);
+                    }
+                    u -= w;
+                }
+                parts.last().map(|(_, d)| d.sample_s(rng)).unwrap_or(0.0)
+            }
+        }
+    }
+
+    /// The mean in seconds (used by reports and the Erlang cross-checks).
+    pub fn mean_s(&self) -> f64 {
+        match self {
+            DurationDist::Fixed(d) => d.as_secs_f64(),
+            DurationDist::Exponential { mean_s } => *mean_s,
+            DurationDist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            DurationDist::Weibull { shape, scale_s } => scale_s * gamma_fn(1.0 + 1.0 / shape),
+            DurationDist::Uniform { min_s, max_s } => (min_s + max_s) / 2.0,
+            DurationDist::Empirical { sorted_s } => {
+                // Mean of the piecewise-linear inverse CDF: trapezoid over the observations.
+                let n = sorted_s.len();
+                if n == 1 {
+                    return sorted_s[0];
+                }
+                sorted_s
+                    .windows(2)
+                    .map(|w| (w[0] + w[1]) / 2.0)
+                    .sum::<f64>()
+                    / (n - 1) as f64
+            }
+            DurationDist::Mixture(parts) => parts.iter().map(|(w, d)| w * d.mean_s()).sum(),
+        }
+    }
+}
+
+/// Lanczos approximation of the gamma function (for Weibull means in reports only).
+fn gamma_fn(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        std::f64::consts::PI / ((std::f64::consts::PI * x).sin() * gamma_fn(1.0 - x))
+    } else {
+        let x = x - 1.0;
+        let t = x + 7.5;
+        let mut a = G[0];
+        for (i, g) in G.iter().enumerate().skip(1) {
+            a += g / (x + i as f64);
+        }
+        (2.0 * std::f64::consts::PI).sqrt() * t.powf(x + 0.5) * (-t).exp() * a
+    }
+}
+
+/// A distribution over small positive integers (fan-out width).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CountDist {
+    Fixed(u32),
+    /// (value, cumulative probability), cumulative ending at 1.
+    Weights(Vec<(u32, f64)>),
+}
+
+impl CountDist {
+    pub fn sample(&self, rng: &mut SimRng) -> u32 {
+        match self {
+            CountDist::Fixed(k) => *k,
+            CountDist::Weights(cum) => {
+                let u: f64 = rng.random();
+                for (k, c) in cum {
+                    if u < *c {
+                        return *k;
+                    }
+                }
+                cum.last().map(|(k, _)| *k).unwrap_or(1)
+            }
+        }
+    }
+    pub fn max(&self) -> u32 {
+        match self {
+            CountDist::Fixed(k) => *k,
+            CountDist::Weights(cum) => cum.iter().map(|(k, _)| *k).max().unwrap_or(1),
+        }
+    }
+    pub fn mean(&self) -> f64 {
+        match self {
+            CountDist::Fixed(k) => *k as f64,
+            CountDist::Weights(cum) => {
+                let mut prev = 0.0;
+                let mut m = 0.0;
+                for (k, c) in cum {
+                    m += *k as f64 * (c - prev);
+                    prev = *c;
+                }
+                m
+            }
+        }
+    }
+}
+
+/// A piecewise-linear arrival-rate profile over clock time, in calls per second. Before the first
+/// point the first rate holds, after the last point the last rate holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateProfile {
+    /// (clock time in seconds since midnight, rate per second), strictly increasing in time.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl RateProfile {
+    pub fn constant(rate_per_s: f64) -> RateProfile {
+        RateProfile {
+            points: vec![(0.0, rate_per_s)],
+        }
+    }
+
+    /// λ(t) in calls per second at clock second `t`.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let p = &self.points;
+        if t <= p[0].0 {
+            return p[0].1;
+        }
+        for w in p.windows(2) {
+            let ((t0, r0), (t1, r1)) = (w[0], w[1]);
+            if t < t1 {
+                return r0 + (r1 - r0) * (t - t0) / (t1 - t0);
+            }
+        }
+        p[p.len() - 1].1
+    }
+
+    /// Expected arrivals in [a, b] (the integrated rate), in calls.
+    pub fn integral(&self, a: f64, b: f64) -> f64 {
+        if b <= a {
+            return 0.0;
+        }
+        // Split at breakpoints; each piece is a trapezoid.
+        let mut cuts: Vec<f64> = vec![a];
+        cuts.extend(self.points.iter().map(|p| p.0).filter(|&t| t > a && t < b));
+        cuts.push(b);
+        cuts.windows(2)
+            .map(|w| (w[1] - w[0]) * (self.rate_at(w[0]) + self.rate_at(w[1])) / 2.0)
+            .sum()
+    }
+
+    /// The first time t > `from` with ∫_from^t λ = `area`, or None if the rate is zero from
+    /// some point on and the area is never reached before `until`. Exact inversion of a
+    /// piecewise-linear integrated rate (a quadratic per segment, solved in stable form).
+    pub fn invert(&self, from: f64, area: f64, until: f64) -> Option<f64> {
+        let mut t = from;
+        let mut need = area;
+        loop {
+            if t >= until {
+                return None;
+            }
+            // Segment end: next breakpoint after t, or `until`.
+            let seg_end = self
+                .points
+                .iter()
+                .map(|p| p.0)
+                .find(|&bp| bp > t)
+                .unwrap_or(f64::INFINITY)
+                .min(until);
+            let r0 = self.rate_at(t);
+            let slope = if seg_end.is_finite() && seg_end > t {
+                (self.rate_at(seg_end) - r0) / (seg_end - t)
+            } else {
+                0.0
+            };
+            let seg_area = if seg_end.is_finite() {
+                (seg_end - t) * (r0 + self.rate_at(seg_end)) / 2.0
+            } else {
+                f64::INFINITY
+            };
+            if need <= seg_area {
+                // Solve r0 x + slope x^2 / 2 = need for the smallest x >= 0:
+                // x = 2 need / (r0 + sqrt(r0^2 + 2 slope need)), stable for slope -> 0.
+                let disc = (r0 * r0 + 2.0 * slope * need).max(0.0);
+                let denom = r0 + disc.sqrt();
+                if denom <= 0.0 {
+                    return None;
+                }
+                let x = 2.0 * need / denom;
+                return Some((t + x).min(seg_end));
+            }
+            need -= seg_area;
+            t = seg_end;
+            if !seg_end.is_finite() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Arrivals of a non-homogeneous Poisson process: unit-rate exponential gaps mapped through the
+/// inverse integrated rate (so scaling the rate maps the same unit process: common random
+/// numbers across rate variants). Times are rounded to whole nanoseconds.
+pub struct NhppArrivals {
+    profile: RateProfile,
+    scale: f64,
+    pos_s: f64,
+    end_s: f64,
+    rng: SimRng,
+}
+
+impl NhppArrivals {
+    pub fn new(
+        profile: RateProfile,
+        scale: f64,
+        start: SimTime,
+        end: SimTime,
+        rng: SimRng,
+    ) -> Self {
+        NhppArrivals {
+            profile,
+            scale,
+            pos_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
+            rng,
+        }
+    }
+
+    /// The next arrival strictly before the end, or None.
+    pub fn next_arrival(&mut self) -> Option<SimTime> {
+        if self.scale <= 0.0 {
+            return None;
+        }
+        let e: f64 = Exp1.sample(&mut self.rng);
+        let t = self
+            .profile
+            .invert(self.pos_s, e / self.scale, self.end_s)?;
+        if t >= self.end_s {
+            return None;
+        }
+        self.pos_s = t;
+        let ns = (t * NS_PER_S as f64).round() as u64;
+        Some(SimTime(ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::rng_from;
+
+    #[test]
+    fn inversion_is_exact_on_linear_segments() {
+        let p = RateProfile {
+            points: vec![(0.0, 1.0), (10.0, 3.0)],
+        };
+        // ∫_0^t (1 + 0.2 s) ds = t + 0.1 t^2; = 20 at t = 10.
+        assert!((p.integral(0.0, 10.0) - 20.0).abs() < 1e-12);
+        let t = p.invert(0.0, 20.0, 100.0).unwrap();
+        assert!((t - 10.0).abs() < 1e-9, "{t}");
+        let t = p.invert(0.0, 5.0, 100.0).unwrap();
+        assert!((t + 0.1 * t * t - 5.0).abs() < 1e-9);
+        // After the last point the rate holds at 3/s.
+        let t = p.invert(10.0, 6.0, 100.0).unwrap();
+        assert!((t - 12.0).abs() < 1e-9);
+        // A zero rate from 0 on never reaches any area.
+        assert_eq!(RateProfile::constant(0.0).invert(0.0, 1.0, 100.0), None);
+    }
+
+    #[test]
+    fn nhpp_counts_match_the_integrated_rate() {
+        // Rate 0 -> 20/s over an hour: expected 36,000 arrivals; sd = 190. Allow 5 sd.
+        let p = RateProfile {
+            points: vec![(0.0, 0.0), (3600.0, 20.0)],
+        };
+        let mut a = NhppArrivals::new(
+            p.clone(),
+            1.0,
+            SimTime(0),
+            SimTime(3600 * NS_PER_S),
+            rng_from(42),
+        );
+        let mut n = 0u64;
+        let mut first_half = 0u64;
+        let mut last = SimTime(0);
+        while let Some(t) = a.next_arrival() {
+            assert!(t >= last);
+            last = t;
+            n += 1;
+            if t.as_secs_f64() < 1800.0 {
+                first_half += 1;
+            }
+        }
+        assert!((n as f64 - 36_000.0).abs() < 5.0 * 190.0, "{n}");
+        // A quarter of the mass lies in the first half: 9,000 (sd 95).
+        assert!(
+            (first_half as f64 - 9_000.0).abs() < 5.0 * 95.0,
+            "{first_half}"
+        );
+    }
+
+    #[test]
+    fn duration_means_match_draws() {
+        let cases = [
+            DurationDist::Exponential { mean_s: 2.0 },
+            DurationDist::LogNormal {
+                mu: 1.0,
+                sigma: 0.5,
+            },
+            DurationDist::Weibull {
+                shape: 1.5,
+                scale_s: 3.0,
+            },
+            DurationDist::Uniform {
+                min_s: 1.0,
+                max_s: 5.0,
+            },
+            DurationDist::Empirical {
+                sorted_s: Arc::new(vec![1.0, 2.0, 4.0]),
+            },
+            DurationDist::Mixture(vec![
+                (0.9, DurationDist::Fixed(SimDuration::from_millis(10))),
+                (0.1, DurationDist::Exponential { mean_s: 5.0 }),
+            ]),
+        ];
+        for d in cases {
+            let mut rng = rng_from(7);
+            let n = 200_000;
+            let m: f64 = (0..n)
+                .map(|_| d.sample(&mut rng).as_secs_f64())
+                .sum::<f64>()
+                / n as f64;
+            assert!(
+                (m - d.mean_s()).abs() < 0.02 * d.mean_s().max(0.1),
+                "{d:?}: {m} vs {}",
+                d.mean_s()
+            );
+        }
+    }
+
+    #[test]
+    fn count_weights_sample_in_proportion() {
+        let d = CountDist::Weights(vec![(1, 0.25), (3, 1.0)]);
+        let mut rng = rng_from(1);
+        let n = 100_000;
+        let ones = (0..n).filter(|_| d.sample(&mut rng) == 1).count();
+        assert!((ones as f64 / n as f64 - 0.25).abs() < 0.01);
+        assert!((d.mean() - 2.5).abs() < 1e-12);
+        assert_eq!(d.max(), 3);
+    }
+}

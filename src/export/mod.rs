@@ -1,0 +1,328 @@
+//! CSV outputs: `summary.csv`, `timeline.csv`, `calls.csv`, `compare.csv`. Tidy: one
+//! observation per row, units last in column names; the headers are a contract documented in
+//! docs/outputs.md. Files are written under temporary names and renamed only when everything
+//! succeeded, so a failed run never leaves a half-written result file.
+
+use crate::model::{CallRecord, CallSink, Outcome};
+use crate::run::ReplicationResult;
+use crate::stats::{estimate, metrics};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Formats a float for CSV: shortest round-trip form, empty for NaN (read as missing by
+/// pandas, polars and R).
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else if x.is_infinite() {
+        if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    } else {
+        format!("{x}")
+    }
+}
+
+/// A set of output files committed together.
+pub struct OutputFiles {
+    dir: PathBuf,
+    created_dir: bool,
+    pending: Vec<(PathBuf, PathBuf)>,
+    committed: bool,
+}
+
+impl OutputFiles {
+    /// Prepares `dir` (created if missing).
+    pub fn new(dir: &Path) -> Result<OutputFiles, String> {
+        let existed = dir.exists();
+        if existed && !dir.is_dir() {
+            return Err(format!(
+                "--out `{}` exists and is not a directory",
+                dir.display()
+            ));
+        }
+        if !existed {
+            fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create output directory `{}`: {e}", dir.display()))?;
+        }
+        Ok(OutputFiles {
+            dir: dir.to_path_buf(),
+            created_dir: !existed,
+            pending: Vec::new(),
+            committed: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A temporary path that becomes `name` on commit.
+    pub fn temp_path(&mut self, name: &str) -> PathBuf {
+        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        self.pending.push((tmp.clone(), self.dir.join(name)));
+        tmp
+    }
+
+    /// A scratch file removed at the end whatever happens (e.g. per-replication parts).
+    pub fn scratch_path(&self, name: &str) -> PathBuf {
+        self.dir
+            .join(format!(".{name}.part-{}", std::process::id()))
+    }
+
+    pub fn create(&mut self, name: &str) -> Result<BufWriter<File>, String> {
+        let p = self.temp_path(name);
+        File::create(&p)
+            .map(BufWriter::new)
+            .map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+    }
+
+    /// Renames every temporary file to its final name.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, String> {
+        let mut out = Vec::new();
+        for (tmp, fin) in &self.pending {
+            fs::rename(tmp, fin)
+                .map_err(|e| format!("cannot move `{}` into place: {e}", fin.display()))?;
+            out.push(fin.clone());
+        }
+        self.committed = true;
+        Ok(out)
+    }
+}
+
+impl Drop for OutputFiles {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for (tmp, _) in &self.pending {
+            let _ = fs::remove_file(tmp);
+        }
+        if self.created_dir {
+            let _ = fs::remove_dir(&self.dir); // only succeeds when empty
+        }
+    }
+}
+
+fn csv_err(e: impl std::fmt::Display) -> String {
+    format!("writing CSV: {e}")
+}
+
+/// `summary.csv`: one row per replication, then `mean`, `ci95_low`, `ci95_high` rows.
+pub fn write_summary(
+    w: impl Write,
+    results: &[ReplicationResult],
+    seed: u64,
+    variant: &str,
+) -> Result<(), String> {
+    let mut wr = csv::Writer::from_writer(w);
+    let rows: Vec<Vec<(&'static str, f64)>> = results.iter().map(|r| metrics(&r.obs)).collect();
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let mut header = vec![
+        "statistic",
+        "variant",
+        "replication",
+        "seed",
+        "replications",
+    ];
+    header.extend(first.iter().map(|(k, _)| *k));
+    wr.write_record(&header).map_err(csv_err)?;
+    for (r, m) in results.iter().zip(&rows) {
+        let mut rec = vec![
+            "replication".to_string(),
+            variant.to_string(),
+            r.replication.to_string(),
+            seed.to_string(),
+            "1".into(),
+        ];
+        rec.extend(m.iter().map(|(_, v)| num(*v)));
+        wr.write_record(&rec).map_err(csv_err)?;
+    }
+    let ests: Vec<_> = (0..first.len())
+        .map(|j| estimate(&rows.iter().map(|m| m[j].1).collect::<Vec<_>>(), 0.95))
+        .collect();
+    for stat in ["mean", "ci95_low", "ci95_high"] {
+        let mut rec = vec![
+            stat.to_string(),
+            variant.to_string(),
+            String::new(),
+            seed.to_string(),
+            results.len().to_string(),
+        ];
+        rec.extend(ests.iter().map(|e| {
+            num(match stat {
+                "mean" => e.mean,
+                "ci95_low" => e.low(),
+                _ => e.high(),
+            })
+        }));
+        wr.write_record(&rec).map_err(csv_err)?;
+    }
+    wr.flush().map_err(csv_err)
+}
+
+/// `timeline.csv`: one row per replication and interval.
+pub fn write_timeline(
+    w: impl Write,
+    results: &[ReplicationResult],
+    variant: &str,
+    interval_ns: u64,
+) -> Result<(), String> {
+    let mut wr = csv::Writer::from_writer(w);
+    let Some(first) = results.iter().find_map(|r| r.obs.timeline.rows.first()) else {
+        return Ok(());
+    };
+    let mut header: Vec<&str> = vec!["variant", "replication", "clock", "t_s"];
+    let count_names: Vec<&'static str> =
+        first.counts.fields().into_iter().map(|(k, _)| k).collect();
+    header.extend(&count_names);
+    header.extend([
+        "abandoned",
+        "dial_delay_ms_p50",
+        "dial_delay_ms_p95",
+        "dial_delay_ms_p99",
+        "dial_delay_ms_max",
+        "queue_len_max",
+        "channels_in_use_max",
+        "backup_on",
+    ]);
+    wr.write_record(&header).map_err(csv_err)?;
+    let seconds_grid = interval_ns % 60_000_000_000 != 0;
+    for r in results {
+        for row in &r.obs.timeline.rows {
+            let clock = if seconds_grid {
+                row.start.clock_hhmmss()
+            } else {
+                row.start.clock_hhmm()
+            };
+            let mut rec = vec![
+                variant.to_string(),
+                r.replication.to_string(),
+                clock,
+                num(row.start.as_secs_f64()),
+            ];
+            rec.extend(row.counts.fields().into_iter().map(|(_, v)| v.to_string()));
+            rec.push(row.counts.abandoned().to_string());
+            for v in [
+                row.dial_delay_ms_p50,
+                row.dial_delay_ms_p95,
+                row.dial_delay_ms_p99,
+                row.dial_delay_ms_max,
+            ] {
+                rec.push(num(v));
+            }
+            rec.push(row.queue_len_max.to_string());
+            rec.push(row.channels_in_use_max.to_string());
+            rec.push(u8::from(row.backup_on).to_string());
+            wr.write_record(&rec).map_err(csv_err)?;
+        }
+    }
+    wr.flush().map_err(csv_err)
+}
+
+pub const CALLS_HEADER: &[&str] = &[
+    "variant",
+    "replication",
+    "source",
+    "call_index",
+    "attempt",
+    "arrival_clock",
+    "arrival_s",
+    "routing",
+    "legs",
+    "outcome",
+    "pdd_ms",
+    "wait_s",
+    "talk_s",
+    "failure_code",
+];
+
+/// Streams one replication's calls to a part file (concatenated in replication order later).
+pub struct CallsCsvSink {
+    wr: csv::Writer<BufWriter<File>>,
+    variant: String,
+    replication: u32,
+    sources: Vec<String>,
+    error: Option<String>,
+}
+
+impl CallsCsvSink {
+    pub fn create(
+        path: &Path,
+        variant: &str,
+        replication: u32,
+        sources: Vec<String>,
+    ) -> Result<Self, String> {
+        let f =
+            File::create(path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        let wr = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(BufWriter::new(f));
+        Ok(CallsCsvSink {
+            wr,
+            variant: variant.to_string(),
+            replication,
+            sources,
+            error: None,
+        })
+    }
+}
+
+impl CallSink for CallsCsvSink {
+    fn record(&mut self, c: &CallRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let rec = [
+            self.variant.clone(),
+            self.replication.to_string(),
+            self.sources[c.source].clone(),
+            c.call_index.to_string(),
+            c.attempt.to_string(),
+            c.arrival.clock_hhmmss(),
+            num(c.arrival.as_secs_f64()),
+            if c.backup {
+                "backup".into()
+            } else {
+                "normal".into()
+            },
+            c.legs.to_string(),
+            c.outcome.as_str().to_string(),
+            c.pdd.map(|d| num(d.as_millis_f64())).unwrap_or_default(),
+            num(c.wait.as_secs_f64()),
+            c.talk.map(|d| num(d.as_secs_f64())).unwrap_or_default(),
+            c.failure_code.map(|x| x.to_string()).unwrap_or_default(),
+        ];
+        if let Err(e) = self.wr.write_record(&rec) {
+            self.error = Some(csv_err(e));
+        }
+    }
+    fn finish(&mut self) -> Result<(), String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.wr.flush().map_err(csv_err)
+    }
+}
+
+/// Concatenates part files (in the given order) under one header into `w`, removing them.
+pub fn concat_parts(mut w: impl Write, parts: &[PathBuf]) -> Result<(), String> {
+    writeln!(w, "{}", CALLS_HEADER.join(",")).map_err(csv_err)?;
+    for p in parts {
+        let mut f = File::open(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        std::io::copy(&mut f, &mut w).map_err(csv_err)?;
+        let _ = fs::remove_file(p);
+    }
+    w.flush().map_err(csv_err)
+}
+
+impl Outcome {
+    pub fn is_abandoned(self) -> bool {
+        matches!(self, Outcome::AbandonedWaiting | Outcome::AbandonedRinging)
+    }
+}

@@ -1,0 +1,16 @@
+//! callsim: a deterministic discrete-event simulator of telephony platforms under carrier rate
+//! limits. See ARCHITECTURE.md for the module map, data flow and invariants.
+
+// pub mod analytic; (pending)
+pub mod cli;
+// pub mod cli_erlang; (pending)
+pub mod dist;
+pub mod engine;
+pub mod export;
+pub mod limiter;
+pub mod model;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod time;

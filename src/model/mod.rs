@@ -1,0 +1,1176 @@
+//! The telephony model: callers, calls, legs, carriers with dial-rate and channel limits, backup
+//! routing and scheduled changes, as one closed `Event` enum handled by one owner of the state.
+//!
+//! Depends on engine, limiter, dist, rng and time. Does no I/O and reads no clock: arrivals from
+//! a trace come in as an iterator, per-call records go out through the `CallSink` trait.
+
+pub mod config;
+pub mod obs;
+
+use crate::dist::NhppArrivals;
+use crate::engine::Scheduler;
+use crate::limiter::{ChannelPool, Limiter};
+use crate::rng::{call_rng, child, component_seed, rng_from, CallDraw};
+use crate::time::{SimDuration, SimTime};
+use config::*;
+use obs::*;
+use rand::Rng;
+use std::collections::VecDeque;
+
+/// Where arrivals of one source come from.
+pub enum ArrivalStream {
+    Nhpp(NhppArrivals),
+    /// Arrival instants in non-decreasing order (validated by the caller).
+    Trace(Box<dyn Iterator<Item = SimTime> + Send>),
+}
+
+impl ArrivalStream {
+    fn next(&mut self) -> Option<SimTime> {
+        match self {
+            ArrivalStream::Nhpp(a) => a.next_arrival(),
+            ArrivalStream::Trace(it) => it.next(),
+        }
+    }
+}
+
+/// How a call ended. Every offered call ends in exactly one (or is counted unfinished).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Connected,
+    AbandonedWaiting,
+    AbandonedRinging,
+    NoAnswer,
+    Failed,
+    Unfinished,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Connected => "connected",
+            Outcome::AbandonedWaiting => "abandoned_waiting",
+            Outcome::AbandonedRinging => "abandoned_ringing",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Failed => "failed",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// Why a leg failed at the carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegFailure {
+    Rejected(u16),
+    QueueFull,
+    QueueTimeout,
+}
+
+/// One finished call, for per-call output (only produced when a sink is attached).
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    pub source: usize,
+    pub call_index: u64,
+    pub attempt: u32,
+    pub arrival: SimTime,
+    pub backup: bool,
+    pub legs: u32,
+    pub outcome: Outcome,
+    /// Arrival to the first leg ringing.
+    pub pdd: Option<SimDuration>,
+    /// Arrival to answer or hang-up or failure.
+    pub wait: SimDuration,
+    pub talk: Option<SimDuration>,
+    pub failure_code: Option<u16>,
+}
+
+pub trait CallSink {
+    fn record(&mut self, rec: &CallRecord);
+    /// Called once after the run: flush, and report any error met while recording.
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ref {
+    idx: u32,
+    gen: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Arrival {
+        source: u32,
+    },
+    Redial {
+        source: u32,
+        call_index: u64,
+        attempt: u32,
+        seed: u64,
+    },
+    SetupDone {
+        call: Ref,
+    },
+    Patience {
+        call: Ref,
+    },
+    LegAnswer {
+        leg: Ref,
+    },
+    LegRingTimeout {
+        leg: Ref,
+    },
+    LegQueueTimeout {
+        leg: Ref,
+    },
+    TalkEnd {
+        leg: Ref,
+    },
+    CarrierWake {
+        carrier: u32,
+        gen: u32,
+    },
+    Change {
+        index: u32,
+    },
+    Backup {
+        on: bool,
+    },
+    BackupEval,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallState {
+    /// Before an answer: in setup, waiting for dial slots, or ringing.
+    Waiting,
+    Connected,
+    Done,
+}
+
+struct Call {
+    gen: u32,
+    source: u32,
+    call_index: u64,
+    attempt: u32,
+    seed: u64,
+    arrival: SimTime,
+    state: CallState,
+    backup: bool,
+    sequential: bool,
+    legs_total: u32,
+    legs_started: u32,
+    legs: [u32; MAX_LEGS],
+    live: u32,
+    first_ring: Option<SimTime>,
+    answered_at: SimTime,
+    any_rang: bool,
+    last_failure: Option<LegFailure>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LegState {
+    Queued,
+    Ringing,
+    Talking,
+}
+
+struct Leg {
+    gen: u32,
+    call: u32,
+    dest: u32,
+    carrier: u32,
+    requested: SimTime,
+    counted: bool,
+    state: LegState,
+}
+
+/// Dense storage with a free list; a slot's generation rises on every free so stale event
+/// references are detected.
+struct Slab<T> {
+    items: Vec<T>,
+    live: Vec<bool>,
+    free: Vec<u32>,
+    in_use: usize,
+    in_use_max: usize,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            items: Vec::new(),
+            live: Vec::new(),
+            free: Vec::new(),
+            in_use: 0,
+            in_use_max: 0,
+        }
+    }
+    fn insert(&mut self, make: impl FnOnce(u32) -> T, gen_of: impl Fn(&T) -> u32) -> Ref {
+        self.in_use += 1;
+        self.in_use_max = self.in_use_max.max(self.in_use);
+        if let Some(idx) = self.free.pop() {
+            let gen = gen_of(&self.items[idx as usize]);
+            self.items[idx as usize] = make(gen);
+            self.live[idx as usize] = true;
+            Ref { idx, gen }
+        } else {
+            let idx = self.items.len() as u32;
+            self.items.push(make(0));
+            self.live.push(true);
+            Ref { idx, gen: 0 }
+        }
+    }
+    fn get(&self, idx: u32) -> &T {
+        &self.items[idx as usize]
+    }
+    fn get_mut(&mut self, idx: u32) -> &mut T {
+        &mut self.items[idx as usize]
+    }
+    fn is_live(&self, idx: u32) -> bool {
+        self.live[idx as usize]
+    }
+    fn remove(&mut self, idx: u32, bump: impl FnOnce(&mut T)) {
+        assert!(self.live[idx as usize], "double free of slot {idx}");
+        self.live[idx as usize] = false;
+        bump(&mut self.items[idx as usize]);
+        self.free.push(idx);
+        self.in_use -= 1;
+    }
+}
+
+struct SourceState {
+    behaviour: SourceBehaviour,
+    arrivals: ArrivalStream,
+    seed: u64,
+    next_index: u64,
+}
+
+struct CarrierState {
+    cfg: CarrierConfig,
+    limiter: Limiter,
+    channels: ChannelPool,
+    queue: VecDeque<Ref>,
+    queue_live: u64,
+    wake_gen: u32,
+    wake_at: Option<SimTime>,
+}
+
+struct AutoState {
+    cfg: AutoBackup,
+    /// (dial time, delay) of legs dialled within the window.
+    recent: VecDeque<(SimTime, SimDuration)>,
+    on_since: SimTime,
+}
+
+/// Bound on the auto policy's sample window (entries), so memory stays bounded whatever the
+/// dial rate; beyond it the oldest samples are dropped.
+const AUTO_WINDOW_MAX: usize = 1 << 20;
+
+pub struct Model<'a> {
+    cfg: &'a ModelConfig,
+    sched: Scheduler<Event>,
+    sources: Vec<SourceState>,
+    carriers: Vec<CarrierState>,
+    calls: Slab<Call>,
+    legs: Slab<Leg>,
+    backup_on: bool,
+    backup_on_since: SimTime,
+    auto: Option<AutoState>,
+    obs: Observations,
+    first_attempts: u64,
+    sink: Option<&'a mut dyn CallSink>,
+    scratch: Vec<u64>,
+}
+
+impl<'a> Model<'a> {
+    /// Builds replication `replication` of `cfg` under `master_seed`. `arrivals` holds one
+    /// stream per source, in source order (see `default_arrivals` for profile sources).
+    pub fn new(
+        cfg: &'a ModelConfig,
+        master_seed: u64,
+        replication: u64,
+        arrivals: Vec<ArrivalStream>,
+        sink: Option<&'a mut dyn CallSink>,
+    ) -> Self {
+        assert_eq!(
+            arrivals.len(),
+            cfg.sources.len(),
+            "one arrival stream per source"
+        );
+        let sources = cfg
+            .sources
+            .iter()
+            .zip(arrivals)
+            .map(|(s, a)| SourceState {
+                behaviour: s.behaviour.clone(),
+                arrivals: a,
+                seed: component_seed(
+                    master_seed,
+                    replication,
+                    &format!("source:{}:calls", s.name),
+                ),
+                next_index: 0,
+            })
+            .collect();
+        let carriers = cfg
+            .carriers
+            .iter()
+            .map(|c| CarrierState {
+                cfg: c.clone(),
+                limiter: Limiter::new(&c.limiter, cfg.start),
+                channels: ChannelPool::new(c.channels),
+                queue: VecDeque::new(),
+                queue_live: 0,
+                wake_gen: 0,
+                wake_at: None,
+            })
+            .collect();
+        let obs = Observations {
+            counts: Counts::default(),
+            dial_delay: DelayHist::default(),
+            pdd: DelayHist::default(),
+            answer_wait: DelayHist::default(),
+            abandon_wait: DelayHist::default(),
+            timeline: Timeline::new(cfg.start, cfg.interval, false),
+            events: 0,
+            stale_events: 0,
+            pending_events_max: 0,
+            calls_in_flight_max: 0,
+            end_time: cfg.start,
+            backup_on_s: 0.0,
+            backup_switches: 0,
+        };
+        Model {
+            cfg,
+            sched: Scheduler::new(cfg.start),
+            sources,
+            carriers,
+            calls: Slab::new(),
+            legs: Slab::new(),
+            backup_on: false,
+            backup_on_since: cfg.start,
+            auto: None,
+            obs,
+            first_attempts: 0,
+            sink,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The arrival streams for `cfg` when every source is a rate profile; trace sources must be
+    /// supplied by the caller (the model does no I/O), so this returns None if there is one.
+    pub fn default_arrivals(
+        cfg: &ModelConfig,
+        master_seed: u64,
+        replication: u64,
+    ) -> Option<Vec<ArrivalStream>> {
+        cfg.sources
+            .iter()
+            .map(|s| match &s.arrivals {
+                ArrivalSpec::Profile(p) => {
+                    Some(profile_stream(cfg, s, p, master_seed, replication))
+                }
+                ArrivalSpec::Trace(_) => None,
+            })
+            .collect()
+    }
+
+    /// Runs to completion (all events handled, or the drain limit reached) and returns what
+    /// was observed. `progress` is called now and then with the simulated time.
+    pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Observations {
+        self.init();
+        let stop_at = self.cfg.end.add(self.cfg.drain);
+        let mut tick: u32 = 0;
+        while let Some(t) = self.sched.peek_time() {
+            if t > stop_at {
+                break;
+            }
+            let (now, ev) = self.sched.pop().expect("peeked");
+            self.obs.events += 1;
+            self.handle(now, ev);
+            tick = tick.wrapping_add(1);
+            if tick % 65_536 == 0 {
+                progress(now);
+            }
+        }
+        self.finish()
+    }
+
+    fn init(&mut self) {
+        let start = self.cfg.start;
+        for i in 0..self.sources.len() {
+            self.schedule_next_arrival(i as u32);
+        }
+        for (i, ch) in self.cfg.changes.iter().enumerate() {
+            self.sched
+                .schedule(ch.at.max(start), Event::Change { index: i as u32 });
+        }
+        self.apply_backup_config(&self.cfg.backup.clone(), start);
+    }
+
+    fn apply_backup_config(&mut self, b: &BackupConfig, now: SimTime) {
+        self.auto = None;
+        match &b.policy {
+            BackupPolicy::Off => self.set_backup(false, now),
+            BackupPolicy::Manual(windows) => {
+                let mut on_now = false;
+                for &(from, to) in windows {
+                    if from <= now && now < to {
+                        on_now = true;
+                    }
+                    if from > now {
+                        self.sched.schedule(from, Event::Backup { on: true });
+                    }
+                    if to > now {
+                        self.sched.schedule(to, Event::Backup { on: false });
+                    }
+                }
+                self.set_backup(on_now, now);
+            }
+            BackupPolicy::Auto(a) => {
+                self.auto = Some(AutoState {
+                    cfg: a.clone(),
+                    recent: VecDeque::new(),
+                    on_since: now,
+                });
+                self.set_backup(false, now);
+                let first = now.add(a.evaluate_every);
+                if first < self.cfg.end {
+                    self.sched.schedule(first, Event::BackupEval);
+                }
+            }
+        }
+    }
+
+    fn set_backup(&mut self, on: bool, now: SimTime) {
+        if on == self.backup_on {
+            return;
+        }
+        if self.backup_on {
+            self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
+        } else {
+            self.backup_on_since = now;
+            self.obs.backup_switches += 1;
+        }
+        self.backup_on = on;
+        let _ = self.obs.timeline.at(now, on);
+        if on {
+            self.obs.timeline.note_backup_on();
+            if let Some(a) = &mut self.auto {
+                a.on_since = now;
+            }
+        }
+    }
+
+    fn schedule_next_arrival(&mut self, source: u32) {
+        if let Some(max) = self.cfg.max_calls {
+            if self.first_attempts >= max {
+                return;
+            }
+        }
+        let now = self.sched.now();
+        while let Some(t) = self.sources[source as usize].arrivals.next() {
+            if t < self.cfg.start || t < now {
+                continue; // trace rows before the start (or out of order) are skipped
+            }
+            if t >= self.cfg.end {
+                return;
+            }
+            self.sched.schedule(t, Event::Arrival { source });
+            return;
+        }
+    }
+
+    fn handle(&mut self, now: SimTime, ev: Event) {
+        match ev {
+            Event::Arrival { source } => {
+                let reached = self.cfg.max_calls.is_some_and(|m| self.first_attempts >= m);
+                if !reached {
+                    self.first_attempts += 1;
+                    let s = &mut self.sources[source as usize];
+                    let index = s.next_index;
+                    s.next_index += 1;
+                    let seed = child(s.seed, index);
+                    self.new_call(now, source, index, 1, seed);
+                    self.schedule_next_arrival(source);
+                }
+            }
+            Event::Redial {
+                source,
+                call_index,
+                attempt,
+                seed,
+            } => {
+                self.new_call(now, source, call_index, attempt, seed);
+            }
+            Event::SetupDone { call } => {
+                if self.call_ok(call) && self.calls.get(call.idx).state == CallState::Waiting {
+                    self.start_legs(now, call.idx);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::Patience { call } => {
+                if self.call_ok(call) && self.calls.get(call.idx).state == CallState::Waiting {
+                    self.abandon(now, call.idx);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::LegAnswer { leg } => {
+                if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Ringing {
+                    self.answer(now, leg.idx);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::LegRingTimeout { leg } => {
+                if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Ringing {
+                    let carrier = self.legs.get(leg.idx).carrier;
+                    self.release_channel(carrier);
+                    let call = self.legs.get(leg.idx).call;
+                    self.calls.get_mut(call).any_rang = true;
+                    self.end_leg(now, leg.idx, None);
+                    self.drain(now, carrier);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::LegQueueTimeout { leg } => {
+                if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Queued {
+                    let carrier = self.legs.get(leg.idx).carrier;
+                    self.carriers[carrier as usize].queue_live -= 1;
+                    self.obs.counts.legs_queue_timeout += 1;
+                    self.obs.timeline.at(now, self.backup_on).legs_queue_timeout += 1;
+                    self.end_leg(now, leg.idx, Some(LegFailure::QueueTimeout));
+                    self.drain(now, carrier);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::TalkEnd { leg } => {
+                if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Talking {
+                    self.talk_end(now, leg.idx);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::CarrierWake { carrier, gen } => {
+                let c = &mut self.carriers[carrier as usize];
+                if c.wake_gen == gen {
+                    c.wake_at = None;
+                    self.drain(now, carrier);
+                } else {
+                    self.obs.stale_events += 1;
+                }
+            }
+            Event::Change { index } => self.apply_change(now, index as usize),
+            Event::Backup { on } => self.set_backup(on, now),
+            Event::BackupEval => self.evaluate_auto(now),
+        }
+    }
+
+    fn call_ok(&self, r: Ref) -> bool {
+        self.calls.is_live(r.idx) && self.calls.get(r.idx).gen == r.gen
+    }
+    fn leg_ok(&self, r: Ref) -> bool {
+        self.legs.is_live(r.idx) && self.legs.get(r.idx).gen == r.gen
+    }
+
+    fn new_call(&mut self, now: SimTime, source: u32, call_index: u64, attempt: u32, seed: u64) {
+        let backup = self.backup_on;
+        let b = &self.sources[source as usize].behaviour;
+        let patience = b
+            .patience
+            .as_ref()
+            .map(|p| p.sample(&mut call_rng(seed, CallDraw::Patience, 0)));
+        let sequential = b.flow.mode == FlowMode::Sequential;
+        let setup = if backup {
+            SimDuration::ZERO
+        } else {
+            b.setup_delay
+                .sample(&mut call_rng(seed, CallDraw::Setup, 0))
+        };
+        let r = self.calls.insert(
+            |gen| Call {
+                gen,
+                source,
+                call_index,
+                attempt,
+                seed,
+                arrival: now,
+                state: CallState::Waiting,
+                backup,
+                sequential: sequential && !backup,
+                legs_total: 0,
+                legs_started: 0,
+                legs: [u32::MAX; MAX_LEGS],
+                live: 0,
+                first_ring: None,
+                answered_at: SimTime::ZERO,
+                any_rang: false,
+                last_failure: None,
+            },
+            |c| c.gen,
+        );
+        self.obs.calls_in_flight_max = self.obs.calls_in_flight_max.max(self.calls.in_use);
+        let c = &mut self.obs.counts;
+        c.offered += 1;
+        if attempt > 1 {
+            c.redials += 1;
+        } else {
+            c.first_attempts += 1;
+        }
+        if backup {
+            c.backup_routed += 1;
+        }
+        let t = self.obs.timeline.at(now, self.backup_on);
+        t.offered += 1;
+        if attempt > 1 {
+            t.redials += 1;
+        } else {
+            t.first_attempts += 1;
+        }
+        if backup {
+            t.backup_routed += 1;
+        }
+        if let Some(p) = patience {
+            self.sched.schedule(now.add(p), Event::Patience { call: r });
+        }
+        if setup == SimDuration::ZERO {
+            self.start_legs(now, r.idx);
+        } else {
+            self.sched
+                .schedule(now.add(setup), Event::SetupDone { call: r });
+        }
+    }
+
+    fn start_legs(&mut self, now: SimTime, call: u32) {
+        let c = self.calls.get(call);
+        let k = if c.backup {
+            1
+        } else {
+            let b = &self.sources[c.source as usize].behaviour;
+            b.flow
+                .legs
+                .sample(&mut call_rng(c.seed, CallDraw::FanOut, 0))
+                .clamp(1, MAX_LEGS as u32)
+        };
+        let sequential = c.sequential;
+        self.calls.get_mut(call).legs_total = k;
+        let first_batch = if sequential { 1 } else { k };
+        for _ in 0..first_batch {
+            if self.calls.get(call).state != CallState::Waiting {
+                break; // e.g. every leg so far was rejected and the call already failed
+            }
+            self.request_leg(now, call);
+        }
+    }
+
+    /// Places the call's next leg with its carrier: dial now, queue, or fail.
+    fn request_leg(&mut self, now: SimTime, call: u32) {
+        let c = self.calls.get(call);
+        let dest = c.legs_started;
+        let b = &self.sources[c.source as usize].behaviour;
+        let carrier = b.carrier as u32;
+        let cc = &self.carriers[carrier as usize].cfg;
+        let counted = if c.backup {
+            cc.count_backup_legs
+        } else {
+            dest == 0 || cc.count_each_leg
+        };
+        let r = self.legs.insert(
+            |gen| Leg {
+                gen,
+                call,
+                dest,
+                carrier,
+                requested: now,
+                counted,
+                state: LegState::Queued,
+            },
+            |l| l.gen,
+        );
+        let c = self.calls.get_mut(call);
+        c.legs[dest as usize] = r.idx;
+        c.legs_started += 1;
+        c.live += 1;
+        self.obs.counts.legs_requested += 1;
+        self.obs.timeline.at(now, self.backup_on).legs_requested += 1;
+
+        let cs = &mut self.carriers[carrier as usize];
+        if cs.queue_live == 0
+            && cs.channels.available()
+            && (!counted || cs.limiter.next_admit(now) == now)
+        {
+            if counted {
+                cs.limiter.admit(now);
+            }
+            self.dial(now, r.idx);
+            return;
+        }
+        match cs.cfg.over_limit {
+            OverLimit::Reject { code } => {
+                self.obs.counts.legs_rejected += 1;
+                self.obs.timeline.at(now, self.backup_on).legs_rejected += 1;
+                self.end_leg(now, r.idx, Some(LegFailure::Rejected(code)));
+            }
+            OverLimit::Queue { capacity, max_wait } => {
+                if capacity.is_some_and(|cap| cs.queue_live >= cap) {
+                    self.obs.counts.legs_queue_full += 1;
+                    self.obs.timeline.at(now, self.backup_on).legs_queue_full += 1;
+                    self.end_leg(now, r.idx, Some(LegFailure::QueueFull));
+                    return;
+                }
+                cs.queue.push_back(r);
+                cs.queue_live += 1;
+                let qlen = cs.queue_live;
+                if let Some(w) = max_wait {
+                    self.sched
+                        .schedule(now.add(w), Event::LegQueueTimeout { leg: r });
+                }
+                self.obs.timeline.at(now, self.backup_on);
+                self.obs.timeline.note_queue_len(qlen);
+                self.drain(now, carrier);
+            }
+        }
+    }
+
+    /// Dials queued legs of `carrier` in FIFO order while a channel and (for counted legs) a
+    /// dial token are available; otherwise arranges to be woken when the next token is due.
+    fn drain(&mut self, now: SimTime, carrier: u32) {
+        loop {
+            let cs = &mut self.carriers[carrier as usize];
+            let Some(&head) = cs.queue.front() else {
+                return;
+            };
+            let live = self.legs.is_live(head.idx) && self.legs.get(head.idx).gen == head.gen;
+            if !live || self.legs.get(head.idx).state != LegState::Queued {
+                cs.queue.pop_front(); // cancelled or timed out: dropped lazily
+                continue;
+            }
+            if !cs.channels.available() {
+                return; // a channel release calls drain again
+            }
+            if self.legs.get(head.idx).counted {
+                let t = cs.limiter.next_admit(now);
+                if t > now {
+                    if t != SimTime::MAX && cs.wake_at.is_none_or(|w| w > t) {
+                        cs.wake_gen = cs.wake_gen.wrapping_add(1);
+                        cs.wake_at = Some(t);
+                        let gen = cs.wake_gen;
+                        self.sched.schedule(t, Event::CarrierWake { carrier, gen });
+                    }
+                    return;
+                }
+                cs.limiter.admit(now);
+            }
+            cs.queue.pop_front();
+            cs.queue_live -= 1;
+            self.dial(now, head.idx);
+        }
+    }
+
+    fn dial(&mut self, now: SimTime, leg: u32) {
+        let l = self.legs.get_mut(leg);
+        l.state = LegState::Ringing;
+        let (call, dest, carrier, requested) = (l.call, l.dest, l.carrier, l.requested);
+        let gen = l.gen;
+        let cs = &mut self.carriers[carrier as usize];
+        cs.channels.acquire();
+        let in_use = cs.channels.in_use();
+        let delay = now.since(requested);
+        self.obs.counts.legs_dialed += 1;
+        self.obs.dial_delay.record(delay);
+        let t = self.obs.timeline.at(now, self.backup_on);
+        t.legs_dialed += 1;
+        self.obs.timeline.record_dial(delay);
+        self.obs.timeline.note_channels(in_use);
+        if let Some(a) = &mut self.auto {
+            if a.recent.len() >= AUTO_WINDOW_MAX {
+                a.recent.pop_front();
+            }
+            a.recent.push_back((now, delay));
+        }
+        let c = self.calls.get_mut(call);
+        if c.first_ring.is_none() {
+            c.first_ring = Some(now);
+            self.obs.pdd.record(now.since(c.arrival));
+        }
+        let (seed, source) = (c.seed, c.source);
+        let flow = &self.sources[source as usize].behaviour.flow;
+        let d = &flow.destinations[(dest as usize).min(flow.destinations.len() - 1)];
+        let mut rng = call_rng(seed, CallDraw::Destination, dest as u64);
+        let answers = rng.random::<f64>() < d.answer_probability;
+        let tta = d.time_to_answer.sample(&mut rng);
+        let r = Ref { idx: leg, gen };
+        if answers && tta < d.ring_timeout {
+            self.sched
+                .schedule(now.add(tta), Event::LegAnswer { leg: r });
+        } else {
+            self.sched
+                .schedule(now.add(d.ring_timeout), Event::LegRingTimeout { leg: r });
+        }
+    }
+
+    fn answer(&mut self, now: SimTime, leg: u32) {
+        let call = self.legs.get(leg).call;
+        debug_assert_eq!(self.calls.get(call).state, CallState::Waiting);
+        self.legs.get_mut(leg).state = LegState::Talking;
+        let cm = self.calls.get_mut(call);
+        cm.state = CallState::Connected;
+        cm.answered_at = now;
+        self.cancel_legs(now, call, Some(leg));
+        let c = self.calls.get(call);
+        let (backup, arrival, seed, source) = (c.backup, c.arrival, c.seed, c.source);
+        self.obs.counts.connected += 1;
+        self.obs.answer_wait.record(now.since(arrival));
+        let t = self.obs.timeline.at(now, self.backup_on);
+        t.connected += 1;
+        if backup {
+            self.obs.counts.backup_connected += 1;
+            t.backup_connected += 1;
+        }
+        let talk = self.sources[source as usize]
+            .behaviour
+            .talk_time
+            .sample(&mut call_rng(seed, CallDraw::Talk, 0));
+        let gen = self.legs.get(leg).gen;
+        self.sched.schedule(
+            now.add(talk),
+            Event::TalkEnd {
+                leg: Ref { idx: leg, gen },
+            },
+        );
+    }
+
+    fn talk_end(&mut self, now: SimTime, leg: u32) {
+        let l = self.legs.get(leg);
+        let (call, carrier) = (l.call, l.carrier);
+        self.release_channel(carrier);
+        self.legs.remove(leg, |l| l.gen = l.gen.wrapping_add(1));
+        let c = self.calls.get_mut(call);
+        c.live -= 1;
+        c.state = CallState::Done;
+        self.emit(now, call, Outcome::Connected);
+        self.free_call(call);
+        self.drain(now, carrier);
+    }
+
+    fn abandon(&mut self, now: SimTime, call: u32) {
+        let ringing = self.calls.get(call).first_ring.is_some();
+        self.calls.get_mut(call).state = CallState::Done;
+        self.cancel_legs(now, call, None);
+        let outcome = if ringing {
+            Outcome::AbandonedRinging
+        } else {
+            Outcome::AbandonedWaiting
+        };
+        self.obs
+            .abandon_wait
+            .record(now.since(self.calls.get(call).arrival));
+        self.conclude(now, call, outcome);
+    }
+
+    /// Cancels every live leg of `call` except `keep`: queued legs leave the queue (lazily),
+    /// ringing legs are hung up and free their channel.
+    fn cancel_legs(&mut self, now: SimTime, call: u32, keep: Option<u32>) {
+        let c = self.calls.get(call);
+        let legs = c.legs;
+        let n = c.legs_started as usize;
+        let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
+        let mut nd = 0;
+        for &leg in &legs[..n] {
+            if Some(leg) == keep
+                || leg == u32::MAX
+                || !self.legs.is_live(leg)
+                || self.legs.get(leg).call != call
+            {
+                continue;
+            }
+            let l = self.legs.get(leg);
+            let carrier = l.carrier;
+            match l.state {
+                LegState::Queued => {
+                    self.carriers[carrier as usize].queue_live -= 1;
+                    self.obs.counts.legs_cancelled_queued += 1;
+                    self.obs
+                        .timeline
+                        .at(now, self.backup_on)
+                        .legs_cancelled_queued += 1;
+                }
+                LegState::Ringing => {
+                    self.release_channel(carrier);
+                    self.obs.counts.legs_cancelled_ringing += 1;
+                    self.obs
+                        .timeline
+                        .at(now, self.backup_on)
+                        .legs_cancelled_ringing += 1;
+                    if !carriers_to_drain[..nd].contains(&carrier) {
+                        carriers_to_drain[nd] = carrier;
+                        nd += 1;
+                    }
+                }
+                LegState::Talking => unreachable!("a talking leg is never cancelled"),
+            }
+            self.legs.remove(leg, |l| l.gen = l.gen.wrapping_add(1));
+            self.calls.get_mut(call).live -= 1;
+        }
+        for &carrier in &carriers_to_drain[..nd] {
+            self.drain(now, carrier);
+        }
+    }
+
+    /// A leg ended without an answer (rang out, or failed at the carrier). The call moves to its
+    /// next leg (sequential), or fails or goes unanswered when no leg is left.
+    fn end_leg(&mut self, now: SimTime, leg: u32, failure: Option<LegFailure>) {
+        let call = self.legs.get(leg).call;
+        self.legs.remove(leg, |l| l.gen = l.gen.wrapping_add(1));
+        let c = self.calls.get_mut(call);
+        c.live -= 1;
+        if failure.is_some() {
+            c.last_failure = failure;
+        }
+        if c.state != CallState::Waiting {
+            return;
+        }
+        if c.legs_started < c.legs_total && c.sequential {
+            self.request_leg(now, call);
+            return;
+        }
+        if c.live == 0 && c.legs_started >= c.legs_total {
+            c.state = CallState::Done;
+            let outcome = if c.any_rang {
+                Outcome::NoAnswer
+            } else {
+                Outcome::Failed
+            };
+            self.conclude(now, call, outcome);
+        }
+    }
+
+    /// Records a call's final non-connected outcome, schedules a redial if the caller tries
+    /// again, and frees the call.
+    fn conclude(&mut self, now: SimTime, call: u32, outcome: Outcome) {
+        let t = self.obs.timeline.at(now, self.backup_on);
+        let c = &mut self.obs.counts;
+        match outcome {
+            Outcome::AbandonedWaiting => {
+                c.abandoned_waiting += 1;
+                t.abandoned_waiting += 1;
+            }
+            Outcome::AbandonedRinging => {
+                c.abandoned_ringing += 1;
+                t.abandoned_ringing += 1;
+            }
+            Outcome::NoAnswer => {
+                c.no_answer += 1;
+                t.no_answer += 1;
+            }
+            Outcome::Failed => {
+                c.failed += 1;
+                t.failed += 1;
+            }
+            Outcome::Connected | Outcome::Unfinished => unreachable!("not a concluding outcome"),
+        }
+        let cl = self.calls.get(call);
+        let (source, call_index, attempt, seed) = (cl.source, cl.call_index, cl.attempt, cl.seed);
+        if let Some(rd) = &self.sources[source as usize].behaviour.redial {
+            let eligible = match outcome {
+                Outcome::AbandonedWaiting | Outcome::AbandonedRinging => rd.after_abandon,
+                Outcome::Failed => rd.after_failure,
+                Outcome::NoAnswer => rd.after_no_answer,
+                _ => false,
+            };
+            if eligible && attempt < rd.max_attempts {
+                let mut rng = call_rng(seed, CallDraw::Redial, 0);
+                if rng.random::<f64>() < rd.probability {
+                    let delay = rd.delay.sample(&mut rng);
+                    let at = now.add(delay);
+                    if at < self.cfg.end.add(self.cfg.drain) {
+                        let seed = child(seed, 0x5ED1A1 + attempt as u64);
+                        self.sched.schedule(
+                            at,
+                            Event::Redial {
+                                source,
+                                call_index,
+                                attempt: attempt + 1,
+                                seed,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        self.emit(now, call, outcome);
+        if self.calls.get(call).live == 0 {
+            self.free_call(call);
+        }
+    }
+
+    fn emit(&mut self, now: SimTime, call: u32, outcome: Outcome) {
+        let Some(sink) = self.sink.as_deref_mut() else {
+            return;
+        };
+        let c = self.calls.get(call);
+        let (wait, talk) = match outcome {
+            Outcome::Connected => (
+                c.answered_at.since(c.arrival),
+                Some(now.since(c.answered_at)),
+            ),
+            _ => (now.since(c.arrival), None),
+        };
+        let rec = CallRecord {
+            source: c.source as usize,
+            call_index: c.call_index,
+            attempt: c.attempt,
+            arrival: c.arrival,
+            backup: c.backup,
+            legs: c.legs_started,
+            outcome,
+            pdd: c.first_ring.map(|r| r.since(c.arrival)),
+            wait,
+            talk,
+            failure_code: match c.last_failure {
+                Some(LegFailure::Rejected(code)) => Some(code),
+                Some(LegFailure::QueueFull) | Some(LegFailure::QueueTimeout) => Some(503),
+                None => None,
+            },
+        };
+        sink.record(&rec);
+    }
+
+    fn free_call(&mut self, call: u32) {
+        self.calls.remove(call, |c| c.gen = c.gen.wrapping_add(1));
+    }
+
+    fn release_channel(&mut self, carrier: u32) {
+        self.carriers[carrier as usize].channels.release();
+    }
+
+    fn apply_change(&mut self, now: SimTime, index: usize) {
+        let ch = &self.cfg.changes[index];
+        match &ch.kind {
+            ChangeKind::Carrier(i, cfg) => {
+                let cs = &mut self.carriers[*i];
+                cs.limiter.reconfigure(&cfg.limiter, now);
+                cs.channels.set_limit(cfg.channels);
+                cs.cfg = cfg.clone();
+                // A raised limit may admit the head now; an old wake may be too late.
+                cs.wake_at = None;
+                cs.wake_gen = cs.wake_gen.wrapping_add(1);
+                self.drain(now, *i as u32);
+            }
+            ChangeKind::Source(i, b) => self.sources[*i].behaviour = b.clone(),
+            ChangeKind::Backup(b) => {
+                let b = b.clone();
+                self.apply_backup_config(&b, now);
+            }
+        }
+    }
+
+    fn evaluate_auto(&mut self, now: SimTime) {
+        let Some(a) = &mut self.auto else { return };
+        let cutoff = SimTime(now.as_ns().saturating_sub(a.cfg.window.as_ns()));
+        while a.recent.front().is_some_and(|&(t, _)| t < cutoff) {
+            a.recent.pop_front();
+        }
+        let metric = match a.cfg.metric {
+            AutoMetric::DialDelayP95 => {
+                self.scratch.clear();
+                self.scratch
+                    .extend(a.recent.iter().map(|&(_, d)| d.as_ns()));
+                if self.scratch.is_empty() {
+                    SimDuration::ZERO
+                } else {
+                    let k = ((self.scratch.len() as f64 * 0.95).ceil() as usize)
+                        .clamp(1, self.scratch.len())
+                        - 1;
+                    let (_, v, _) = self.scratch.select_nth_unstable(k);
+                    SimDuration(*v)
+                }
+            }
+            AutoMetric::OldestWait => {
+                let mut oldest = SimDuration::ZERO;
+                for cs in &self.carriers {
+                    if let Some(r) = cs.queue.iter().find(|r| {
+                        self.legs.is_live(r.idx)
+                            && self.legs.get(r.idx).gen == r.gen
+                            && self.legs.get(r.idx).state == LegState::Queued
+                    }) {
+                        oldest = oldest.max(now.since(self.legs.get(r.idx).requested));
+                    }
+                }
+                oldest
+            }
+        };
+        let a = self.auto.as_ref().expect("auto policy present");
+        let (on_above, off_below, min_on, every) = (
+            a.cfg.on_above,
+            a.cfg.off_below,
+            a.cfg.min_on,
+            a.cfg.evaluate_every,
+        );
+        let on_since = a.on_since;
+        if !self.backup_on && metric > on_above {
+            self.set_backup(true, now);
+        } else if self.backup_on && metric < off_below && now.since(on_since) >= min_on {
+            self.set_backup(false, now);
+        }
+        let next = now.add(every);
+        if next < self.cfg.end {
+            self.sched.schedule(next, Event::BackupEval);
+        }
+    }
+
+    fn finish(mut self) -> Observations {
+        let now = self.sched.now();
+        // Calls still in flight at the drain limit are unfinished: each counted exactly once.
+        let mut unfinished = 0u64;
+        for idx in 0..self.calls.items.len() as u32 {
+            if self.calls.is_live(idx) {
+                let c = self.calls.get(idx);
+                if c.state == CallState::Waiting {
+                    unfinished += 1;
+                }
+                // Connected calls still talking were counted connected at answer.
+            }
+        }
+        self.obs.counts.unfinished = unfinished;
+        self.obs.timeline.at(now, self.backup_on).unfinished += unfinished;
+        if self.backup_on {
+            self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
+        }
+        self.obs.timeline.finish(now);
+        self.obs.end_time = now;
+        self.obs.pending_events_max = self.sched.pending_max();
+        self.obs.stale_events += 0;
+        assert_eq!(
+            self.obs.counts.offered,
+            self.obs.counts.outcomes(),
+            "conservation: every offered call ends in exactly one outcome"
+        );
+        self.obs
+    }
+}
+
+/// The NHPP arrival stream of a profile source.
+pub fn profile_stream(
+    cfg: &ModelConfig,
+    s: &SourceConfig,
+    p: &crate::dist::RateProfile,
+    master_seed: u64,
+    replication: u64,
+) -> ArrivalStream {
+    let seed = component_seed(
+        master_seed,
+        replication,
+        &format!("source:{}:arrivals", s.name),
+    );
+    ArrivalStream::Nhpp(NhppArrivals::new(
+        p.clone(),
+        s.behaviour.rate_scale,
+        cfg.start,
+        cfg.end,
+        rng_from(seed),
+    ))
+}

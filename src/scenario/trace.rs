@@ -1,0 +1,155 @@
+//! Trace and data files named by scenarios: arrival-time traces (validated once at load, then
+//! streamed row by row in each replication so memory does not grow with the trace) and columns
+//! of values for empirical distributions.
+
+use crate::time::{parse_clock, SimTime};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+/// Parses one trace cell: a clock time "HH:MM:SS(.fff)" or seconds since midnight.
+pub fn parse_instant(cell: &str) -> Result<SimTime, String> {
+    let c = cell.trim();
+    if c.contains(':') {
+        return parse_clock(c);
+    }
+    match c.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(SimTime::from_secs_f64(s)),
+        _ => Err(format!("`{c}` is not a time; expected a clock time \"13:30:05.250\" or seconds since midnight such as 48605.25")),
+    }
+}
+
+fn open(path: &Path) -> Result<csv::Reader<BufReader<File>>, String> {
+    let f = File::open(path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(BufReader::new(f)))
+}
+
+fn column_index(
+    rdr: &mut csv::Reader<BufReader<File>>,
+    path: &Path,
+    column: &str,
+) -> Result<usize, String> {
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("`{}`: cannot read the header row: {e}", path.display()))?;
+    headers.iter().position(|h| h == column).ok_or_else(|| {
+        format!(
+            "`{}` has no column `{column}`; its columns are: {}",
+            path.display(),
+            headers.iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Checks a whole trace (every row parses, times never decrease, at least one row) and returns
+/// its row count. Errors name the trace file and line.
+pub fn validate(path: &Path, column: &str) -> Result<u64, String> {
+    let mut rdr = open(path)?;
+    let col = column_index(&mut rdr, path, column)?;
+    let mut prev = SimTime::ZERO;
+    let mut n = 0u64;
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let cell = rec.get(col).ok_or_else(|| {
+            format!(
+                "`{}` line {line}: no value in column `{column}`",
+                path.display()
+            )
+        })?;
+        let t = parse_instant(cell)
+            .map_err(|m| format!("`{}` line {line}, column `{column}`: {m}", path.display()))?;
+        if t < prev {
+            return Err(format!(
+                "`{}` line {line}: arrival {} is earlier than the row before ({}); a trace must be sorted by time",
+                path.display(),
+                t,
+                prev
+            ));
+        }
+        prev = t;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(format!("`{}` has a header but no rows", path.display()));
+    }
+    Ok(n)
+}
+
+/// Streams the arrival instants of a validated trace. Stops at the first unreadable row (the
+/// file changed since validation); `error` then holds why.
+pub struct TraceReader {
+    records: csv::StringRecordsIntoIter<BufReader<File>>,
+    col: usize,
+    pub error: Option<String>,
+}
+
+impl TraceReader {
+    pub fn open(path: &Path, column: &str) -> Result<TraceReader, String> {
+        let mut rdr = open(path)?;
+        let col = column_index(&mut rdr, path, column)?;
+        Ok(TraceReader {
+            records: rdr.into_records(),
+            col,
+            error: None,
+        })
+    }
+}
+
+impl Iterator for TraceReader {
+    type Item = SimTime;
+    fn next(&mut self) -> Option<SimTime> {
+        if self.error.is_some() {
+            return None;
+        }
+        let rec = match self.records.next()? {
+            Ok(r) => r,
+            Err(e) => {
+                self.error = Some(e.to_string());
+                return None;
+            }
+        };
+        match rec.get(self.col).map(parse_instant) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(m)) => {
+                self.error = Some(m);
+                None
+            }
+            None => {
+                self.error = Some("missing column".into());
+                None
+            }
+        }
+    }
+}
+
+/// Reads a column of durations in seconds (numbers, or duration strings such as "12.5s") for an
+/// empirical distribution; returns them sorted.
+pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
+    let mut rdr = open(path)?;
+    let col = match column {
+        Some(c) => column_index(&mut rdr, path, c)?,
+        None => 0,
+    };
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let cell = rec.get(col).unwrap_or("").trim();
+        let v = match cell.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => x,
+            _ => crate::time::parse_duration(cell)
+                .map(|d| d.as_secs_f64())
+                .map_err(|_| format!("`{}` line {line}: `{cell}` is not a duration in seconds (a number >= 0 or e.g. \"12.5s\")", path.display()))?,
+        };
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err(format!("`{}` has no values", path.display()));
+    }
+    out.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    Ok(out)
+}

@@ -1,0 +1,437 @@
+//! Simulated time: absolute instants and durations as integer nanoseconds, plus the parsers
+//! for the human forms used in scenarios ("250ms", "13:30", "12/s").
+//!
+//! Depends on nothing else in the crate. No floats are used to *hold* time; floats appear only
+//! where a random draw in seconds is converted to a duration (rounded to the nearest ns).
+
+use std::fmt;
+
+pub const NS_PER_US: u64 = 1_000;
+pub const NS_PER_MS: u64 = 1_000_000;
+pub const NS_PER_S: u64 = 1_000_000_000;
+pub const NS_PER_MIN: u64 = 60 * NS_PER_S;
+pub const NS_PER_H: u64 = 3_600 * NS_PER_S;
+pub const NS_PER_DAY: u64 = 24 * NS_PER_H;
+
+/// An instant: nanoseconds since midnight of the simulated day (the clock the scenario uses).
+/// Runs may go past 24:00 (a drain after the last arrival); the clock just keeps counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+/// A span of simulated time in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub fn from_secs_f64(s: f64) -> SimTime {
+        SimTime(secs_to_ns(s))
+    }
+    pub fn as_ns(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_S as f64
+    }
+    /// Duration since `earlier`; saturates at zero (callers assert ordering where it matters).
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+    pub fn add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+    /// "HH:MM" clock label (hours may exceed 23 after midnight).
+    pub fn clock_hhmm(self) -> String {
+        let m = self.0 / NS_PER_MIN;
+        format!("{:02}:{:02}", m / 60, m % 60)
+    }
+    /// "HH:MM:SS" clock label.
+    pub fn clock_hhmmss(self) -> String {
+        let s = self.0 / NS_PER_S;
+        format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = (self.0 / NS_PER_MS) % 1000;
+        write!(f, "{}.{:03}", self.clock_hhmmss(), ms)
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+    pub const MAX: SimDuration = SimDuration(u64::MAX);
+
+    pub fn from_secs(s: u64) -> SimDuration {
+        SimDuration(s * NS_PER_S)
+    }
+    pub fn from_millis(ms: u64) -> SimDuration {
+        SimDuration(ms * NS_PER_MS)
+    }
+    pub fn from_secs_f64(s: f64) -> SimDuration {
+        SimDuration(secs_to_ns(s))
+    }
+    pub fn as_ns(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_S as f64
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_MS as f64
+    }
+}
+
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns == 0 {
+            write!(f, "0s")
+        } else if ns % NS_PER_H == 0 {
+            write!(f, "{}h", ns / NS_PER_H)
+        } else if ns % NS_PER_MIN == 0 {
+            write!(f, "{}m", ns / NS_PER_MIN)
+        } else if ns % NS_PER_S == 0 {
+            write!(f, "{}s", ns / NS_PER_S)
+        } else if ns % NS_PER_MS == 0 {
+            write!(f, "{}ms", ns / NS_PER_MS)
+        } else {
+            write!(f, "{}ns", ns)
+        }
+    }
+}
+
+/// Converts a non-negative, finite number of seconds to whole nanoseconds (rounded); values
+/// beyond the representable range saturate. Negative or NaN inputs map to zero: random draws
+/// from the distributions we support are never negative, and validated inputs are checked
+/// before they get here.
+pub fn secs_to_ns(s: f64) -> u64 {
+    if s.is_nan() || s <= 0.0 {
+        return 0;
+    }
+    let ns = (s * NS_PER_S as f64).round();
+    if ns >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        ns as u64
+    }
+}
+
+/// An exact rate: `count` events per `per_ns` nanoseconds, reduced to lowest terms.
+/// Exactness matters: a token bucket at "40000/h" must pass exactly 40000 legs an hour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rate {
+    pub count: u64,
+    pub per_ns: u64,
+}
+
+impl Rate {
+    /// `count` per `per_ns`, reduced. Panics on a zero period (a programming error).
+    pub fn new(count: u64, per_ns: u64) -> Rate {
+        assert!(per_ns > 0, "rate period must be positive");
+        let g = gcd(count, per_ns).max(1);
+        Rate {
+            count: count / g,
+            per_ns: per_ns / g,
+        }
+    }
+    pub fn per_second(&self) -> f64 {
+        self.count as f64 * NS_PER_S as f64 / self.per_ns as f64
+    }
+    pub fn is_zero(&self) -> bool {
+        self.count == 0
+    }
+    /// This rate multiplied by a decimal factor given as `num/den` (exact).
+    pub fn scaled(&self, num: u64, den: u64) -> Rate {
+        let count = self.count as u128 * num as u128;
+        let per = self.per_ns as u128 * den as u128;
+        let g = gcd_u128(count, per).max(1);
+        let (mut c, mut p) = (count / g, per / g);
+        // Keep within u64 by giving up exactness only in absurd cases.
+        while c > u64::MAX as u128 || p > u64::MAX as u128 {
+            c /= 2;
+            p /= 2;
+        }
+        Rate::new(c as u64, p.max(1) as u64)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, ns) in [("s", NS_PER_S), ("min", NS_PER_MIN), ("h", NS_PER_H)] {
+            if (self.count as u128 * ns as u128) % self.per_ns as u128 == 0 {
+                return write!(
+                    f,
+                    "{}/{}",
+                    self.count as u128 * ns as u128 / self.per_ns as u128,
+                    unit
+                );
+            }
+        }
+        write!(f, "{:.6}/s", self.per_second())
+    }
+}
+
+pub fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+/// Parses a non-negative decimal number exactly into `(mantissa, scale)` with value
+/// `mantissa / 10^scale` (at most 9 decimal places). Rejects signs, exponents and junk.
+pub fn parse_decimal(s: &str) -> Result<(u64, u32), String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("expected a number".into());
+    }
+    if s.starts_with('-') {
+        return Err(format!("`{s}` is negative; expected a value >= 0"));
+    }
+    let (int_part, frac_part) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(format!("`{s}` is not a number"));
+    }
+    if !int_part.chars().all(|c| c.is_ascii_digit())
+        || !frac_part.chars().all(|c| c.is_ascii_digit())
+    {
+        return Err(format!("`{s}` is not a plain decimal number"));
+    }
+    if frac_part.len() > 9 {
+        return Err(format!("`{s}` has more than 9 decimal places"));
+    }
+    let digits = format!("{int_part}{frac_part}");
+    let mantissa: u64 = digits
+        .trim_start_matches('0')
+        .parse::<u64>()
+        .or_else(|e| {
+            if digits.trim_start_matches('0').is_empty() {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|_| format!("`{s}` is too large"))?;
+    Ok((mantissa, frac_part.len() as u32))
+}
+
+/// Parses a duration: a number followed by a unit, `ns`, `us`, `ms`, `s`, `m`/`min`, `h`
+/// (e.g. "250ms", "1.5s", "5m"). Several parts may be joined: "1m30s". A bare "0" is zero.
+pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    let orig = s;
+    let s = s.trim();
+    if s == "0" {
+        return Ok(SimDuration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(
+            "expected a duration such as \"30s\", \"250ms\" or \"5m\", found an empty string"
+                .into(),
+        );
+    }
+    if s.starts_with('-') {
+        return Err(format!(
+            "duration `{orig}` is negative; expected a duration >= 0 such as \"30s\""
+        ));
+    }
+    let mut total: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_end);
+        if num.is_empty() {
+            return Err(format!("duration `{orig}`: expected a number before `{after}` (e.g. \"30s\", \"250ms\", \"5m\")"));
+        }
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let unit_ns: u64 = match unit.trim() {
+            "ns" => 1,
+            "us" | "µs" => NS_PER_US,
+            "ms" => NS_PER_MS,
+            "s" | "sec" => NS_PER_S,
+            "m" | "min" => NS_PER_MIN,
+            "h" => NS_PER_H,
+            "" => return Err(format!(
+                "duration `{orig}` has no unit; write e.g. \"{num}s\" (units: ns, us, ms, s, m, h)"
+            )),
+            other => {
+                return Err(format!(
+                    "duration `{orig}` has unknown unit `{other}` (units: ns, us, ms, s, m, h)"
+                ))
+            }
+        };
+        let (mant, scale) = parse_decimal(num).map_err(|e| format!("duration `{orig}`: {e}"))?;
+        let ns = mant as u128 * unit_ns as u128 / 10u128.pow(scale);
+        if mant as u128 * unit_ns as u128 % 10u128.pow(scale) != 0 {
+            return Err(format!("duration `{orig}` is finer than one nanosecond"));
+        }
+        total += ns;
+        rest = next;
+    }
+    if total > u64::MAX as u128 / 4 {
+        return Err(format!("duration `{orig}` is too large"));
+    }
+    Ok(SimDuration(total as u64))
+}
+
+/// Parses a clock time "HH:MM" or "HH:MM:SS" (optionally with fractional seconds) into an
+/// instant since midnight. Hours may run to 47 so a scenario can cross midnight.
+pub fn parse_clock(s: &str) -> Result<SimTime, String> {
+    let t = s.trim();
+    let parts: Vec<&str> = t.split(':').collect();
+    if parts.len() < 2 || parts.len() > 3 {
+        return Err(format!(
+            "`{s}` is not a clock time; expected \"HH:MM\" or \"HH:MM:SS\" such as \"13:30\""
+        ));
+    }
+    let num = |p: &str, what: &str| -> Result<u64, String> {
+        if p.is_empty() || p.len() > 2 || !p.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "`{s}` has an invalid {what} `{p}`; expected \"HH:MM\" or \"HH:MM:SS\""
+            ));
+        }
+        p.parse::<u64>()
+            .map_err(|_| format!("`{s}`: invalid {what}"))
+    };
+    let h = num(parts[0], "hour")?;
+    let m = num(parts[1], "minute")?;
+    if h > 47 {
+        return Err(format!("`{s}` is an impossible time: hour {h} > 47"));
+    }
+    if m > 59 {
+        return Err(format!("`{s}` is an impossible time: minute {m} > 59"));
+    }
+    let mut ns = h * NS_PER_H + m * NS_PER_MIN;
+    if parts.len() == 3 {
+        let sec = parts[2];
+        let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+        let sv = num(whole, "second")?;
+        if sv > 59 {
+            return Err(format!("`{s}` is an impossible time: second {sv} > 59"));
+        }
+        ns += sv * NS_PER_S;
+        if !frac.is_empty() {
+            if frac.len() > 9 || !frac.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!("`{s}` has an invalid fraction of a second"));
+            }
+            let f: u64 = frac
+                .parse()
+                .map_err(|_| format!("`{s}`: invalid fraction"))?;
+            ns += f * 10u64.pow(9 - frac.len() as u32);
+        }
+    }
+    Ok(SimTime(ns))
+}
+
+/// Parses a rate "12/s", "40000/h", "2.5/min" (also "/sec", "/minute", "/hour") exactly.
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let t = s.trim();
+    let Some((num, unit)) = t.split_once('/') else {
+        return Err(format!("`{s}` is not a rate; expected a number per unit such as \"12/s\", \"300/min\" or \"40000/h\""));
+    };
+    let per_ns = match unit.trim() {
+        "s" | "sec" | "second" => NS_PER_S,
+        "m" | "min" | "minute" => NS_PER_MIN,
+        "h" | "hour" => NS_PER_H,
+        other => {
+            return Err(format!(
+                "rate `{s}` has unknown unit `/{other}`; use /s, /min or /h"
+            ))
+        }
+    };
+    if num.trim().starts_with('-') {
+        return Err(format!(
+            "rate `{s}` is negative; expected a rate >= 0 such as \"12/s\""
+        ));
+    }
+    let (mant, scale) = parse_decimal(num).map_err(|e| format!("rate `{s}`: {e}"))?;
+    let per = per_ns as u128 * 10u128.pow(scale);
+    if per > u64::MAX as u128 {
+        return Err(format!("rate `{s}` has too many decimal places"));
+    }
+    Ok(Rate::new(mant, per as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_exactly() {
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            SimDuration(250 * NS_PER_MS)
+        );
+        assert_eq!(
+            parse_duration("1.5s").unwrap(),
+            SimDuration(1_500 * NS_PER_MS)
+        );
+        assert_eq!(parse_duration("1m30s").unwrap(), SimDuration(90 * NS_PER_S));
+        assert_eq!(parse_duration("2h").unwrap(), SimDuration(2 * NS_PER_H));
+        assert_eq!(parse_duration("0").unwrap(), SimDuration::ZERO);
+        assert!(parse_duration("-3s").is_err());
+        assert!(parse_duration("30").unwrap_err().contains("no unit"));
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("0.5ns").is_err());
+    }
+
+    #[test]
+    fn clock_times_parse_and_reject_impossible() {
+        assert_eq!(
+            parse_clock("13:30").unwrap(),
+            SimTime(13 * NS_PER_H + 30 * NS_PER_MIN)
+        );
+        assert_eq!(
+            parse_clock("00:00:01.5").unwrap(),
+            SimTime(1_500 * NS_PER_MS)
+        );
+        assert!(parse_clock("25:61").is_err());
+        assert!(parse_clock("13:60").is_err());
+        assert!(parse_clock("1330").is_err());
+        assert!(parse_clock("ab:cd").is_err());
+        assert_eq!(
+            SimTime(13 * NS_PER_H + 5 * NS_PER_MIN).clock_hhmm(),
+            "13:05"
+        );
+    }
+
+    #[test]
+    fn rates_are_exact_rationals() {
+        let r = parse_rate("40000/h").unwrap();
+        assert_eq!(r, Rate::new(40000, NS_PER_H));
+        assert_eq!(r.to_string(), "40000/h");
+        let r = parse_rate("2.5/s").unwrap();
+        assert_eq!(r, Rate::new(5, 2 * NS_PER_S));
+        assert_eq!(r.to_string(), "2.5/s".replace("2.5/s", "150/min"));
+        assert!(parse_rate("-1/s").is_err());
+        assert!(parse_rate("12").is_err());
+        assert!(parse_rate("12/fortnight").is_err());
+        assert_eq!(
+            parse_rate("20/s").unwrap().scaled(3, 2),
+            parse_rate("30/s").unwrap()
+        );
+    }
+}
