@@ -273,9 +273,11 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
             "s" | "sec" => NS_PER_S,
             "m" | "min" => NS_PER_MIN,
             "h" => NS_PER_H,
-            "" => return Err(format!(
+            "" => {
+                return Err(format!(
                 "duration `{orig}` has no unit; write e.g. \"{num}s\" (units: ns, us, ms, s, m, h)"
-            )),
+            ))
+            }
             other => {
                 return Err(format!(
                     "duration `{orig}` has unknown unit `{other}` (units: ns, us, ms, s, m, h)"

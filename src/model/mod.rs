@@ -1174,3 +1174,6 @@ pub fn profile_stream(
         rng_from(seed),
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -805,13 +805,15 @@ fn build_redial(o: &Obj) -> Result<RedialConfig> {
                     {
                         v.push(s.clone())
                     }
-                    other => return Err(o.ctx.err(
-                        &format!("{}[{i}]", o.key_path("after")),
-                        format!(
+                    other => {
+                        return Err(o.ctx.err(
+                            &format!("{}[{i}]", o.key_path("after")),
+                            format!(
                             "expected one of \"abandoned\", \"failed\", \"no_answer\", found {}",
                             describe(other)
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             v
