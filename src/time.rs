@@ -39,7 +39,7 @@ impl SimTime {
     pub fn since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
-    pub fn add(self, d: SimDuration) -> SimTime {
+    pub fn plus(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
     /// "HH:MM" clock label (hours may exceed 23 after midnight).
@@ -90,13 +90,13 @@ impl fmt::Display for SimDuration {
         let ns = self.0;
         if ns == 0 {
             write!(f, "0s")
-        } else if ns % NS_PER_H == 0 {
+        } else if ns.is_multiple_of(NS_PER_H) {
             write!(f, "{}h", ns / NS_PER_H)
-        } else if ns % NS_PER_MIN == 0 {
+        } else if ns.is_multiple_of(NS_PER_MIN) {
             write!(f, "{}m", ns / NS_PER_MIN)
-        } else if ns % NS_PER_S == 0 {
+        } else if ns.is_multiple_of(NS_PER_S) {
             write!(f, "{}s", ns / NS_PER_S)
-        } else if ns % NS_PER_MS == 0 {
+        } else if ns.is_multiple_of(NS_PER_MS) {
             write!(f, "{}ms", ns / NS_PER_MS)
         } else {
             write!(f, "{}ns", ns)
@@ -162,7 +162,7 @@ impl Rate {
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, ns) in [("s", NS_PER_S), ("min", NS_PER_MIN), ("h", NS_PER_H)] {
-            if (self.count as u128 * ns as u128) % self.per_ns as u128 == 0 {
+            if (self.count as u128 * ns as u128).is_multiple_of(self.per_ns as u128) {
                 return write!(
                     f,
                     "{}/{}",
@@ -286,7 +286,7 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
         };
         let (mant, scale) = parse_decimal(num).map_err(|e| format!("duration `{orig}`: {e}"))?;
         let ns = mant as u128 * unit_ns as u128 / 10u128.pow(scale);
-        if mant as u128 * unit_ns as u128 % 10u128.pow(scale) != 0 {
+        if !(mant as u128 * unit_ns as u128).is_multiple_of(10u128.pow(scale)) {
             return Err(format!("duration `{orig}` is finer than one nanosecond"));
         }
         total += ns;

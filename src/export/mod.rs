@@ -192,7 +192,7 @@ pub fn write_timeline(
         "backup_on",
     ]);
     wr.write_record(&header).map_err(csv_err)?;
-    let seconds_grid = interval_ns % 60_000_000_000 != 0;
+    let seconds_grid = !interval_ns.is_multiple_of(60_000_000_000);
     for r in results {
         for row in &r.obs.timeline.rows {
             let clock = if seconds_grid {

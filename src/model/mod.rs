@@ -378,7 +378,7 @@ impl<'a> Model<'a> {
     /// was observed. `progress` is called now and then with the simulated time.
     pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Observations {
         self.init();
-        let stop_at = self.cfg.end.add(self.cfg.drain);
+        let stop_at = self.cfg.end.plus(self.cfg.drain);
         let mut tick: u32 = 0;
         while let Some(t) = self.sched.peek_time() {
             if t > stop_at {
@@ -388,7 +388,7 @@ impl<'a> Model<'a> {
             self.obs.events += 1;
             self.handle(now, ev);
             tick = tick.wrapping_add(1);
-            if tick % 65_536 == 0 {
+            if tick.is_multiple_of(65_536) {
                 progress(now);
             }
         }
@@ -433,7 +433,7 @@ impl<'a> Model<'a> {
                     on_since: now,
                 });
                 self.set_backup(false, now);
-                let first = now.add(a.evaluate_every);
+                let first = now.plus(a.evaluate_every);
                 if first < self.cfg.end {
                     self.sched.schedule(first, Event::BackupEval);
                 }
@@ -634,13 +634,13 @@ impl<'a> Model<'a> {
             t.backup_routed += 1;
         }
         if let Some(p) = patience {
-            self.sched.schedule(now.add(p), Event::Patience { call: r });
+            self.sched.schedule(now.plus(p), Event::Patience { call: r });
         }
         if setup == SimDuration::ZERO {
             self.start_legs(now, r.idx);
         } else {
             self.sched
-                .schedule(now.add(setup), Event::SetupDone { call: r });
+                .schedule(now.plus(setup), Event::SetupDone { call: r });
         }
     }
 
@@ -726,7 +726,7 @@ impl<'a> Model<'a> {
                 let qlen = cs.queue_live;
                 if let Some(w) = max_wait {
                     self.sched
-                        .schedule(now.add(w), Event::LegQueueTimeout { leg: r });
+                        .schedule(now.plus(w), Event::LegQueueTimeout { leg: r });
                 }
                 self.obs.timeline.at(now, self.backup_on);
                 self.obs.timeline.note_queue_len(qlen);
@@ -805,10 +805,10 @@ impl<'a> Model<'a> {
         let r = Ref { idx: leg, gen };
         if answers && tta < d.ring_timeout {
             self.sched
-                .schedule(now.add(tta), Event::LegAnswer { leg: r });
+                .schedule(now.plus(tta), Event::LegAnswer { leg: r });
         } else {
             self.sched
-                .schedule(now.add(d.ring_timeout), Event::LegRingTimeout { leg: r });
+                .schedule(now.plus(d.ring_timeout), Event::LegRingTimeout { leg: r });
         }
     }
 
@@ -836,7 +836,7 @@ impl<'a> Model<'a> {
             .sample(&mut call_rng(seed, CallDraw::Talk, 0));
         let gen = self.legs.get(leg).gen;
         self.sched.schedule(
-            now.add(talk),
+            now.plus(talk),
             Event::TalkEnd {
                 leg: Ref { idx: leg, gen },
             },
@@ -985,8 +985,8 @@ impl<'a> Model<'a> {
                 let mut rng = call_rng(seed, CallDraw::Redial, 0);
                 if rng.random::<f64>() < rd.probability {
                     let delay = rd.delay.sample(&mut rng);
-                    let at = now.add(delay);
-                    if at < self.cfg.end.add(self.cfg.drain) {
+                    let at = now.plus(delay);
+                    if at < self.cfg.end.plus(self.cfg.drain) {
                         let seed = child(seed, 0x5ED1A1 + attempt as u64);
                         self.sched.schedule(
                             at,
@@ -1116,7 +1116,7 @@ impl<'a> Model<'a> {
         } else if self.backup_on && metric < off_below && now.since(on_since) >= min_on {
             self.set_backup(false, now);
         }
-        let next = now.add(every);
+        let next = now.plus(every);
         if next < self.cfg.end {
             self.sched.schedule(next, Event::BackupEval);
         }

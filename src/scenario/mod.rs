@@ -274,7 +274,7 @@ fn build(
             ))
         }
         (Some(e), None) => parse_clock(e).map_err(|m| top.err("end", m))?,
-        (None, Some(d)) => start.add(parse_duration(d).map_err(|m| top.err("duration", m))?),
+        (None, Some(d)) => start.plus(parse_duration(d).map_err(|m| top.err("duration", m))?),
         (None, None) => return Err(top.missing("end", "\"18:00\" (or duration = \"6h\")")),
     };
     if end <= start {

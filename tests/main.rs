@@ -1,0 +1,4 @@
+//! Integration tests: one binary (see STYLE.md).
+
+mod callrail;
+mod cli;
