@@ -1,9 +1,9 @@
 //! callsim: a deterministic discrete-event simulator of telephony platforms under carrier rate
 //! limits. See ARCHITECTURE.md for the module map, data flow and invariants.
 
-// pub mod analytic; (pending)
+pub mod analytic;
 pub mod cli;
-// pub mod cli_erlang; (pending)
+pub mod cli_erlang;
 pub mod dist;
 pub mod engine;
 pub mod export;

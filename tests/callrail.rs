@@ -10,7 +10,12 @@ use std::path::Path;
 const REPS: u32 = 4;
 
 /// Mean over replications of a per-minute series, for minutes [from, to) as "HH:MM".
-fn mean_over(obs: &[Observations], from: &str, to: &str, f: &dyn Fn(&callsim::model::obs::TimelineRow) -> f64) -> f64 {
+fn mean_over(
+    obs: &[Observations],
+    from: &str,
+    to: &str,
+    f: &dyn Fn(&callsim::model::obs::TimelineRow) -> f64,
+) -> f64 {
     let mut sum = 0.0;
     let mut n = 0.0;
     for o in obs {
@@ -29,10 +34,25 @@ fn mean_over(obs: &[Observations], from: &str, to: &str, f: &dyn Fn(&callsim::mo
 }
 
 fn runs(variant: &str) -> Vec<Observations> {
-    let sc = load(Path::new("scenarios/callrail-2018-05-14.toml"), Some(variant), &[]).expect("scenario loads");
-    let opts = RunOptions { seed: sc.seed, replications: REPS, threads: 0, progress: false, label: String::new() };
+    let sc = load(
+        Path::new("scenarios/callrail-2018-05-14.toml"),
+        Some(variant),
+        &[],
+    )
+    .expect("scenario loads");
+    let opts = RunOptions {
+        seed: sc.seed,
+        replications: REPS,
+        threads: 0,
+        progress: false,
+        label: String::new(),
+    };
     let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
-    run_replications(&sc, &opts, &none).expect("runs").into_iter().map(|r| r.obs).collect()
+    run_replications(&sc, &opts, &none)
+        .expect("runs")
+        .into_iter()
+        .map(|r| r.obs)
+        .collect()
 }
 
 fn abandon_share(r: &callsim::model::obs::TimelineRow) -> f64 {
@@ -55,7 +75,10 @@ fn actual_replay_matches_the_postmortem_timeline() {
     // T1: elevated failures from about 13:30 (at least double the baseline by 13:30-13:45,
     // and a large share by 14:00-14:39).
     let ab_1330 = mean_over(&obs, "13:30", "13:45", &abandon_share);
-    assert!(ab_1330 > 2.0 * base_ab, "13:30-13:45 abandonment {ab_1330} vs baseline {base_ab}");
+    assert!(
+        ab_1330 > 2.0 * base_ab,
+        "13:30-13:45 abandonment {ab_1330} vs baseline {base_ab}"
+    );
     let ab_14 = mean_over(&obs, "14:00", "14:39", &abandon_share);
     assert!(ab_14 > 0.2, "14:00-14:39 abandonment {ab_14}");
     // T2: during backup routing the queue drains (after a minute to flush).
@@ -65,9 +88,15 @@ fn actual_replay_matches_the_postmortem_timeline() {
     }
     // T3: after 15:22, delays of about 1-5 s through 15:25-15:50, 20-30 s by 16:00-16:09.
     let early = mean_over(&obs, "15:25", "15:50", &p50_s);
-    assert!((1.0..=5.0).contains(&early), "15:25-15:50 median dial delay {early} s");
+    assert!(
+        (1.0..=5.0).contains(&early),
+        "15:25-15:50 median dial delay {early} s"
+    );
     let late = mean_over(&obs, "16:00", "16:09", &p50_s);
-    assert!((20.0..=30.0).contains(&late), "16:00-16:09 median dial delay {late} s");
+    assert!(
+        (20.0..=30.0).contains(&late),
+        "16:00-16:09 median dial delay {late} s"
+    );
     // T4: from 16:40 the taper lets the old limit carry normal routing.
     let after = mean_over(&obs, "16:45", "17:30", &p95_s);
     assert!(after < 1.0, "16:45-17:30 dial delay p95 {after} s");
@@ -75,17 +104,36 @@ fn actual_replay_matches_the_postmortem_timeline() {
     assert!(after_ab < 0.04, "16:45-17:30 abandonment {after_ab}");
     // T5: the limit raised 50% at 17:30 (normal routing throughout: at most 30 legs/s).
     let before = |r: &&callsim::model::obs::TimelineRow| r.start.clock_hhmm().as_str() < "17:30";
-    let legs_max = obs.iter().flat_map(|o| o.timeline.rows.iter()).filter(before).map(|r| r.counts.legs_dialed).max().unwrap();
-    assert!(legs_max <= 20 * 60 + 20, "before 17:30 no minute may dial more than 20/s plus the burst: {legs_max}");
-    assert!(legs_max >= 20 * 60 - 20, "the limit is reached in the busiest minutes: {legs_max}");
+    let legs_max = obs
+        .iter()
+        .flat_map(|o| o.timeline.rows.iter())
+        .filter(before)
+        .map(|r| r.counts.legs_dialed)
+        .max()
+        .unwrap();
+    assert!(
+        legs_max <= 20 * 60 + 20,
+        "before 17:30 no minute may dial more than 20/s plus the burst: {legs_max}"
+    );
+    assert!(
+        legs_max >= 20 * 60 - 20,
+        "the limit is reached in the busiest minutes: {legs_max}"
+    );
 }
 
 #[test]
 fn without_backup_routing_more_callers_abandon() {
     let actual = runs("actual");
     let none = runs("no-backup");
-    let total = |v: &[Observations]| v.iter().map(|o| o.counts.abandoned()).sum::<u64>() as f64 / v.len() as f64;
-    assert!(total(&none) > 1.2 * total(&actual), "no-backup {} vs actual {}", total(&none), total(&actual));
+    let total = |v: &[Observations]| {
+        v.iter().map(|o| o.counts.abandoned()).sum::<u64>() as f64 / v.len() as f64
+    };
+    assert!(
+        total(&none) > 1.2 * total(&actual),
+        "no-backup {} vs actual {}",
+        total(&none),
+        total(&actual)
+    );
     // In the no-backup world the queue stays long through 16:09-16:40.
     assert!(mean_over(&none, "16:11", "16:30", &p50_s) > 10.0);
 }

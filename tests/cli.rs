@@ -3,8 +3,8 @@
 //! byte-identical output whatever the thread count; the output files keep their contract; every
 //! shipped scenario checks and runs; `compare` reports paired differences; help shows examples.
 //!
-//! Tests marked `#[ignore = "BUG: ..."]` assert the correct behaviour of a known bug in src;
-//! run them with `cargo test --test main cli -- --ignored`.
+//! Several tests here were written against bugs found in src (CRLF trace lines, broken pipes,
+//! calls.csv at the drain limit, --set attribution); they stay as regressions.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -329,7 +329,6 @@ fn unknown_nested_key_is_named_with_the_expected_keys() {
 }
 
 #[test]
-#[ignore = "BUG: `weight` (meaningful only in a mixture component) is accepted silently in any distribution table and listed among its expected keys"]
 fn weight_outside_a_mixture_is_an_unknown_key() {
     let (_d, p) = case(
         &edit(
@@ -425,7 +424,6 @@ fn all_zero_source_rate_profile_is_rejected() {
 }
 
 #[test]
-#[ignore = "BUG: a constant source rate of \"0/s\" is accepted (the run offers no call), while an all-zero rate profile is rejected"]
 fn zero_constant_source_rate_is_rejected() {
     let (_d, p) = case(&edit(r#"rate = "1/s""#, r#"rate = "0/s""#), &[]);
     assert_scenario_error(&p, &["case.toml:10:", "key `sources.callers.rate`", "zero"]);
@@ -539,7 +537,6 @@ fn unparseable_trace_row_names_the_trace_file_and_line() {
 }
 
 #[test]
-#[ignore = "BUG: trace errors in a CRLF (Windows) trace name the line before the bad one"]
 fn crlf_trace_error_names_the_right_line() {
     // The unsorted row (09:00:03) is on line 4.
     let (_d, p) = case(
@@ -612,7 +609,6 @@ fn unknown_key_via_set_says_it_came_from_set() {
 }
 
 #[test]
-#[ignore = "BUG: --set with a key below a scalar (carriers.main.rate.x=3) blames the file's line for `rate` and does not say the value came from --set"]
 fn set_below_a_scalar_says_it_came_from_set() {
     let f = fixture("cli-small.toml");
     let err = assert_input_error(
@@ -962,7 +958,6 @@ fn calls_csv_is_written_only_when_asked() {
 }
 
 #[test]
-#[ignore = "BUG: calls still talking or still waiting at the drain limit get no calls.csv row (rows < offered)"]
 fn calls_csv_has_a_row_per_offered_call_even_with_a_short_drain() {
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
@@ -986,7 +981,6 @@ fn calls_csv_has_a_row_per_offered_call_even_with_a_short_drain() {
 }
 
 #[test]
-#[ignore = "BUG: `callsim run ... | head` panics (exit 101, 'failed printing to stdout: Broken pipe') and, with --out, writes nothing"]
 fn closed_stdout_does_not_panic() {
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
@@ -1096,7 +1090,6 @@ fn check_prints_each_variant() {
 }
 
 #[test]
-#[ignore = "BUG: `check` describes carriers and backup windows with Rust Debug dumps (TokenBucket { rate: Rate { count: 1, per_ns: ... } }, SimTime(32760000000000)) instead of plain words"]
 fn check_describes_the_scenario_in_plain_words() {
     let f = fixture("cli-small.toml");
     let out = ok(&["check", s(&f)]);
@@ -1218,7 +1211,6 @@ fn top_level_help_shows_examples() {
 }
 
 #[test]
-#[ignore = "BUG: `callsim run --help` shows no example (the examples are only in the top-level help)"]
 fn run_help_mentions_an_example() {
     let out = ok(&["run", "--help"]);
     assert!(out.contains("Example"), "{out}");

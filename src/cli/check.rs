@@ -16,15 +16,15 @@ pub struct CheckArgs {
 
 pub fn run(a: CheckArgs) -> Result<(), CliError> {
     let sc = load(&a.scenario, None, &a.sets)?;
-    print!("{}", describe(&sc));
+    crate::cli::say(&describe(&sc));
     for v in &sc.variants {
         let vs = load(&a.scenario, Some(v), &a.sets)?;
-        println!(
+        crate::sayln!(
             "variant `{v}`: ok ({} scheduled changes)",
             vs.model.changes.len()
         );
     }
-    println!("{}: ok", a.scenario.display());
+    crate::sayln!("{}: ok", a.scenario.display());
     Ok(())
 }
 
@@ -51,20 +51,47 @@ pub fn describe(sc: &Scenario) -> String {
             ArrivalSpec::Trace(t) => format!("trace {} ({} rows)", t.path.display(), t.rows),
         };
         s += &format!(
-            "  source {}: {arrivals}; {:?} of {:.2} legs on average via carrier {}\n",
+            "  source {}: {arrivals}; {} of {:.2} legs on average via carrier {}\n",
             src.name,
-            b.flow.mode,
+            if b.flow.mode == FlowMode::Simulcall {
+                "simulcall"
+            } else {
+                "sequential ringing"
+            },
             b.flow.legs.mean(),
             m.carriers[b.carrier].name
         );
     }
     for c in &m.carriers {
+        let over = match c.over_limit {
+            OverLimit::Queue { capacity, max_wait } => format!(
+                "over the limit legs queue FIFO ({}, {})",
+                capacity
+                    .map(|c| format!("at most {c} waiting"))
+                    .unwrap_or_else(|| "no capacity limit".into()),
+                max_wait
+                    .map(|w| format!("fail after {w}"))
+                    .unwrap_or_else(|| "no maximum wait".into())
+            ),
+            OverLimit::Reject { code } => format!("over the limit legs are rejected with {code}"),
+        };
+        let counting = match (c.count_each_leg, c.count_backup_legs) {
+            (true, true) => "every leg counts, backup legs too",
+            (true, false) => "every leg counts, backup legs do not",
+            (false, true) => "only a call's first leg counts, backup legs too",
+            (false, false) => "only a call's first leg counts, backup legs do not",
+        };
+        let channels = c
+            .channels
+            .map(|n| format!("{n} channels"))
+            .unwrap_or_else(|| "no channel limit".into());
         s += &format!(
-            "  carrier {}: {:?}, channels {:?}, over limit {:?}\n",
-            c.name, c.limiter, c.channels, c.over_limit
+            "  carrier {}: {}; {channels}; {over}; {counting}\n",
+            c.name,
+            limiter_words(&c.limiter)
         );
     }
-    s += &format!("  backup routing: {:?}\n", m.backup.policy);
+    s += &format!("  backup routing: {}\n", backup_words(&m.backup.policy));
     for ch in &m.changes {
         s += &format!("  change at {}\n", ch.label);
     }
@@ -73,4 +100,40 @@ pub fn describe(sc: &Scenario) -> String {
 
 fn expected_calls(p: &RateProfile, m: &ModelConfig) -> f64 {
     p.integral(m.start.as_secs_f64(), m.end.as_secs_f64())
+}
+
+fn limiter_words(l: &crate::limiter::LimiterSpec) -> String {
+    use crate::limiter::LimiterSpec::*;
+    match l {
+        Unlimited => "no dial-rate limit".into(),
+        TokenBucket { rate, burst } => format!("token bucket {rate}, burst {burst}"),
+        Gcra { rate, burst } => format!("GCRA {rate}, burst {burst}"),
+        FixedWindow { limit, window } => format!("fixed window: {limit} per {window}"),
+        RollingWindow { limit, window } => format!("rolling window: {limit} in any {window}"),
+    }
+}
+
+fn backup_words(p: &BackupPolicy) -> String {
+    match p {
+        BackupPolicy::Off => "never".into(),
+        BackupPolicy::Manual(w) => {
+            let spans: Vec<String> = w
+                .iter()
+                .map(|(a, b)| format!("{}-{}", a.clock_hhmm(), b.clock_hhmm()))
+                .collect();
+            format!("forced {}", spans.join(", "))
+        }
+        BackupPolicy::Auto(a) => format!(
+            "automatic: on when {} > {}, off below {} after at least {}, checked every {}",
+            match a.metric {
+                AutoMetric::DialDelayP95 =>
+                    format!("the p95 dial delay over the last {}", a.window),
+                AutoMetric::OldestWait => "the oldest queued leg's wait".to_string(),
+            },
+            a.on_above,
+            a.off_below,
+            a.min_on,
+            a.evaluate_every
+        ),
+    }
 }

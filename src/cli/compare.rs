@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::COMPARE_EXAMPLES)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -67,7 +68,7 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
     };
     let seed = base.seed;
     let reps = a.common.replications.unwrap_or(base.replications);
-    println!(
+    crate::sayln!(
         "seed {seed}  replications {reps}  scenario {}  (common random numbers across variants)",
         base.path.display()
     );
@@ -97,13 +98,13 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
     };
     // Terminal table: one block per metric.
     let width = names.iter().map(String::len).max().unwrap_or(8).max(8);
-    println!(
+    crate::sayln!(
         "mean [95% CI]; for variants after the first, the paired difference from `{}` [95% CI]",
         names[0]
     );
     let mut rows_csv: Vec<Vec<String>> = Vec::new();
     for m in COMPARE_METRICS {
-        println!("{m}");
+        crate::sayln!("{m}");
         let basev = col(0, m);
         for (vi, v) in names.iter().enumerate() {
             let vals = col(vi, m);
@@ -125,7 +126,7 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
                     fmt_num(d.high())
                 );
             }
-            println!("{line}");
+            crate::sayln!("{line}");
             rows_csv.push(vec![
                 m.to_string(),
                 v.clone(),
@@ -166,7 +167,7 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
         drop(wr);
         let dir = f.dir().to_path_buf();
         f.commit().map_err(CliError::failure)?;
-        println!("wrote compare.csv in {}", dir.display());
+        crate::sayln!("wrote compare.csv in {}", dir.display());
     }
     std::io::stdout().flush().ok();
     Ok(())

@@ -43,6 +43,33 @@ impl From<crate::scenario::ScenarioError> for CliError {
     }
 }
 
+/// Writes to stdout, ignoring a closed pipe (`callsim run ... | head` must not panic or lose
+/// the output files).
+pub fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// `say` with format arguments and a newline.
+#[macro_export]
+macro_rules! sayln {
+    ($($arg:tt)*) => { $crate::cli::say(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+pub const RUN_EXAMPLES: &str = "\
+Examples:
+  callsim run scenarios/callrail-2018-05-14.toml
+  callsim run scenarios/callrail-2018-05-14.toml --out results/callrail -n 20 --calls-csv
+  callsim run scenarios/callrail-2018-05-14.toml --variant no-backup --seed 7
+  callsim run scenarios/callrail-2018-05-14.toml --set carriers.carrier.rate=30/s --set backup.policy=off";
+
+pub const COMPARE_EXAMPLES: &str = "\
+Examples:
+  callsim compare scenarios/callrail-2018-05-14.toml
+  callsim compare scenarios/callrail-2018-05-14.toml --variant actual --variant no-backup -n 50 --out results/cmp";
+
 const EXAMPLES: &str = "\
 Examples:
   callsim run scenarios/callrail-2018-05-14.toml
@@ -67,7 +94,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Validate a scenario (and its variants) without running it.
     Check(check::CheckArgs),
-    // ERLANG-PENDING
+    /// Exact queueing formulas: Erlang B, C, A and M/D/1, and the inverse questions.
+    Erlang(crate::cli_erlang::ErlangArgs),
 }
 
 /// Parses argv and runs the chosen subcommand.
@@ -76,7 +104,12 @@ pub fn main_with(cli: Cli) -> Result<(), CliError> {
         Command::Run(a) => run::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Check(a) => check::run(a),
-        // ERLANG-DISPATCH-PENDING
+        Command::Erlang(a) => {
+            let mut buf = Vec::new();
+            crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;
+            say(&String::from_utf8_lossy(&buf));
+            Ok(())
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::RUN_EXAMPLES)]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -51,7 +52,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         progress: !a.common.quiet,
         label: sc.name.clone(),
     };
-    println!(
+    crate::sayln!(
         "seed {}  replications {}  scenario {}{}",
         sc.seed,
         sc.replications,
@@ -88,7 +89,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             return Err(CliError::failure(e));
         }
     };
-    print!("{}", summary_text(&sc, &results, wall_s));
+    crate::cli::say(&summary_text(&sc, &results, wall_s));
     if let Some(f) = files.as_mut() {
         let written = (|| -> Result<(), String> {
             write_summary(f.create("summary.csv")?, &results, sc.seed, &variant)?;
@@ -117,7 +118,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
-        println!("wrote {} in {}", names.join(", "), dir.display());
+        crate::sayln!("wrote {} in {}", names.join(", "), dir.display());
     }
     Ok(())
 }

@@ -19,6 +19,9 @@ pub struct ModelConfig {
     /// How long after `end` in-flight calls may run before the run stops (they count as
     /// unfinished).
     pub drain: SimDuration,
+    /// Calls arriving before start + warmup run normally but are left out of the summary
+    /// statistics (the timeline still shows them): a discarded warm-up for steady-state work.
+    pub warmup: SimDuration,
     /// Stop generating first attempts after this many (all sources together).
     pub max_calls: Option<u64>,
     /// Width of a timeline row.

@@ -163,6 +163,8 @@ struct Call {
     live: u32,
     first_ring: Option<SimTime>,
     answered_at: SimTime,
+    /// Arrived after the warm-up: counted in the summary statistics.
+    measured: bool,
     any_rang: bool,
     last_failure: Option<LegFailure>,
 }
@@ -539,8 +541,8 @@ impl<'a> Model<'a> {
                 if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Queued {
                     let carrier = self.legs.get(leg.idx).carrier;
                     self.carriers[carrier as usize].queue_live -= 1;
-                    self.obs.counts.legs_queue_timeout += 1;
-                    self.obs.timeline.at(now, self.backup_on).legs_queue_timeout += 1;
+                    let m = self.calls.get(self.legs.get(leg.idx).call).measured;
+                    self.tally(now, m, |c| c.legs_queue_timeout += 1);
                     self.end_leg(now, leg.idx, Some(LegFailure::QueueTimeout));
                     self.drain(now, carrier);
                 } else {
@@ -578,6 +580,7 @@ impl<'a> Model<'a> {
 
     fn new_call(&mut self, now: SimTime, source: u32, call_index: u64, attempt: u32, seed: u64) {
         let backup = self.backup_on;
+        let measured = now >= self.cfg.start.plus(self.cfg.warmup);
         let b = &self.sources[source as usize].behaviour;
         let patience = b
             .patience
@@ -607,34 +610,27 @@ impl<'a> Model<'a> {
                 live: 0,
                 first_ring: None,
                 answered_at: SimTime::ZERO,
+                measured,
                 any_rang: false,
                 last_failure: None,
             },
             |c| c.gen,
         );
         self.obs.calls_in_flight_max = self.obs.calls_in_flight_max.max(self.calls.in_use);
-        let c = &mut self.obs.counts;
-        c.offered += 1;
-        if attempt > 1 {
-            c.redials += 1;
-        } else {
-            c.first_attempts += 1;
-        }
-        if backup {
-            c.backup_routed += 1;
-        }
-        let t = self.obs.timeline.at(now, self.backup_on);
-        t.offered += 1;
-        if attempt > 1 {
-            t.redials += 1;
-        } else {
-            t.first_attempts += 1;
-        }
-        if backup {
-            t.backup_routed += 1;
-        }
+        self.tally(now, measured, |c| {
+            c.offered += 1;
+            if attempt > 1 {
+                c.redials += 1;
+            } else {
+                c.first_attempts += 1;
+            }
+            if backup {
+                c.backup_routed += 1;
+            }
+        });
         if let Some(p) = patience {
-            self.sched.schedule(now.plus(p), Event::Patience { call: r });
+            self.sched
+                .schedule(now.plus(p), Event::Patience { call: r });
         }
         if setup == SimDuration::ZERO {
             self.start_legs(now, r.idx);
@@ -694,8 +690,8 @@ impl<'a> Model<'a> {
         c.legs[dest as usize] = r.idx;
         c.legs_started += 1;
         c.live += 1;
-        self.obs.counts.legs_requested += 1;
-        self.obs.timeline.at(now, self.backup_on).legs_requested += 1;
+        let measured = c.measured;
+        self.tally(now, measured, |c| c.legs_requested += 1);
 
         let cs = &mut self.carriers[carrier as usize];
         if cs.queue_live == 0
@@ -710,20 +706,19 @@ impl<'a> Model<'a> {
         }
         match cs.cfg.over_limit {
             OverLimit::Reject { code } => {
-                self.obs.counts.legs_rejected += 1;
-                self.obs.timeline.at(now, self.backup_on).legs_rejected += 1;
+                self.tally(now, measured, |c| c.legs_rejected += 1);
                 self.end_leg(now, r.idx, Some(LegFailure::Rejected(code)));
             }
             OverLimit::Queue { capacity, max_wait } => {
                 if capacity.is_some_and(|cap| cs.queue_live >= cap) {
-                    self.obs.counts.legs_queue_full += 1;
-                    self.obs.timeline.at(now, self.backup_on).legs_queue_full += 1;
+                    self.tally(now, measured, |c| c.legs_queue_full += 1);
                     self.end_leg(now, r.idx, Some(LegFailure::QueueFull));
                     return;
                 }
                 cs.queue.push_back(r);
                 cs.queue_live += 1;
                 let qlen = cs.queue_live;
+                self.tally(now, measured, |c| c.legs_queued += 1);
                 if let Some(w) = max_wait {
                     self.sched
                         .schedule(now.plus(w), Event::LegQueueTimeout { leg: r });
@@ -779,10 +774,11 @@ impl<'a> Model<'a> {
         cs.channels.acquire();
         let in_use = cs.channels.in_use();
         let delay = now.since(requested);
-        self.obs.counts.legs_dialed += 1;
-        self.obs.dial_delay.record(delay);
-        let t = self.obs.timeline.at(now, self.backup_on);
-        t.legs_dialed += 1;
+        let measured = self.calls.get(call).measured;
+        self.tally(now, measured, |c| c.legs_dialed += 1);
+        if measured {
+            self.obs.dial_delay.record(delay);
+        }
         self.obs.timeline.record_dial(delay);
         self.obs.timeline.note_channels(in_use);
         if let Some(a) = &mut self.auto {
@@ -794,7 +790,9 @@ impl<'a> Model<'a> {
         let c = self.calls.get_mut(call);
         if c.first_ring.is_none() {
             c.first_ring = Some(now);
-            self.obs.pdd.record(now.since(c.arrival));
+            if c.measured {
+                self.obs.pdd.record(now.since(c.arrival));
+            }
         }
         let (seed, source) = (c.seed, c.source);
         let flow = &self.sources[source as usize].behaviour.flow;
@@ -821,14 +819,16 @@ impl<'a> Model<'a> {
         cm.answered_at = now;
         self.cancel_legs(now, call, Some(leg));
         let c = self.calls.get(call);
-        let (backup, arrival, seed, source) = (c.backup, c.arrival, c.seed, c.source);
-        self.obs.counts.connected += 1;
-        self.obs.answer_wait.record(now.since(arrival));
-        let t = self.obs.timeline.at(now, self.backup_on);
-        t.connected += 1;
-        if backup {
-            self.obs.counts.backup_connected += 1;
-            t.backup_connected += 1;
+        let (backup, arrival, seed, source, measured) =
+            (c.backup, c.arrival, c.seed, c.source, c.measured);
+        self.tally(now, measured, |c| {
+            c.connected += 1;
+            if backup {
+                c.backup_connected += 1;
+            }
+        });
+        if measured {
+            self.obs.answer_wait.record(now.since(arrival));
         }
         let talk = self.sources[source as usize]
             .behaviour
@@ -865,9 +865,10 @@ impl<'a> Model<'a> {
         } else {
             Outcome::AbandonedWaiting
         };
-        self.obs
-            .abandon_wait
-            .record(now.since(self.calls.get(call).arrival));
+        let c = self.calls.get(call);
+        if c.measured {
+            self.obs.abandon_wait.record(now.since(c.arrival));
+        }
         self.conclude(now, call, outcome);
     }
 
@@ -877,6 +878,7 @@ impl<'a> Model<'a> {
         let c = self.calls.get(call);
         let legs = c.legs;
         let n = c.legs_started as usize;
+        let measured = c.measured;
         let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
         let mut nd = 0;
         for &leg in &legs[..n] {
@@ -892,19 +894,11 @@ impl<'a> Model<'a> {
             match l.state {
                 LegState::Queued => {
                     self.carriers[carrier as usize].queue_live -= 1;
-                    self.obs.counts.legs_cancelled_queued += 1;
-                    self.obs
-                        .timeline
-                        .at(now, self.backup_on)
-                        .legs_cancelled_queued += 1;
+                    self.tally(now, measured, |c| c.legs_cancelled_queued += 1);
                 }
                 LegState::Ringing => {
                     self.release_channel(carrier);
-                    self.obs.counts.legs_cancelled_ringing += 1;
-                    self.obs
-                        .timeline
-                        .at(now, self.backup_on)
-                        .legs_cancelled_ringing += 1;
+                    self.tally(now, measured, |c| c.legs_cancelled_ringing += 1);
                     if !carriers_to_drain[..nd].contains(&carrier) {
                         carriers_to_drain[nd] = carrier;
                         nd += 1;
@@ -951,27 +945,14 @@ impl<'a> Model<'a> {
     /// Records a call's final non-connected outcome, schedules a redial if the caller tries
     /// again, and frees the call.
     fn conclude(&mut self, now: SimTime, call: u32, outcome: Outcome) {
-        let t = self.obs.timeline.at(now, self.backup_on);
-        let c = &mut self.obs.counts;
-        match outcome {
-            Outcome::AbandonedWaiting => {
-                c.abandoned_waiting += 1;
-                t.abandoned_waiting += 1;
-            }
-            Outcome::AbandonedRinging => {
-                c.abandoned_ringing += 1;
-                t.abandoned_ringing += 1;
-            }
-            Outcome::NoAnswer => {
-                c.no_answer += 1;
-                t.no_answer += 1;
-            }
-            Outcome::Failed => {
-                c.failed += 1;
-                t.failed += 1;
-            }
+        let measured = self.calls.get(call).measured;
+        self.tally(now, measured, |c| match outcome {
+            Outcome::AbandonedWaiting => c.abandoned_waiting += 1,
+            Outcome::AbandonedRinging => c.abandoned_ringing += 1,
+            Outcome::NoAnswer => c.no_answer += 1,
+            Outcome::Failed => c.failed += 1,
             Outcome::Connected | Outcome::Unfinished => unreachable!("not a concluding outcome"),
-        }
+        });
         let cl = self.calls.get(call);
         let (source, call_index, attempt, seed) = (cl.source, cl.call_index, cl.attempt, cl.seed);
         if let Some(rd) = &self.sources[source as usize].behaviour.redial {
@@ -1007,16 +988,19 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// Writes a call's row to the per-call sink, if one is attached.
     fn emit(&mut self, now: SimTime, call: u32, outcome: Outcome) {
-        let Some(sink) = self.sink.as_deref_mut() else {
+        if self.sink.is_none() {
             return;
-        };
+        }
         let c = self.calls.get(call);
         let (wait, talk) = match outcome {
-            Outcome::Connected => (
+            // Finished talking, or (at the drain limit) still talking: talk time unknown.
+            Outcome::Connected if c.state == CallState::Done => (
                 c.answered_at.since(c.arrival),
                 Some(now.since(c.answered_at)),
             ),
+            Outcome::Connected => (c.answered_at.since(c.arrival), None),
             _ => (now.since(c.arrival), None),
         };
         let rec = CallRecord {
@@ -1036,7 +1020,17 @@ impl<'a> Model<'a> {
                 None => None,
             },
         };
-        sink.record(&rec);
+        if let Some(sink) = self.sink.as_deref_mut() {
+            sink.record(&rec);
+        }
+    }
+
+    /// Counts an event in the timeline (always) and in the summary (calls after the warm-up).
+    fn tally(&mut self, now: SimTime, measured: bool, f: impl Fn(&mut Counts)) {
+        f(self.obs.timeline.at(now, self.backup_on));
+        if measured {
+            f(&mut self.obs.counts);
+        }
     }
 
     fn free_call(&mut self, call: u32) {
@@ -1125,25 +1119,31 @@ impl<'a> Model<'a> {
     fn finish(mut self) -> Observations {
         let now = self.sched.now();
         // Calls still in flight at the drain limit are unfinished: each counted exactly once.
-        let mut unfinished = 0u64;
+        // Calls still talking were counted connected at answer; they and the unfinished ones still
+        // get their per-call row.
+        let (mut unfinished_measured, mut unfinished_all) = (0u64, 0u64);
         for idx in 0..self.calls.items.len() as u32 {
             if self.calls.is_live(idx) {
                 let c = self.calls.get(idx);
-                if c.state == CallState::Waiting {
-                    unfinished += 1;
-                }
-                // Connected calls still talking were counted connected at answer.
+                let outcome = if c.state == CallState::Waiting {
+                    unfinished_all += 1;
+                    unfinished_measured += u64::from(c.measured);
+                    Outcome::Unfinished
+                } else {
+                    Outcome::Connected
+                };
+                self.emit(now, idx, outcome);
             }
         }
-        self.obs.counts.unfinished = unfinished;
-        self.obs.timeline.at(now, self.backup_on).unfinished += unfinished;
+        self.obs.counts.unfinished = unfinished_measured;
+        self.obs.timeline.at(now, self.backup_on).unfinished += unfinished_all;
         if self.backup_on {
             self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
         }
         self.obs.timeline.finish(now);
         self.obs.end_time = now;
         self.obs.pending_events_max = self.sched.pending_max();
-        self.obs.stale_events += 0;
+
         assert_eq!(
             self.obs.counts.offered,
             self.obs.counts.outcomes(),

@@ -20,6 +20,8 @@ pub struct Counts {
     pub backup_connected: u64,
     pub unfinished: u64,
     pub legs_requested: u64,
+    /// Legs that had to wait in a carrier queue (did not dial on request).
+    pub legs_queued: u64,
     pub legs_dialed: u64,
     pub legs_rejected: u64,
     pub legs_queue_full: u64,
@@ -54,6 +56,7 @@ counts_fields!(
     backup_connected,
     unfinished,
     legs_requested,
+    legs_queued,
     legs_dialed,
     legs_rejected,
     legs_queue_full,

@@ -231,6 +231,7 @@ const TOP_KEYS: &[&str] = &[
     "end",
     "duration",
     "drain",
+    "warmup",
     "calls",
     "timeline_interval",
     "sources",
@@ -290,6 +291,10 @@ fn build(
     }
     let drain = dur_key(&top, "drain")?.unwrap_or(SimDuration::from_secs(4 * 3600));
     let max_calls = top.positive_u64_opt("calls")?;
+    let warmup = dur_key(&top, "warmup")?.unwrap_or(SimDuration::ZERO);
+    if start.plus(warmup) >= end {
+        return Err(top.err("warmup", "the warm-up must end before the run does"));
+    }
     let interval = dur_key(&top, "timeline_interval")?.unwrap_or(SimDuration::from_secs(60));
     if interval == SimDuration::ZERO {
         return Err(top.err("timeline_interval", "expected a duration > 0, e.g. \"1m\""));
@@ -382,6 +387,7 @@ fn build(
         start,
         end,
         drain,
+        warmup,
         max_calls,
         interval,
         sources,
@@ -592,6 +598,9 @@ fn build_profile(o: &Obj, v: &toml::Value, start: SimTime) -> Result<RateProfile
     match v {
         toml::Value::String(_) => {
             let r = rate(v, &o.key_path("rate"))?;
+            if r == 0.0 {
+                return Err(o.err("rate", "a rate of zero would offer no call; expected a rate > 0 such as \"8/s\""));
+            }
             Ok(RateProfile { points: vec![(start.as_secs_f64(), r)] })
         }
         toml::Value::Array(points) => {
@@ -851,7 +860,7 @@ pub fn dist_key(o: &Obj, key: &str) -> Result<Option<DurationDist>> {
 fn dist_value(ctx: &Ctx, path: &str, v: &toml::Value) -> Result<DurationDist> {
     match v {
         toml::Value::String(s) => parse_duration(s).map(DurationDist::Fixed).map_err(|m| ctx.err(path, m)),
-        toml::Value::Table(t) => dist_table(&Obj::new(ctx, path, t)),
+        toml::Value::Table(t) => dist_table(&Obj::new(ctx, path, t), false),
         other => Err(ctx.err(
             path,
             format!("expected a duration (\"30s\") or a distribution table such as {{ dist = \"exponential\", mean = \"90s\" }}, found {}", describe(other)),
@@ -871,7 +880,8 @@ fn req_positive_secs(o: &Obj, key: &str, example: &str) -> Result<f64> {
     }
 }
 
-fn dist_table(o: &Obj) -> Result<DurationDist> {
+/// A distribution table; `in_mixture` allows the component's `weight` key.
+fn dist_table(o: &Obj, in_mixture: bool) -> Result<DurationDist> {
     let kind = o.choice_opt("dist", DIST_KINDS)?.ok_or_else(|| o.missing("dist", "\"exponential\" (one of fixed, exponential, lognormal, weibull, uniform, empirical, mixture)"))?;
     let d = match kind {
         "fixed" => {
@@ -950,7 +960,7 @@ fn dist_table(o: &Obj) -> Result<DurationDist> {
                 if w < 0.0 {
                     return Err(co.err("weight", "expected a weight >= 0"));
                 }
-                let d = dist_table(&co)?;
+                let d = dist_table(&co, true)?;
                 parts.push((w, d));
             }
             let total: f64 = parts.iter().map(|p| p.0).sum();
@@ -963,7 +973,10 @@ fn dist_table(o: &Obj) -> Result<DurationDist> {
             DurationDist::Mixture(parts)
         }
     };
-    o.finish(&["weight"])?;
+    if in_mixture {
+        let _ = o.get("weight");
+    }
+    o.finish(&[])?;
     Ok(d)
 }
 

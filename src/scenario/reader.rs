@@ -64,13 +64,17 @@ impl Ctx {
 
     pub fn err(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         let ov = self.overrides.borrow();
+        // An override covers the value at `path` if it set `path` or an ancestor of it, or if it
+        // set something inside it (`--set a.b.c=1` when `a.b` is a string is an error at `a.b`).
+        let covers = |p: &str| {
+            path == p
+                || path.starts_with(&format!("{p}."))
+                || path.starts_with(&format!("{p}["))
+                || (!path.is_empty() && p.starts_with(&format!("{path}.")))
+        };
         let hit = ov
             .iter()
-            .filter(|(p, _)| {
-                path == p
-                    || path.starts_with(&format!("{p}."))
-                    || path.starts_with(&format!("{p}["))
-            })
+            .filter(|(p, _)| covers(p))
             .max_by_key(|(p, _)| p.len());
         let (line, origin) = match hit {
             Some((_, o)) => (o.line, Some(o.label.clone())),

@@ -19,6 +19,39 @@ pub fn parse_instant(cell: &str) -> Result<SimTime, String> {
     }
 }
 
+/// Line numbers of CSV records, counted from the bytes themselves: the csv crate's own line
+/// count is off by one per CRLF line ending, and error messages must name the right line.
+struct LineCounter {
+    bytes: std::io::Bytes<BufReader<File>>,
+    pos: u64,
+    line: u64,
+}
+
+impl LineCounter {
+    fn new(path: &Path) -> Result<LineCounter, String> {
+        let f = File::open(path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+        Ok(LineCounter {
+            bytes: std::io::Read::bytes(BufReader::new(f)),
+            pos: 0,
+            line: 1,
+        })
+    }
+    /// 1-based line of a record the csv crate says starts at `offset` (offsets must not
+    /// decrease between calls). With CRLF endings the crate places a record's start on the
+    /// preceding `\n`, so that byte is counted too; with LF it is the record's first byte.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.pos <= offset {
+            match self.bytes.next() {
+                Some(Ok(b'\n')) => self.line += 1,
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        self.line
+    }
+}
+
 fn open(path: &Path) -> Result<csv::Reader<BufReader<File>>, String> {
     let f = File::open(path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
     Ok(csv::ReaderBuilder::new()
@@ -51,9 +84,10 @@ pub fn validate(path: &Path, column: &str) -> Result<u64, String> {
     let col = column_index(&mut rdr, path, column)?;
     let mut prev = SimTime::ZERO;
     let mut n = 0u64;
+    let mut lines = LineCounter::new(path)?;
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.line_at(rec.position().map(|p| p.byte()).unwrap_or(0));
         let cell = rec.get(col).ok_or_else(|| {
             format!(
                 "`{}` line {line}: no value in column `{column}`",
@@ -135,9 +169,10 @@ pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String
         None => 0,
     };
     let mut out = Vec::new();
+    let mut lines = LineCounter::new(path)?;
     for rec in rdr.records() {
         let rec = rec.map_err(|e| format!("`{}`: {e}", path.display()))?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.line_at(rec.position().map(|p| p.byte()).unwrap_or(0));
         let cell = rec.get(col).unwrap_or("").trim();
         let v = match cell.parse::<f64>() {
             Ok(x) if x.is_finite() && x >= 0.0 => x,
