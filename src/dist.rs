@@ -299,6 +299,13 @@ impl NhppArrivals {
         }
     }
 
+    /// Continues from `from` with a new rate scale. Exact: the process is memoryless, so the
+    /// arrival drawn before the change can be discarded and the next one drawn afresh.
+    pub fn restart(&mut self, scale: f64, from: SimTime) {
+        self.scale = scale;
+        self.pos_s = self.pos_s.max(from.as_secs_f64());
+    }
+
     /// The next arrival strictly before the end, or None.
     pub fn next_arrival(&mut self) -> Option<SimTime> {
         if self.scale <= 0.0 {

@@ -14,3 +14,4 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod time;
+pub mod validate;

@@ -2,3 +2,4 @@
 
 mod callrail;
 mod cli;
+mod validate;

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod compare;
 pub mod run;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -77,6 +78,7 @@ Examples:
   callsim run scenarios/callrail-2018-05-14.toml --variant no-backup --set carriers.carrier.rate=24/s
   callsim compare scenarios/callrail-2018-05-14.toml --replications 20
   callsim check scenarios/callrail-2018-05-14.toml
+  callsim validate --out results/validation
   callsim erlang b --channels 10 --load 5";
 
 #[derive(Parser, Debug)]
@@ -94,6 +96,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Validate a scenario (and its variants) without running it.
     Check(check::CheckArgs),
+    /// Check the engine against queueing theory (Erlang B, C, A, M/D/1) with 95% family-wise CIs.
+    Validate(validate::ValidateArgs),
     /// Exact queueing formulas: Erlang B, C, A and M/D/1, and the inverse questions.
     Erlang(crate::cli_erlang::ErlangArgs),
 }
@@ -104,6 +108,7 @@ pub fn main_with(cli: Cli) -> Result<(), CliError> {
         Command::Run(a) => run::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Check(a) => check::run(a),
+        Command::Validate(a) => validate::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
             crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;

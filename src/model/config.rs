@@ -165,7 +165,7 @@ pub struct AutoBackup {
 #[derive(Clone, Debug)]
 pub struct Change {
     pub at: SimTime,
-    /// Human label for logs and the timeline, e.g. "carriers.primary.rate = 30/s".
+    /// Human label shown by `callsim check`: the clock time and the keys set.
     pub label: String,
     pub kind: ChangeKind,
 }

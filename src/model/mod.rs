@@ -101,6 +101,7 @@ struct Ref {
 enum Event {
     Arrival {
         source: u32,
+        gen: u32,
     },
     Redial {
         source: u32,
@@ -133,10 +134,14 @@ enum Event {
     Change {
         index: u32,
     },
+    /// Scheduled by a manual backup policy; stale when the policy was replaced since.
     Backup {
         on: bool,
+        gen: u32,
     },
-    BackupEval,
+    BackupEval {
+        gen: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,6 +246,8 @@ impl<T> Slab<T> {
 
 struct SourceState {
     behaviour: SourceBehaviour,
+    /// Generation of the pending arrival (a rate change redraws it).
+    arrival_gen: u32,
     arrivals: ArrivalStream,
     seed: u64,
     next_index: u64,
@@ -276,7 +283,12 @@ pub struct Model<'a> {
     legs: Slab<Leg>,
     backup_on: bool,
     backup_on_since: SimTime,
+    /// Generation of the backup policy in force; events of replaced policies are stale.
+    backup_gen: u32,
     auto: Option<AutoState>,
+    /// Legs waiting in all carrier queues and channels in use on all carriers.
+    queued_total: u64,
+    channels_total: u64,
     obs: Observations,
     first_attempts: u64,
     sink: Option<&'a mut dyn CallSink>,
@@ -304,6 +316,7 @@ impl<'a> Model<'a> {
             .zip(arrivals)
             .map(|(s, a)| SourceState {
                 behaviour: s.behaviour.clone(),
+                arrival_gen: 0,
                 arrivals: a,
                 seed: component_seed(
                     master_seed,
@@ -350,6 +363,9 @@ impl<'a> Model<'a> {
             legs: Slab::new(),
             backup_on: false,
             backup_on_since: cfg.start,
+            backup_gen: 0,
+            queued_total: 0,
+            channels_total: 0,
             auto: None,
             obs,
             first_attempts: 0,
@@ -382,8 +398,10 @@ impl<'a> Model<'a> {
         self.init();
         let stop_at = self.cfg.end.plus(self.cfg.drain);
         let mut tick: u32 = 0;
+        let mut stopped_at_limit = false;
         while let Some(t) = self.sched.peek_time() {
             if t > stop_at {
+                stopped_at_limit = true;
                 break;
             }
             let (now, ev) = self.sched.pop().expect("peeked");
@@ -394,7 +412,13 @@ impl<'a> Model<'a> {
                 progress(now);
             }
         }
-        self.finish()
+        // A run cut off by the drain limit ends at the limit, not at its last event.
+        let end = if stopped_at_limit {
+            stop_at
+        } else {
+            self.sched.now()
+        };
+        self.finish(end)
     }
 
     fn init(&mut self) {
@@ -409,8 +433,13 @@ impl<'a> Model<'a> {
         self.apply_backup_config(&self.cfg.backup.clone(), start);
     }
 
+    /// Puts a backup policy in force: events of the previous policy become stale. A manual
+    /// policy is on exactly inside its windows; an automatic one keeps the current state and
+    /// decides at its next evaluation.
     fn apply_backup_config(&mut self, b: &BackupConfig, now: SimTime) {
         self.auto = None;
+        self.backup_gen = self.backup_gen.wrapping_add(1);
+        let gen = self.backup_gen;
         match &b.policy {
             BackupPolicy::Off => self.set_backup(false, now),
             BackupPolicy::Manual(windows) => {
@@ -420,10 +449,10 @@ impl<'a> Model<'a> {
                         on_now = true;
                     }
                     if from > now {
-                        self.sched.schedule(from, Event::Backup { on: true });
+                        self.sched.schedule(from, Event::Backup { on: true, gen });
                     }
                     if to > now {
-                        self.sched.schedule(to, Event::Backup { on: false });
+                        self.sched.schedule(to, Event::Backup { on: false, gen });
                     }
                 }
                 self.set_backup(on_now, now);
@@ -432,12 +461,15 @@ impl<'a> Model<'a> {
                 self.auto = Some(AutoState {
                     cfg: a.clone(),
                     recent: VecDeque::new(),
-                    on_since: now,
+                    on_since: if self.backup_on {
+                        self.backup_on_since
+                    } else {
+                        now
+                    },
                 });
-                self.set_backup(false, now);
                 let first = now.plus(a.evaluate_every);
                 if first < self.cfg.end {
-                    self.sched.schedule(first, Event::BackupEval);
+                    self.sched.schedule(first, Event::BackupEval { gen });
                 }
             }
         }
@@ -453,8 +485,9 @@ impl<'a> Model<'a> {
             self.backup_on_since = now;
             self.obs.backup_switches += 1;
         }
+        // Close earlier intervals with the state that held during them, then switch.
+        let _ = self.obs.timeline.at(now, self.backup_on);
         self.backup_on = on;
-        let _ = self.obs.timeline.at(now, on);
         if on {
             self.obs.timeline.note_backup_on();
             if let Some(a) = &mut self.auto {
@@ -477,14 +510,18 @@ impl<'a> Model<'a> {
             if t >= self.cfg.end {
                 return;
             }
-            self.sched.schedule(t, Event::Arrival { source });
+            let gen = self.sources[source as usize].arrival_gen;
+            self.sched.schedule(t, Event::Arrival { source, gen });
             return;
         }
     }
 
     fn handle(&mut self, now: SimTime, ev: Event) {
         match ev {
-            Event::Arrival { source } => {
+            Event::Arrival { source, gen } if gen != self.sources[source as usize].arrival_gen => {
+                self.obs.stale_events += 1;
+            }
+            Event::Arrival { source, .. } => {
                 let reached = self.cfg.max_calls.is_some_and(|m| self.first_attempts >= m);
                 if !reached {
                     self.first_attempts += 1;
@@ -528,7 +565,7 @@ impl<'a> Model<'a> {
             Event::LegRingTimeout { leg } => {
                 if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Ringing {
                     let carrier = self.legs.get(leg.idx).carrier;
-                    self.release_channel(carrier);
+                    self.release_channel(now, carrier);
                     let call = self.legs.get(leg.idx).call;
                     self.calls.get_mut(call).any_rang = true;
                     self.end_leg(now, leg.idx, None);
@@ -541,6 +578,7 @@ impl<'a> Model<'a> {
                 if self.leg_ok(leg) && self.legs.get(leg.idx).state == LegState::Queued {
                     let carrier = self.legs.get(leg.idx).carrier;
                     self.carriers[carrier as usize].queue_live -= 1;
+                    self.queue_delta(now, false);
                     let m = self.calls.get(self.legs.get(leg.idx).call).measured;
                     self.tally(now, m, |c| c.legs_queue_timeout += 1);
                     self.end_leg(now, leg.idx, Some(LegFailure::QueueTimeout));
@@ -566,8 +604,9 @@ impl<'a> Model<'a> {
                 }
             }
             Event::Change { index } => self.apply_change(now, index as usize),
-            Event::Backup { on } => self.set_backup(on, now),
-            Event::BackupEval => self.evaluate_auto(now),
+            Event::Backup { on, gen } if gen == self.backup_gen => self.set_backup(on, now),
+            Event::BackupEval { gen } if gen == self.backup_gen => self.evaluate_auto(now),
+            Event::Backup { .. } | Event::BackupEval { .. } => self.obs.stale_events += 1,
         }
     }
 
@@ -717,14 +756,12 @@ impl<'a> Model<'a> {
                 }
                 cs.queue.push_back(r);
                 cs.queue_live += 1;
-                let qlen = cs.queue_live;
                 self.tally(now, measured, |c| c.legs_queued += 1);
+                self.queue_delta(now, true);
                 if let Some(w) = max_wait {
                     self.sched
                         .schedule(now.plus(w), Event::LegQueueTimeout { leg: r });
                 }
-                self.obs.timeline.at(now, self.backup_on);
-                self.obs.timeline.note_queue_len(qlen);
                 self.drain(now, carrier);
             }
         }
@@ -761,6 +798,7 @@ impl<'a> Model<'a> {
             }
             cs.queue.pop_front();
             cs.queue_live -= 1;
+            self.queue_delta(now, false);
             self.dial(now, head.idx);
         }
     }
@@ -772,7 +810,7 @@ impl<'a> Model<'a> {
         let gen = l.gen;
         let cs = &mut self.carriers[carrier as usize];
         cs.channels.acquire();
-        let in_use = cs.channels.in_use();
+        self.channel_delta(now, true);
         let delay = now.since(requested);
         let measured = self.calls.get(call).measured;
         self.tally(now, measured, |c| c.legs_dialed += 1);
@@ -780,7 +818,6 @@ impl<'a> Model<'a> {
             self.obs.dial_delay.record(delay);
         }
         self.obs.timeline.record_dial(delay);
-        self.obs.timeline.note_channels(in_use);
         if let Some(a) = &mut self.auto {
             if a.recent.len() >= AUTO_WINDOW_MAX {
                 a.recent.pop_front();
@@ -846,7 +883,7 @@ impl<'a> Model<'a> {
     fn talk_end(&mut self, now: SimTime, leg: u32) {
         let l = self.legs.get(leg);
         let (call, carrier) = (l.call, l.carrier);
-        self.release_channel(carrier);
+        self.release_channel(now, carrier);
         self.legs.remove(leg, |l| l.gen = l.gen.wrapping_add(1));
         let c = self.calls.get_mut(call);
         c.live -= 1;
@@ -894,10 +931,11 @@ impl<'a> Model<'a> {
             match l.state {
                 LegState::Queued => {
                     self.carriers[carrier as usize].queue_live -= 1;
+                    self.queue_delta(now, false);
                     self.tally(now, measured, |c| c.legs_cancelled_queued += 1);
                 }
                 LegState::Ringing => {
-                    self.release_channel(carrier);
+                    self.release_channel(now, carrier);
                     self.tally(now, measured, |c| c.legs_cancelled_ringing += 1);
                     if !carriers_to_drain[..nd].contains(&carrier) {
                         carriers_to_drain[nd] = carrier;
@@ -1014,15 +1052,40 @@ impl<'a> Model<'a> {
             pdd: c.first_ring.map(|r| r.since(c.arrival)),
             wait,
             talk,
-            failure_code: match c.last_failure {
-                Some(LegFailure::Rejected(code)) => Some(code),
-                Some(LegFailure::QueueFull) | Some(LegFailure::QueueTimeout) => Some(503),
-                None => None,
+            // The code the caller would have heard: only for calls that failed at the carrier.
+            failure_code: match (outcome, c.last_failure) {
+                (Outcome::Failed, Some(LegFailure::Rejected(code))) => Some(code),
+                (Outcome::Failed, Some(LegFailure::QueueFull | LegFailure::QueueTimeout)) => {
+                    Some(503)
+                }
+                _ => None,
             },
         };
         if let Some(sink) = self.sink.as_deref_mut() {
             sink.record(&rec);
         }
+    }
+
+    /// Tracks the legs waiting in all queues for the timeline.
+    fn queue_delta(&mut self, now: SimTime, up: bool) {
+        if up {
+            self.queued_total += 1;
+        } else {
+            self.queued_total -= 1;
+        }
+        self.obs.timeline.at(now, self.backup_on);
+        self.obs.timeline.set_queue_len(self.queued_total);
+    }
+
+    /// Tracks channels in use on all carriers for the timeline.
+    fn channel_delta(&mut self, now: SimTime, up: bool) {
+        if up {
+            self.channels_total += 1;
+        } else {
+            self.channels_total -= 1;
+        }
+        self.obs.timeline.at(now, self.backup_on);
+        self.obs.timeline.set_channels(self.channels_total);
     }
 
     /// Counts an event in the timeline (always) and in the summary (calls after the warm-up).
@@ -1037,8 +1100,9 @@ impl<'a> Model<'a> {
         self.calls.remove(call, |c| c.gen = c.gen.wrapping_add(1));
     }
 
-    fn release_channel(&mut self, carrier: u32) {
+    fn release_channel(&mut self, now: SimTime, carrier: u32) {
         self.carriers[carrier as usize].channels.release();
+        self.channel_delta(now, false);
     }
 
     fn apply_change(&mut self, now: SimTime, index: usize) {
@@ -1054,7 +1118,18 @@ impl<'a> Model<'a> {
                 cs.wake_gen = cs.wake_gen.wrapping_add(1);
                 self.drain(now, *i as u32);
             }
-            ChangeKind::Source(i, b) => self.sources[*i].behaviour = b.clone(),
+            ChangeKind::Source(i, b) => {
+                let scale_changed = self.sources[*i].behaviour.rate_scale != b.rate_scale;
+                self.sources[*i].behaviour = b.clone();
+                if scale_changed {
+                    if let ArrivalStream::Nhpp(a) = &mut self.sources[*i].arrivals {
+                        a.restart(b.rate_scale, now);
+                        let s = &mut self.sources[*i];
+                        s.arrival_gen = s.arrival_gen.wrapping_add(1);
+                        self.schedule_next_arrival(*i as u32);
+                    }
+                }
+            }
             ChangeKind::Backup(b) => {
                 let b = b.clone();
                 self.apply_backup_config(&b, now);
@@ -1074,13 +1149,15 @@ impl<'a> Model<'a> {
                 self.scratch
                     .extend(a.recent.iter().map(|&(_, d)| d.as_ns()));
                 if self.scratch.is_empty() {
-                    SimDuration::ZERO
+                    // Nothing dialled in the window says nothing about delay (all channels may
+                    // be busy): no sample, no switch.
+                    None
                 } else {
                     let k = ((self.scratch.len() as f64 * 0.95).ceil() as usize)
                         .clamp(1, self.scratch.len())
                         - 1;
                     let (_, v, _) = self.scratch.select_nth_unstable(k);
-                    SimDuration(*v)
+                    Some(SimDuration(*v))
                 }
             }
             AutoMetric::OldestWait => {
@@ -1094,7 +1171,7 @@ impl<'a> Model<'a> {
                         oldest = oldest.max(now.since(self.legs.get(r.idx).requested));
                     }
                 }
-                oldest
+                Some(oldest)
             }
         };
         let a = self.auto.as_ref().expect("auto policy present");
@@ -1105,19 +1182,21 @@ impl<'a> Model<'a> {
             a.cfg.evaluate_every,
         );
         let on_since = a.on_since;
-        if !self.backup_on && metric > on_above {
-            self.set_backup(true, now);
-        } else if self.backup_on && metric < off_below && now.since(on_since) >= min_on {
-            self.set_backup(false, now);
+        match metric {
+            Some(m) if !self.backup_on && m > on_above => self.set_backup(true, now),
+            Some(m) if self.backup_on && m < off_below && now.since(on_since) >= min_on => {
+                self.set_backup(false, now)
+            }
+            _ => {}
         }
         let next = now.plus(every);
         if next < self.cfg.end {
-            self.sched.schedule(next, Event::BackupEval);
+            let gen = self.backup_gen;
+            self.sched.schedule(next, Event::BackupEval { gen });
         }
     }
 
-    fn finish(mut self) -> Observations {
-        let now = self.sched.now();
+    fn finish(mut self, now: SimTime) -> Observations {
         // Calls still in flight at the drain limit are unfinished: each counted exactly once.
         // Calls still talking were counted connected at answer; they and the unfinished ones still
         // get their per-call row.

@@ -154,6 +154,10 @@ pub struct Timeline {
     dial: DelayHist,
     queue_len_max: u64,
     channels_max: u64,
+    /// Current levels, which open the next interval's maxima (a level held through a quiet
+    /// interval is still its maximum).
+    queue_len_now: u64,
+    channels_now: u64,
     backup_on: bool,
     pub rows: Vec<TimelineRow>,
 }
@@ -169,6 +173,8 @@ impl Timeline {
             dial: DelayHist::new(2),
             queue_len_max: 0,
             channels_max: 0,
+            queue_len_now: 0,
+            channels_now: 0,
             backup_on,
             rows: Vec::new(),
         }
@@ -197,8 +203,8 @@ impl Timeline {
             backup_on: self.backup_on,
         });
         self.dial.reset();
-        self.queue_len_max = 0;
-        self.channels_max = 0;
+        self.queue_len_max = self.queue_len_now;
+        self.channels_max = self.channels_now;
         self.backup_on = backup_on_next;
         self.current_index += 1;
     }
@@ -206,10 +212,14 @@ impl Timeline {
     pub fn record_dial(&mut self, delay: SimDuration) {
         self.dial.record(delay);
     }
-    pub fn note_queue_len(&mut self, n: u64) {
+    /// Legs now waiting in all carrier queues (call after `at`).
+    pub fn set_queue_len(&mut self, n: u64) {
+        self.queue_len_now = n;
         self.queue_len_max = self.queue_len_max.max(n);
     }
-    pub fn note_channels(&mut self, n: u64) {
+    /// Channels now in use on all carriers (call after `at`).
+    pub fn set_channels(&mut self, n: u64) {
+        self.channels_now = n;
         self.channels_max = self.channels_max.max(n);
     }
     pub fn note_backup_on(&mut self) {

@@ -429,3 +429,55 @@ proptest! {
         prop_assert_eq!(tl, c.offered);
     }
 }
+
+#[test]
+fn a_rate_scale_change_takes_effect_at_its_time() {
+    let (obs, _) = run_text(
+        "start = \"00:00\"\nend = \"01:00\"\n[carriers.c]\n[sources.s]\nrate = \"2/s\"\ntalk_time = \"1s\"\n\
+         [[changes]]\nat = \"00:30\"\nset = { sources.s.rate_scale = 0.0 }\n",
+    );
+    let rows = &obs.timeline.rows;
+    let before: u64 = rows[..30].iter().map(|r| r.counts.offered).sum();
+    let after: u64 = rows[30..].iter().map(|r| r.counts.offered).sum();
+    assert!(before > 3000, "{before}");
+    assert_eq!(after, 0, "no arrival after the rate was scaled to zero");
+}
+
+#[test]
+fn replacing_the_backup_policy_cancels_its_windows() {
+    let (obs, calls) = run_text(
+        "start = \"00:00\"\nend = \"01:00\"\n[carriers.c]\n[sources.s]\nrate = \"1/s\"\ntalk_time = \"1s\"\n\
+         [backup]\nwindows = [[\"00:10\", \"00:20\"], [\"00:40\", \"00:50\"]]\n\
+         [[changes]]\nat = \"00:30\"\nset = { backup.policy = \"off\" }\n",
+    );
+    assert!(obs.counts.backup_routed > 0);
+    assert!(calls
+        .iter()
+        .filter(|c| c.backup)
+        .all(|c| c.arrival.clock_hhmm().as_str() < "00:20"));
+    assert!(
+        (obs.backup_on_s - 600.0).abs() < 1e-9,
+        "{}",
+        obs.backup_on_s
+    );
+    assert_eq!(obs.backup_switches, 1);
+}
+
+#[test]
+fn timeline_levels_carry_through_quiet_intervals() {
+    // 100 legs queue at 00:00 behind a 1/min limit and nothing else happens for minutes: every
+    // row still shows the queue that stood through it, and the channel held by a long call.
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 100)]);
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:01\"\ndrain = \"10m\"\n[carriers.c]\nrate = \"1/h\"\n\
+         [sources.s]\ntrace = {{ file = \"{t}\" }}\ntalk_time = \"1h\"\n"
+    );
+    let (obs, _) = run_sc(&scenario(dir.path(), &text), 1);
+    let rows = &obs.timeline.rows;
+    assert!(rows.len() >= 10, "{}", rows.len());
+    for r in &rows[1..10] {
+        assert_eq!(r.queue_len_max, 99, "{}", r.start);
+        assert_eq!(r.channels_in_use_max, 1, "{}", r.start);
+    }
+}

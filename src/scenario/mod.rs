@@ -30,6 +30,8 @@ pub struct Scenario {
     pub variant: Option<String>,
     /// Every variant the file defines, in file order.
     pub variants: Vec<String>,
+    /// The queueing model this file is a validation case of (`[validation] model = ...`).
+    pub validation: Option<String>,
     pub model: ModelConfig,
 }
 
@@ -151,6 +153,10 @@ pub fn parse_set(s: &str) -> std::result::Result<(String, toml::Table), String> 
     }
     let v = v.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
+        // Clock times such as 13:00:00 parse as TOML times; scenarios write them as strings.
+        Ok(t) if matches!(t.get("v"), Some(toml::Value::Datetime(_))) => {
+            toml::Value::String(v.to_string())
+        }
         Ok(mut t) => t.remove("v").expect("parsed key"),
         Err(_) => toml::Value::String(v.to_string()),
     };
@@ -239,6 +245,7 @@ const TOP_KEYS: &[&str] = &[
     "backup",
     "changes",
     "variants",
+    "validation",
 ];
 
 fn build(
@@ -380,6 +387,17 @@ fn build(
         },
     };
 
+    let validation = match top.table_opt("validation")? {
+        Some(v) => {
+            let m = v.choice_opt("model", &["erlang_b", "erlang_c", "erlang_a", "md1"])?;
+            let m =
+                m.ok_or_else(|| v.missing("model", "\"erlang_b\" (or erlang_c, erlang_a, md1)"))?;
+            let _ = v.str_opt("description")?;
+            v.finish(&[])?;
+            Some(m.to_string())
+        }
+        None => None,
+    };
     let changes = build_changes(ctx, &top, doc, &carrier_names, &sources, start)?;
     top.finish(TOP_KEYS)?;
 
@@ -403,6 +421,7 @@ fn build(
         replications: replications as u32,
         variant: variant.map(str::to_string),
         variants,
+        validation,
         model,
     })
 }
@@ -860,6 +879,7 @@ pub fn dist_key(o: &Obj, key: &str) -> Result<Option<DurationDist>> {
 fn dist_value(ctx: &Ctx, path: &str, v: &toml::Value) -> Result<DurationDist> {
     match v {
         toml::Value::String(s) => parse_duration(s).map(DurationDist::Fixed).map_err(|m| ctx.err(path, m)),
+        toml::Value::Integer(0) => Ok(DurationDist::Fixed(SimDuration::ZERO)),
         toml::Value::Table(t) => dist_table(&Obj::new(ctx, path, t), false),
         other => Err(ctx.err(
             path,

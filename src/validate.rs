@@ -1,0 +1,434 @@
+//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A or M/D/1 system,
+//! compute the exact values from its own parameters (so a hand-written scenario validates as well
+//! as the bundled grid), and estimate the same quantities from replications with Student-t
+//! intervals, Bonferroni-adjusted over every check in one invocation.
+//!
+//! Depends on analytic, run, scenario and stats; does no I/O itself.
+
+use crate::analytic;
+use crate::dist::{CountDist, DurationDist};
+use crate::limiter::LimiterSpec;
+use crate::model::config::*;
+use crate::model::obs::Observations;
+use crate::model::CallSink;
+use crate::run::{run_replications, RunOptions};
+use crate::scenario::Scenario;
+use crate::stats::{estimate, Estimate};
+use crate::time::SimDuration;
+
+/// The bundled grid (also in `scenarios/validation/`, where a user can read and rerun each).
+pub const GRID: &[(&str, &str)] = &[
+    (
+        "erlang-b-c10-a5",
+        include_str!("../scenarios/validation/erlang-b-c10-a5.toml"),
+    ),
+    (
+        "erlang-b-c50-a45",
+        include_str!("../scenarios/validation/erlang-b-c50-a45.toml"),
+    ),
+    (
+        "erlang-c-c10-a8",
+        include_str!("../scenarios/validation/erlang-c-c10-a8.toml"),
+    ),
+    (
+        "erlang-a-c10-a8",
+        include_str!("../scenarios/validation/erlang-a-c10-a8.toml"),
+    ),
+    (
+        "erlang-a-c10-a12",
+        include_str!("../scenarios/validation/erlang-a-c10-a12.toml"),
+    ),
+    (
+        "md1-rho50",
+        include_str!("../scenarios/validation/md1-rho50.toml"),
+    ),
+    (
+        "md1-rho80",
+        include_str!("../scenarios/validation/md1-rho80.toml"),
+    ),
+    (
+        "md1-rho95",
+        include_str!("../scenarios/validation/md1-rho95.toml"),
+    ),
+];
+
+/// A queueing system with an exact answer, with its parameters read off a scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub enum System {
+    ErlangB {
+        channels: u32,
+        load_erl: f64,
+    },
+    ErlangC {
+        channels: u32,
+        arrival_rate_per_s: f64,
+        mean_service_s: f64,
+    },
+    ErlangA {
+        channels: u32,
+        arrival_rate_per_s: f64,
+        mean_service_s: f64,
+        mean_patience_s: f64,
+    },
+    Md1 {
+        arrival_rate_per_s: f64,
+        dial_rate_per_s: f64,
+    },
+}
+
+/// Reads the system a scenario implements, or says why it is not one.
+pub fn system_of(sc: &Scenario) -> Result<System, String> {
+    let model = sc
+        .validation
+        .as_deref()
+        .ok_or("the scenario has no [validation] model = ... table")?;
+    let m = &sc.model;
+    let need = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("a `{model}` validation case needs {what}"))
+        }
+    };
+    need(m.sources.len() == 1, "exactly one source")?;
+    need(m.carriers.len() == 1, "exactly one carrier")?;
+    need(m.changes.is_empty(), "no scheduled changes")?;
+    need(m.backup.policy == BackupPolicy::Off, "backup routing off")?;
+    need(
+        m.max_calls.is_none(),
+        "no `calls` limit (it would cut the run short)",
+    )?;
+    let s = &m.sources[0];
+    let b = &s.behaviour;
+    let rate = match &s.arrivals {
+        ArrivalSpec::Profile(p) if p.points.iter().all(|x| x.1 == p.points[0].1) => {
+            p.points[0].1 * b.rate_scale
+        }
+        _ => {
+            return Err(format!(
+                "a `{model}` validation case needs a constant Poisson rate"
+            ))
+        }
+    };
+    need(
+        b.flow.legs == CountDist::Fixed(1),
+        "one leg per call (legs = 1)",
+    )?;
+    let d = &b.flow.destinations[0];
+    need(
+        d.answer_probability == 1.0 && d.time_to_answer == DurationDist::Fixed(SimDuration::ZERO),
+        "destinations answered at once (answer_probability = 1, time_to_answer = \"0s\")",
+    )?;
+    need(
+        b.setup_delay == DurationDist::Fixed(SimDuration::ZERO),
+        "no setup delay",
+    )?;
+    need(b.redial.is_none(), "no redials")?;
+    let c = &m.carriers[0];
+    let unlimited_queue = c.over_limit
+        == OverLimit::Queue {
+            capacity: None,
+            max_wait: None,
+        };
+    let talk_mean = match b.talk_time {
+        DurationDist::Exponential { mean_s } => Some(mean_s),
+        _ => None,
+    };
+    match model {
+        "erlang_b" | "erlang_c" | "erlang_a" => {
+            let channels = c
+                .channels
+                .ok_or_else(|| format!("a `{model}` validation case needs `channels`"))?;
+            let channels = u32::try_from(channels).map_err(|_| "too many channels".to_string())?;
+            need(
+                c.limiter == LimiterSpec::Unlimited,
+                "no dial-rate limit (algorithm = \"none\")",
+            )?;
+            let mean_service_s = talk_mean.ok_or_else(|| {
+                format!("a `{model}` validation case needs an exponential talk_time")
+            })?;
+            match model {
+                "erlang_b" => {
+                    need(
+                        matches!(c.over_limit, OverLimit::Reject { .. }),
+                        "over_limit = \"reject\"",
+                    )?;
+                    Ok(System::ErlangB {
+                        channels,
+                        load_erl: rate * mean_service_s,
+                    })
+                }
+                "erlang_c" => {
+                    need(
+                        unlimited_queue,
+                        "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+                    )?;
+                    need(
+                        b.patience.is_none(),
+                        "callers who never give up (no patience)",
+                    )?;
+                    Ok(System::ErlangC {
+                        channels,
+                        arrival_rate_per_s: rate,
+                        mean_service_s,
+                    })
+                }
+                _ => {
+                    need(
+                        unlimited_queue,
+                        "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+                    )?;
+                    let mean_patience_s = match &b.patience {
+                        Some(DurationDist::Exponential { mean_s }) => *mean_s,
+                        _ => {
+                            return Err(
+                                "an `erlang_a` validation case needs exponential patience".into()
+                            )
+                        }
+                    };
+                    Ok(System::ErlangA {
+                        channels,
+                        arrival_rate_per_s: rate,
+                        mean_service_s,
+                        mean_patience_s,
+                    })
+                }
+            }
+        }
+        _ => {
+            need(c.channels.is_none(), "no channel limit")?;
+            need(
+                unlimited_queue,
+                "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+            )?;
+            need(
+                b.patience.is_none(),
+                "callers who never give up (no patience)",
+            )?;
+            let r = match c.limiter {
+                LimiterSpec::TokenBucket { rate, burst: 1 }
+                | LimiterSpec::Gcra { rate, burst: 1 } => rate.per_second(),
+                _ => {
+                    return Err(
+                        "an `md1` validation case needs a token bucket or GCRA with burst = 1"
+                            .into(),
+                    )
+                }
+            };
+            Ok(System::Md1 {
+                arrival_rate_per_s: rate,
+                dial_rate_per_s: r,
+            })
+        }
+    }
+}
+
+/// The exact values of the metrics checked for `sys`.
+pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
+    Ok(match *sys {
+        System::ErlangB { channels, load_erl } => {
+            vec![("p_block", analytic::erlang_b(channels, load_erl)?)]
+        }
+        System::ErlangC {
+            channels,
+            arrival_rate_per_s,
+            mean_service_s,
+        } => {
+            let c = analytic::erlang_c(channels, arrival_rate_per_s, mean_service_s)?;
+            vec![("p_wait", c.p_wait), ("mean_wait_s", c.mean_wait_s)]
+        }
+        System::ErlangA {
+            channels,
+            arrival_rate_per_s,
+            mean_service_s,
+            mean_patience_s,
+        } => {
+            let a = analytic::erlang_a(
+                channels,
+                arrival_rate_per_s,
+                mean_service_s,
+                mean_patience_s,
+            )?;
+            vec![
+                ("p_abandon", a.p_abandon),
+                ("p_wait", a.p_wait),
+                ("mean_wait_all_s", a.mean_wait_all_s),
+            ]
+        }
+        System::Md1 {
+            arrival_rate_per_s,
+            dial_rate_per_s,
+        } => {
+            let m = analytic::md1(arrival_rate_per_s, dial_rate_per_s)?;
+            vec![("p_wait", m.p_wait), ("mean_wait_s", m.mean_wait_s)]
+        }
+    })
+}
+
+/// The same metrics as observed in one replication (calls after the warm-up).
+pub fn observed(sys: &System, o: &Observations) -> Vec<(&'static str, f64)> {
+    let c = &o.counts;
+    let ratio = |a: f64, b: u64| if b == 0 { f64::NAN } else { a / b as f64 };
+    let p_wait = ratio(c.legs_queued as f64, c.legs_requested);
+    let mean_wait_s = ratio(o.dial_delay.sum_ns as f64 / 1e9, o.dial_delay.count());
+    match sys {
+        System::ErlangB { .. } => vec![("p_block", ratio(c.failed as f64, c.offered))],
+        System::ErlangC { .. } | System::Md1 { .. } => {
+            vec![("p_wait", p_wait), ("mean_wait_s", mean_wait_s)]
+        }
+        System::ErlangA { .. } => vec![
+            ("p_abandon", ratio(c.abandoned() as f64, c.offered)),
+            ("p_wait", p_wait),
+            (
+                "mean_wait_all_s",
+                ratio(
+                    (o.dial_delay.sum_ns + o.abandon_wait.sum_ns) as f64 / 1e9,
+                    c.offered,
+                ),
+            ),
+        ],
+    }
+}
+
+/// One comparison of a simulated estimate with an exact value.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub case: String,
+    pub metric: &'static str,
+    pub estimate: Estimate,
+    pub level: f64,
+    pub exact: f64,
+}
+
+impl Check {
+    pub fn pass(&self) -> bool {
+        self.estimate.low() <= self.exact && self.exact <= self.estimate.high()
+    }
+}
+
+/// A case ready to run: its name, the scenario, and the system it implements.
+pub struct Case {
+    pub name: String,
+    pub scenario: Scenario,
+    pub system: System,
+}
+
+/// Runs every case and returns the checks, each interval at level 1 - family_alpha / K where K
+/// is the number of checks in all cases (Bonferroni), so the chance that any exact value falls
+/// outside its interval when the simulator is right is at most `family_alpha`.
+pub fn run_cases(
+    cases: &[Case],
+    family_alpha: f64,
+    threads: usize,
+    progress: bool,
+    mut on_case: impl FnMut(&Case, &[Check]),
+) -> Result<Vec<Check>, String> {
+    let mut k = 0usize;
+    let mut exacts = Vec::new();
+    for c in cases {
+        let e = exact(&c.system).map_err(|m| format!("{}: {m}", c.name))?;
+        k += e.len();
+        exacts.push(e);
+    }
+    let level = 1.0 - family_alpha / k.max(1) as f64;
+    let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
+    let mut out = Vec::new();
+    for (c, ex) in cases.iter().zip(exacts) {
+        let opts = RunOptions {
+            seed: c.scenario.seed,
+            replications: c.scenario.replications,
+            threads,
+            progress,
+            label: c.name.clone(),
+        };
+        let results = run_replications(&c.scenario, &opts, &none)?;
+        let per_rep: Vec<Vec<(&'static str, f64)>> = results
+            .iter()
+            .map(|r| observed(&c.system, &r.obs))
+            .collect();
+        let mut checks = Vec::new();
+        for (j, (metric, exact)) in ex.into_iter().enumerate() {
+            let vals: Vec<f64> = per_rep.iter().map(|m| m[j].1).collect();
+            checks.push(Check {
+                case: c.name.clone(),
+                metric,
+                estimate: estimate(&vals, level),
+                level,
+                exact,
+            });
+        }
+        on_case(c, &checks);
+        out.extend(checks);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn every_grid_file_is_the_system_it_claims() {
+        for (name, text) in GRID {
+            let sc = load_str(Path::new(name), text, None, &[]).unwrap();
+            let sys = system_of(&sc).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!exact(&sys).unwrap().is_empty());
+        }
+        let sc = load_str(Path::new("b"), GRID[0].1, None, &[]).unwrap();
+        assert_eq!(
+            system_of(&sc).unwrap(),
+            System::ErlangB {
+                channels: 10,
+                load_erl: 5.0
+            }
+        );
+        assert!((exact(&system_of(&sc).unwrap()).unwrap()[0].1 - 0.01838).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_scenario_that_is_not_the_model_is_refused_with_the_reason() {
+        let sc = load_str(
+            Path::new("b"),
+            GRID[0].1,
+            None,
+            &["sources.callers.flow.legs=2".into()],
+        )
+        .unwrap();
+        assert!(system_of(&sc).unwrap_err().contains("one leg per call"));
+        let sc = load_str(
+            Path::new("c"),
+            GRID[2].1,
+            None,
+            &["carriers.trunk.max_queue_wait=10s".into()],
+        )
+        .unwrap();
+        assert!(system_of(&sc).unwrap_err().contains("unlimited queue"));
+    }
+
+    #[test]
+    fn small_erlang_b_run_agrees_and_a_wrong_exact_value_would_not() {
+        // A short run (10 x 18k calls) of the c = 10, A = 5 case: the exact blocking lies in the
+        // 99% interval, and a value 20% off does not.
+        let sc = load_str(
+            Path::new("b"),
+            GRID[0].1,
+            None,
+            &["duration=\"100h\"".into(), "replications=10".into()],
+        )
+        .unwrap();
+        let sys = system_of(&sc).unwrap();
+        let case = Case {
+            name: "b".into(),
+            scenario: sc,
+            system: sys,
+        };
+        let checks = run_cases(std::slice::from_ref(&case), 0.01, 0, false, |_, _| {}).unwrap();
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].pass(), "{:?}", checks[0]);
+        let mut wrong = checks[0].clone();
+        wrong.exact *= 1.2;
+        assert!(!wrong.pass(), "{wrong:?}");
+    }
+}
