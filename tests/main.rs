@@ -3,3 +3,4 @@
 mod callrail;
 mod cli;
 mod validate;
+mod golden;
