@@ -39,11 +39,11 @@ pub enum DurationDist {
 }
 
 impl DurationDist {
-    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         SimDuration::from_secs_f64(self.sample_s(rng))
     }
 
-    fn sample_s(&self, rng: &mut SimRng) -> f64 {
+    fn sample_s<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             DurationDist::Fixed(d) => d.as_secs_f64(),
             DurationDist::Exponential { mean_s } => {
@@ -142,7 +142,7 @@ pub enum CountDist {
 }
 
 impl CountDist {
-    pub fn sample(&self, rng: &mut SimRng) -> u32 {
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         match self {
             CountDist::Fixed(k) => *k,
             CountDist::Weights(cum) => {
@@ -226,6 +226,15 @@ impl RateProfile {
     /// some point on and the area is never reached before `until`. Exact inversion of a
     /// piecewise-linear integrated rate (a quadratic per segment, solved in stable form).
     pub fn invert(&self, from: f64, area: f64, until: f64) -> Option<f64> {
+        if self.points.len() == 1 {
+            // Constant rate: the common case, solved directly.
+            let r = self.points[0].1;
+            return if r > 0.0 && from + area / r < until {
+                Some(from + area / r)
+            } else {
+                None
+            };
+        }
         let mut t = from;
         let mut need = area;
         loop {

@@ -58,8 +58,13 @@ pub enum CallDraw {
     Destination = 16,
 }
 
-pub fn call_rng(call_seed: u64, draw: CallDraw, index: u64) -> SimRng {
-    rng_from(child(call_seed, draw as u64 + index))
+/// A call's sub-stream generator: SplitMix64, whose seeding is a plain store, so a call can
+/// afford a fresh stream per purpose. Each sub-stream supplies a handful of draws; SplitMix64
+/// passes BigCrush, and the keyed seeds make streams of different calls and purposes distinct.
+pub type CallRng = rand_xoshiro::SplitMix64;
+
+pub fn call_rng(call_seed: u64, draw: CallDraw, index: u64) -> CallRng {
+    CallRng::seed_from_u64(child(call_seed, draw as u64 + index))
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ fn check(name: &str, args: &[&str], files: &[&str]) {
     let out = dir.path().join("out");
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["-q", "--out", out.to_str().unwrap()]);
-    let o = Command::new(env!("CARGO_BIN_EXE_callsim")).args(&all).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_callsim"))
+        .args(&all)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bless = std::env::var("CALLSIM_BLESS").is_ok_and(|v| v == "1");
     for f in files {
@@ -21,7 +24,8 @@ fn check(name: &str, args: &[&str], files: &[&str]) {
             std::fs::write(&golden, &got).unwrap();
             continue;
         }
-        let want = std::fs::read(&golden).unwrap_or_else(|_| panic!("missing {}; bless with CALLSIM_BLESS=1", golden.display()));
+        let want = std::fs::read(&golden)
+            .unwrap_or_else(|_| panic!("missing {}; bless with CALLSIM_BLESS=1", golden.display()));
         assert!(got == want, "{} differs from the golden file; if the change is intended, re-bless (see the module doc)", golden.display());
     }
 }
@@ -30,12 +34,24 @@ fn check(name: &str, args: &[&str], files: &[&str]) {
 fn small_fixture_outputs_are_unchanged() {
     check(
         "small",
-        &["run", "tests/fixtures/cli-small.toml", "--seed", "11", "-n", "3", "--calls-csv"],
+        &[
+            "run",
+            "tests/fixtures/cli-small.toml",
+            "--seed",
+            "11",
+            "-n",
+            "3",
+            "--calls-csv",
+        ],
         &["summary.csv", "timeline.csv", "calls.csv"],
     );
 }
 
 #[test]
 fn callrail_summary_is_unchanged() {
-    check("callrail", &["run", "scenarios/callrail-2018-05-14.toml", "-n", "2"], &["summary.csv"]);
+    check(
+        "callrail",
+        &["run", "scenarios/callrail-2018-05-14.toml", "-n", "2"],
+        &["summary.csv"],
+    );
 }

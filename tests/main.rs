@@ -2,5 +2,5 @@
 
 mod callrail;
 mod cli;
-mod validate;
 mod golden;
+mod validate;

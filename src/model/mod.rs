@@ -11,6 +11,10 @@ use crate::dist::NhppArrivals;
 use crate::engine::Scheduler;
 use crate::limiter::{ChannelPool, Limiter};
 use crate::rng::{call_rng, child, component_seed, rng_from, CallDraw};
+const _: () = assert!(
+    std::mem::size_of::<Event>() <= 12,
+    "events stay small: the heap moves them"
+);
 use crate::time::{SimDuration, SimTime};
 use config::*;
 use obs::*;
@@ -103,11 +107,9 @@ enum Event {
         source: u32,
         gen: u32,
     },
+    /// A caller calling again; the details wait in `Model::redials` (keeps events small).
     Redial {
-        source: u32,
-        call_index: u64,
-        attempt: u32,
-        seed: u64,
+        slot: u32,
     },
     SetupDone {
         call: Ref,
@@ -244,6 +246,14 @@ impl<T> Slab<T> {
     }
 }
 
+#[derive(Clone, Copy)]
+struct PendingRedial {
+    source: u32,
+    call_index: u64,
+    attempt: u32,
+    seed: u64,
+}
+
 struct SourceState {
     behaviour: SourceBehaviour,
     /// Generation of the pending arrival (a rate change redraws it).
@@ -291,6 +301,10 @@ pub struct Model<'a> {
     channels_total: u64,
     obs: Observations,
     first_attempts: u64,
+    redials: Vec<PendingRedial>,
+    free_redials: Vec<u32>,
+    instant_answers: Vec<Ref>,
+    patience_checks: Vec<(Ref, SimTime)>,
     sink: Option<&'a mut dyn CallSink>,
     scratch: Vec<u64>,
 }
@@ -369,6 +383,10 @@ impl<'a> Model<'a> {
             auto: None,
             obs,
             first_attempts: 0,
+            redials: Vec::new(),
+            free_redials: Vec::new(),
+            instant_answers: Vec::new(),
+            patience_checks: Vec::new(),
             sink,
             scratch: Vec::new(),
         }
@@ -407,6 +425,7 @@ impl<'a> Model<'a> {
             let (now, ev) = self.sched.pop().expect("peeked");
             self.obs.events += 1;
             self.handle(now, ev);
+            self.settle(now);
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(65_536) {
                 progress(now);
@@ -533,13 +552,10 @@ impl<'a> Model<'a> {
                     self.schedule_next_arrival(source);
                 }
             }
-            Event::Redial {
-                source,
-                call_index,
-                attempt,
-                seed,
-            } => {
-                self.new_call(now, source, call_index, attempt, seed);
+            Event::Redial { slot } => {
+                let r = self.redials[slot as usize];
+                self.free_redials.push(slot);
+                self.new_call(now, r.source, r.call_index, r.attempt, r.seed);
             }
             Event::SetupDone { call } => {
                 if self.call_ok(call) && self.calls.get(call.idx).state == CallState::Waiting {
@@ -610,6 +626,30 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// Work deferred to the end of the current event: instant answers, then patience events of
+    /// calls still waiting.
+    fn settle(&mut self, now: SimTime) {
+        let mut i = 0;
+        while i < self.instant_answers.len() {
+            let r = self.instant_answers[i];
+            i += 1;
+            if self.leg_ok(r) && self.legs.get(r.idx).state == LegState::Ringing {
+                let call = self.legs.get(r.idx).call;
+                if self.calls.get(call).state == CallState::Waiting {
+                    self.answer(now, r.idx);
+                }
+            }
+        }
+        self.instant_answers.clear();
+        for k in 0..self.patience_checks.len() {
+            let (r, at) = self.patience_checks[k];
+            if self.call_ok(r) && self.calls.get(r.idx).state == CallState::Waiting {
+                self.sched.schedule(at, Event::Patience { call: r });
+            }
+        }
+        self.patience_checks.clear();
+    }
+
     fn call_ok(&self, r: Ref) -> bool {
         self.calls.is_live(r.idx) && self.calls.get(r.idx).gen == r.gen
     }
@@ -667,15 +707,16 @@ impl<'a> Model<'a> {
                 c.backup_routed += 1;
             }
         });
-        if let Some(p) = patience {
-            self.sched
-                .schedule(now.plus(p), Event::Patience { call: r });
-        }
         if setup == SimDuration::ZERO {
             self.start_legs(now, r.idx);
         } else {
             self.sched
                 .schedule(now.plus(setup), Event::SetupDone { call: r });
+        }
+        // The patience event is needed only if the call is still unanswered once this instant's
+        // work is done: many calls are answered the moment they arrive and never need one.
+        if let Some(p) = patience {
+            self.patience_checks.push((r, now.plus(p)));
         }
     }
 
@@ -838,7 +879,12 @@ impl<'a> Model<'a> {
         let answers = rng.random::<f64>() < d.answer_probability;
         let tta = d.time_to_answer.sample(&mut rng);
         let r = Ref { idx: leg, gen };
-        if answers && tta < d.ring_timeout {
+        if answers && tta == SimDuration::ZERO {
+            // Answered the instant it rings: handled when the current event is done (as an
+            // event at `now` would be, e.g. after all legs of a simulcall are placed), without
+            // a trip through the event queue.
+            self.instant_answers.push(r);
+        } else if answers && tta < d.ring_timeout {
             self.sched
                 .schedule(now.plus(tta), Event::LegAnswer { leg: r });
         } else {
@@ -1007,15 +1053,13 @@ impl<'a> Model<'a> {
                     let at = now.plus(delay);
                     if at < self.cfg.end.plus(self.cfg.drain) {
                         let seed = child(seed, 0x5ED1A1 + attempt as u64);
-                        self.sched.schedule(
-                            at,
-                            Event::Redial {
-                                source,
-                                call_index,
-                                attempt: attempt + 1,
-                                seed,
-                            },
-                        );
+                        let slot = self.park_redial(PendingRedial {
+                            source,
+                            call_index,
+                            attempt: attempt + 1,
+                            seed,
+                        });
+                        self.sched.schedule(at, Event::Redial { slot });
                     }
                 }
             }
@@ -1063,6 +1107,19 @@ impl<'a> Model<'a> {
         };
         if let Some(sink) = self.sink.as_deref_mut() {
             sink.record(&rec);
+        }
+    }
+
+    fn park_redial(&mut self, r: PendingRedial) -> u32 {
+        match self.free_redials.pop() {
+            Some(slot) => {
+                self.redials[slot as usize] = r;
+                slot
+            }
+            None => {
+                self.redials.push(r);
+                (self.redials.len() - 1) as u32
+            }
         }
     }
 
