@@ -312,7 +312,8 @@ impl NhppArrivals {
     /// arrival drawn before the change can be discarded and the next one drawn afresh.
     pub fn restart(&mut self, scale: f64, from: SimTime) {
         self.scale = scale;
-        self.pos_s = self.pos_s.max(from.as_secs_f64());
+        // `pos_s` holds the arrival being discarded; the process continues from the change.
+        self.pos_s = from.as_secs_f64();
     }
 
     /// The next arrival strictly before the end, or None.

@@ -28,6 +28,8 @@ pub struct RunOptions {
     /// Show progress on stderr when it is a terminal and the run takes a while.
     pub progress: bool,
     pub label: String,
+    /// Keep timeline rows (and their per-interval histograms); off when nobody reads them.
+    pub timeline: bool,
 }
 
 /// Makes the per-call sink of one replication (None: no per-call output).
@@ -68,9 +70,14 @@ pub fn run_replications(
                 if i >= n {
                     break;
                 }
-                let r = run_one(sc, opts.seed, i as u32, sinks, &mut |t: SimTime| {
-                    sim.store(t.as_ns(), Ordering::Relaxed)
-                });
+                let r = run_one(
+                    sc,
+                    opts.seed,
+                    i as u32,
+                    opts.timeline,
+                    sinks,
+                    &mut |t: SimTime| sim.store(t.as_ns(), Ordering::Relaxed),
+                );
                 slots.lock().expect("no poisoned lock")[i] = Some(r);
                 done.fetch_add(1, Ordering::Relaxed);
             });
@@ -143,6 +150,7 @@ pub fn run_one(
     sc: &Scenario,
     seed: u64,
     replication: u32,
+    timeline: bool,
     sinks: &SinkFactory,
     progress: &mut dyn FnMut(SimTime),
 ) -> Result<ReplicationResult, String> {
@@ -172,7 +180,7 @@ pub fn run_one(
             Some(b) => Some(b.as_mut() as &mut dyn CallSink),
             None => None,
         };
-        Model::new(cfg, seed, replication as u64, streams, sink_ref).run(progress)
+        Model::new(cfg, seed, replication as u64, streams, sink_ref, timeline).run(progress)
     };
     for e in errors {
         if let Some(m) = e.lock().expect("lock").take() {

@@ -340,6 +340,7 @@ pub fn run_cases(
             threads,
             progress,
             label: c.name.clone(),
+            timeline: false,
         };
         let results = run_replications(&c.scenario, &opts, &none)?;
         let per_rep: Vec<Vec<(&'static str, f64)>> = results

@@ -46,6 +46,7 @@ fn runs(variant: &str) -> Vec<Observations> {
         threads: 0,
         progress: false,
         label: String::new(),
+        timeline: true,
     };
     let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
     run_replications(&sc, &opts, &none)

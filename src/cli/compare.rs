@@ -81,6 +81,7 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
             threads: a.common.threads,
             progress: !a.common.quiet,
             label: v.clone(),
+            timeline: false,
         };
         let results = run_replications(sc, &opts, &no_sink).map_err(CliError::failure)?;
         per_variant.push(results.iter().map(|r| metrics(&r.obs)).collect());

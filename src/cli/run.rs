@@ -51,6 +51,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         threads: a.common.threads,
         progress: !a.common.quiet,
         label: sc.name.clone(),
+        timeline: a.out.is_some(),
     };
     crate::sayln!(
         "seed {}  replications {}  scenario {}{}",

@@ -89,6 +89,9 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
         }
         let system =
             system_of(&sc).map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
+        // A system with no steady state (load >= capacity) is bad input, said before any run.
+        crate::validate::exact(&system)
+            .map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
         cases.push(Case {
             name,
             scenario: sc,

@@ -318,6 +318,7 @@ impl<'a> Model<'a> {
         replication: u64,
         arrivals: Vec<ArrivalStream>,
         sink: Option<&'a mut dyn CallSink>,
+        keep_timeline: bool,
     ) -> Self {
         assert_eq!(
             arrivals.len(),
@@ -357,9 +358,9 @@ impl<'a> Model<'a> {
             counts: Counts::default(),
             dial_delay: DelayHist::default(),
             pdd: DelayHist::default(),
-            answer_wait: DelayHist::default(),
-            abandon_wait: DelayHist::default(),
-            timeline: Timeline::new(cfg.start, cfg.interval, false),
+            answer_wait: MeanAcc::default(),
+            abandon_wait: MeanAcc::default(),
+            timeline: Timeline::new(cfg.start, cfg.interval, false, keep_timeline),
             events: 0,
             stale_events: 0,
             pending_events_max: 0,

@@ -131,6 +131,27 @@ impl DelayHist {
     }
 }
 
+/// A running mean of durations (exact sum), where no percentile is reported.
+#[derive(Clone, Debug, Default)]
+pub struct MeanAcc {
+    pub sum_ns: u128,
+    pub n: u64,
+}
+
+impl MeanAcc {
+    pub fn record(&mut self, d: SimDuration) {
+        self.sum_ns += d.as_ns() as u128;
+        self.n += 1;
+    }
+    pub fn mean_ms(&self) -> f64 {
+        if self.n == 0 {
+            f64::NAN
+        } else {
+            self.sum_ns as f64 / self.n as f64 / 1e6
+        }
+    }
+}
+
 /// One timeline interval of one replication.
 #[derive(Clone, Debug)]
 pub struct TimelineRow {
@@ -150,6 +171,8 @@ pub struct Timeline {
     origin: SimTime,
     interval: SimDuration,
     current_index: u64,
+    /// First instant after the open interval: events before it need no index arithmetic.
+    current_end: u64,
     current: Counts,
     dial: DelayHist,
     queue_len_max: u64,
@@ -159,15 +182,18 @@ pub struct Timeline {
     queue_len_now: u64,
     channels_now: u64,
     backup_on: bool,
+    /// Off: counts are kept but no rows or per-interval histograms (nobody will read them).
+    keep: bool,
     pub rows: Vec<TimelineRow>,
 }
 
 impl Timeline {
-    pub fn new(origin: SimTime, interval: SimDuration, backup_on: bool) -> Self {
+    pub fn new(origin: SimTime, interval: SimDuration, backup_on: bool, keep: bool) -> Self {
         Timeline {
             origin,
             interval,
             current_index: 0,
+            current_end: origin.as_ns().saturating_add(interval.as_ns()),
             current: Counts::default(),
             // 2 significant digits are plenty per minute and keep the histogram small.
             dial: DelayHist::new(2),
@@ -176,12 +202,16 @@ impl Timeline {
             queue_len_now: 0,
             channels_now: 0,
             backup_on,
+            keep,
             rows: Vec::new(),
         }
     }
 
     /// Closes every interval that ends at or before `now`; returns the counters of the open one.
     pub fn at(&mut self, now: SimTime, backup_on_now: bool) -> &mut Counts {
+        if now.as_ns() < self.current_end {
+            return &mut self.current;
+        }
         let idx = now.as_ns().saturating_sub(self.origin.as_ns()) / self.interval.as_ns();
         while idx > self.current_index {
             self.flush(backup_on_now);
@@ -190,6 +220,13 @@ impl Timeline {
     }
 
     fn flush(&mut self, backup_on_next: bool) {
+        if !self.keep {
+            self.current = Counts::default();
+            self.backup_on = backup_on_next;
+            self.current_index += 1;
+            self.current_end = self.current_end.saturating_add(self.interval.as_ns());
+            return;
+        }
         let start = SimTime(self.origin.as_ns() + self.current_index * self.interval.as_ns());
         self.rows.push(TimelineRow {
             start,
@@ -207,10 +244,13 @@ impl Timeline {
         self.channels_max = self.channels_now;
         self.backup_on = backup_on_next;
         self.current_index += 1;
+        self.current_end = self.current_end.saturating_add(self.interval.as_ns());
     }
 
     pub fn record_dial(&mut self, delay: SimDuration) {
-        self.dial.record(delay);
+        if self.keep {
+            self.dial.record(delay);
+        }
     }
     /// Legs now waiting in all carrier queues (call after `at`).
     pub fn set_queue_len(&mut self, n: u64) {
@@ -238,9 +278,9 @@ pub struct Observations {
     pub dial_delay: DelayHist,
     pub pdd: DelayHist,
     /// Time from arrival to answer, connected calls.
-    pub answer_wait: DelayHist,
+    pub answer_wait: MeanAcc,
     /// Time from arrival to hang-up, abandoned calls.
-    pub abandon_wait: DelayHist,
+    pub abandon_wait: MeanAcc,
     pub timeline: Timeline,
     pub events: u64,
     pub stale_events: u64,

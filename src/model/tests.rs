@@ -30,7 +30,7 @@ fn run_sc(sc: &Scenario, seed: u64) -> (Observations, Vec<CallRecord>) {
             Box::new(Collect(c2.clone())) as Box<dyn CallSink + Send>
         ))
     });
-    let r = run_one(sc, seed, 0, &*sinks, &mut |_| {}).unwrap();
+    let r = run_one(sc, seed, 0, true, &*sinks, &mut |_| {}).unwrap();
     let v = calls.lock().unwrap().clone();
     (r.obs, v)
 }
