@@ -29,6 +29,11 @@ const ARITY: usize = 2;
 /// with a hole (entries move, the new or last entry is written once).
 pub struct Scheduler<E: Copy> {
     heap: Vec<Entry<E>>,
+    /// Lanes: recurring events with at most one pending each (a source's next arrival) kept
+    /// beside the heap; `lane_min` caches the earliest. Ordering is the same (time, seq) as
+    /// the heap's, so results do not depend on whether an event went to a lane.
+    lanes: Vec<Option<Entry<E>>>,
+    lane_min: Option<usize>,
     now: SimTime,
     next_seq: u64,
     popped: u64,
@@ -39,6 +44,8 @@ impl<E: Copy> Scheduler<E> {
     pub fn new(start: SimTime) -> Self {
         Scheduler {
             heap: Vec::with_capacity(1024),
+            lanes: Vec::new(),
+            lane_min: None,
             now: start,
             next_seq: 0,
             popped: 0,
@@ -78,8 +85,67 @@ impl<E: Copy> Scheduler<E> {
         }
     }
 
+    /// Schedules `event` in `lane`, which must be empty (one pending event per lane).
+    pub fn schedule_lane(&mut self, lane: usize, time: SimTime, event: E) {
+        assert!(
+            time >= self.now,
+            "event scheduled in the past: {} < now {}",
+            time,
+            self.now
+        );
+        if lane >= self.lanes.len() {
+            self.lanes.resize(lane + 1, None);
+        }
+        assert!(
+            self.lanes[lane].is_none(),
+            "lane {lane} already has a pending event"
+        );
+        let key = (time.as_ns() as u128) << 64 | self.next_seq as u128;
+        self.next_seq += 1;
+        self.lanes[lane] = Some(Entry { key, event });
+        if self
+            .lane_min
+            .is_none_or(|m| self.lanes[m].is_some_and(|e| key < e.key))
+        {
+            self.lane_min = Some(lane);
+        }
+    }
+
+    fn recompute_lane_min(&mut self) {
+        self.lane_min = self
+            .lanes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (e.key, i)))
+            .min()
+            .map(|(_, i)| i);
+    }
+
     /// Removes and returns the earliest event, advancing the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        if let Some(m) = self.lane_min {
+            let lane_key = self.lanes[m]
+                .expect("lane_min points at a pending event")
+                .key;
+            if self.heap.first().is_none_or(|h| lane_key < h.key) {
+                let e = self.lanes[m].take().expect("pending");
+                self.recompute_lane_min();
+                return Some(self.advance(e));
+            }
+        }
+        let top = self.pop_heap()?;
+        Some(self.advance(top))
+    }
+
+    fn advance(&mut self, e: Entry<E>) -> (SimTime, E) {
+        let t = e.time();
+        debug_assert!(t >= self.now);
+        self.now = t;
+        self.popped += 1;
+        (t, e.event)
+    }
+
+    fn pop_heap(&mut self) -> Option<Entry<E>> {
         let last = self.heap.pop()?;
         let top = if self.heap.is_empty() {
             last
@@ -112,20 +178,22 @@ impl<E: Copy> Scheduler<E> {
             self.heap[i] = last;
             top
         };
-        let t = top.time();
-        debug_assert!(t >= self.now);
-        self.now = t;
-        self.popped += 1;
-        Some((t, top.event))
+        Some(top)
     }
 
     /// Time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.first().map(Entry::time)
+        let lane = self.lane_min.and_then(|m| self.lanes[m]).map(|e| e.key);
+        let heap = self.heap.first().map(|e| e.key);
+        match (lane, heap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|k| SimTime((k >> 64) as u64))
     }
 
     pub fn pending(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lanes.iter().filter(|l| l.is_some()).count()
     }
     /// Most events pending at once: the queue's memory follows in-flight work.
     pub fn pending_max(&self) -> usize {
@@ -161,25 +229,36 @@ mod tests {
         fn pops_follow_time_then_fifo(ops in proptest::collection::vec((0u64..50, proptest::bool::weighted(0.3)), 1..400)) {
             let mut s = Scheduler::new(SimTime(0));
             let mut reference: Vec<(u64, u64)> = Vec::new();
-            let mut out = Vec::new();
+            // Half the events go to one of three lanes when it is free, as arrivals do.
+            let mut lanes: [Option<u64>; 3] = [None; 3];
+            let check = |s: &mut Scheduler<u64>, reference: &mut Vec<(u64, u64)>, lanes: &mut [Option<u64>; 3]| {
+                let Some((t, id)) = s.pop() else { return Ok(false) };
+                for l in lanes.iter_mut() {
+                    if *l == Some(id) {
+                        *l = None;
+                    }
+                }
+                let k = reference.iter().enumerate().min_by_key(|(_, r)| **r).map(|(j, _)| j).unwrap();
+                proptest::prop_assert_eq!(reference.remove(k), (t.0, id));
+                Ok(true)
+            };
             for (i, (dt, pop)) in ops.iter().enumerate() {
                 if *pop {
-                    if let Some((t, id)) = s.pop() {
-                        out.push((t.0, id));
-                        let k = reference.iter().enumerate().min_by_key(|(_, r)| **r).map(|(j, _)| j).unwrap();
-                        let (rt, rid) = reference.remove(k);
-                        proptest::prop_assert_eq!((rt, rid), (t.0, id));
-                    }
+                    check(&mut s, &mut reference, &mut lanes)?;
                 } else {
                     let t = s.now().0 + dt;
-                    s.schedule(SimTime(t), i as u64);
+                    let lane = i % 3;
+                    if i % 2 == 0 && lanes[lane].is_none() {
+                        s.schedule_lane(lane, SimTime(t), i as u64);
+                        lanes[lane] = Some(i as u64);
+                    } else {
+                        s.schedule(SimTime(t), i as u64);
+                    }
                     reference.push((t, i as u64));
                 }
             }
-            while let Some((t, id)) = s.pop() {
-                let k = reference.iter().enumerate().min_by_key(|(_, r)| **r).map(|(j, _)| j).unwrap();
-                proptest::prop_assert_eq!(reference.remove(k), (t.0, id));
-            }
+            while check(&mut s, &mut reference, &mut lanes)? {}
+            proptest::prop_assert!(reference.is_empty());
         }
     }
 

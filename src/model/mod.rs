@@ -280,6 +280,10 @@ struct AutoState {
     on_since: SimTime,
 }
 
+/// Sources whose arrivals use scheduler lanes; beyond this many the lane scan would cost more
+/// than the heap saves, and arrivals go through the heap.
+const MAX_ARRIVAL_LANES: usize = 16;
+
 /// Bound on the auto policy's sample window (entries), so memory stays bounded whatever the
 /// dial rate; beyond it the oldest samples are dropped.
 const AUTO_WINDOW_MAX: usize = 1 << 20;
@@ -304,7 +308,7 @@ pub struct Model<'a> {
     redials: Vec<PendingRedial>,
     free_redials: Vec<u32>,
     instant_answers: Vec<Ref>,
-    patience_checks: Vec<(Ref, SimTime)>,
+    patience_checks: Vec<Ref>,
     sink: Option<&'a mut dyn CallSink>,
     scratch: Vec<u64>,
 }
@@ -531,7 +535,13 @@ impl<'a> Model<'a> {
                 return;
             }
             let gen = self.sources[source as usize].arrival_gen;
-            self.sched.schedule(t, Event::Arrival { source, gen });
+            if self.sources.len() <= MAX_ARRIVAL_LANES && gen == 0 {
+                // One pending arrival per source: a lane beside the heap (same ordering).
+                self.sched
+                    .schedule_lane(source as usize, t, Event::Arrival { source, gen });
+            } else {
+                self.sched.schedule(t, Event::Arrival { source, gen });
+            }
             return;
         }
     }
@@ -643,9 +653,17 @@ impl<'a> Model<'a> {
         }
         self.instant_answers.clear();
         for k in 0..self.patience_checks.len() {
-            let (r, at) = self.patience_checks[k];
+            let r = self.patience_checks[k];
             if self.call_ok(r) && self.calls.get(r.idx).state == CallState::Waiting {
-                self.sched.schedule(at, Event::Patience { call: r });
+                let c = self.calls.get(r.idx);
+                let dist = self.sources[c.source as usize].behaviour.patience.as_ref();
+                let p = dist.expect("checked at arrival").sample(&mut call_rng(
+                    c.seed,
+                    CallDraw::Patience,
+                    0,
+                ));
+                self.sched
+                    .schedule(c.arrival.plus(p), Event::Patience { call: r });
             }
         }
         self.patience_checks.clear();
@@ -662,10 +680,7 @@ impl<'a> Model<'a> {
         let backup = self.backup_on;
         let measured = now >= self.cfg.start.plus(self.cfg.warmup);
         let b = &self.sources[source as usize].behaviour;
-        let patience = b
-            .patience
-            .as_ref()
-            .map(|p| p.sample(&mut call_rng(seed, CallDraw::Patience, 0)));
+        let has_patience = b.patience.is_some();
         let sequential = b.flow.mode == FlowMode::Sequential;
         let setup = if backup {
             SimDuration::ZERO
@@ -716,8 +731,10 @@ impl<'a> Model<'a> {
         }
         // The patience event is needed only if the call is still unanswered once this instant's
         // work is done: many calls are answered the moment they arrive and never need one.
-        if let Some(p) = patience {
-            self.patience_checks.push((r, now.plus(p)));
+        // Patience is drawn (from its own stream, so lazily without changing any draw) only for
+        // those calls.
+        if has_patience {
+            self.patience_checks.push(r);
         }
     }
 
@@ -1131,6 +1148,9 @@ impl<'a> Model<'a> {
         } else {
             self.queued_total -= 1;
         }
+        if !self.obs.timeline.keep {
+            return;
+        }
         self.obs.timeline.at(now, self.backup_on);
         self.obs.timeline.set_queue_len(self.queued_total);
     }
@@ -1142,13 +1162,18 @@ impl<'a> Model<'a> {
         } else {
             self.channels_total -= 1;
         }
+        if !self.obs.timeline.keep {
+            return;
+        }
         self.obs.timeline.at(now, self.backup_on);
         self.obs.timeline.set_channels(self.channels_total);
     }
 
     /// Counts an event in the timeline (always) and in the summary (calls after the warm-up).
     fn tally(&mut self, now: SimTime, measured: bool, f: impl Fn(&mut Counts)) {
-        f(self.obs.timeline.at(now, self.backup_on));
+        if self.obs.timeline.keep {
+            f(self.obs.timeline.at(now, self.backup_on));
+        }
         if measured {
             f(&mut self.obs.counts);
         }

@@ -182,8 +182,8 @@ pub struct Timeline {
     queue_len_now: u64,
     channels_now: u64,
     backup_on: bool,
-    /// Off: counts are kept but no rows or per-interval histograms (nobody will read them).
-    keep: bool,
+    /// Off: nothing is recorded (nobody will read it); the model skips its timeline updates.
+    pub keep: bool,
     pub rows: Vec<TimelineRow>,
 }
 
