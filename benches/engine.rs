@@ -47,16 +47,40 @@ fn workloads(c: &mut Criterion) {
     let mut g = c.benchmark_group("workloads");
     g.sample_size(10);
     for (name, file, sets, calls) in [
-        ("erlang_a_200k", "scenarios/bench/erlang-a-c100.toml", vec!["calls=200000".to_string()], 200_000u64),
-        ("simulcall_100k", "scenarios/bench/simulcall-dial-limit.toml", vec!["calls=100000".to_string()], 100_000),
-        ("callrail_day", "scenarios/bench/callrail-day.toml", vec![], 350_000),
+        (
+            "erlang_a_200k",
+            "scenarios/bench/erlang-a-c100.toml",
+            vec!["calls=200000".to_string()],
+            200_000u64,
+        ),
+        (
+            "simulcall_100k",
+            "scenarios/bench/simulcall-dial-limit.toml",
+            vec!["calls=100000".to_string()],
+            100_000,
+        ),
+        (
+            "callrail_day",
+            "scenarios/bench/callrail-day.toml",
+            vec![],
+            350_000,
+        ),
     ] {
         let sc = load(Path::new(file), None, &sets).expect("bench scenario");
         g.throughput(Throughput::Elements(calls));
-        g.bench_function(name, |b| b.iter(|| run_one(&sc, sc.seed, 0, false, &*none, &mut |_| {}).unwrap().obs.events));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                run_one(&sc, sc.seed, 0, false, &*none, &mut |_| {})
+                    .unwrap()
+                    .obs
+                    .events
+            })
+        });
     }
     g.throughput(Throughput::Elements(200_000));
-    g.bench_function("handloop_erlang_a_200k", |b| b.iter(|| handloop::erlang_a(200_000, 100, 0.475, 200.0, 90.0, 42).events));
+    g.bench_function("handloop_erlang_a_200k", |b| {
+        b.iter(|| handloop::erlang_a(200_000, 100, 0.475, 200.0, 90.0, 42).events)
+    });
     g.finish();
 }
 
