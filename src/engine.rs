@@ -1,6 +1,18 @@
 //! The discrete-event core: a priority queue of events ordered by (time, sequence), so events at
 //! the same instant leave in the order they were scheduled (FIFO). Knows nothing of telephony.
 //!
+//! ```
+//! use callsim::engine::Scheduler;
+//! use callsim::time::SimTime;
+//! let mut s = Scheduler::new(SimTime(0));
+//! s.schedule(SimTime(20), "later");
+//! s.schedule(SimTime(10), "first");
+//! s.schedule(SimTime(10), "second"); // same time: leaves after "first"
+//! assert_eq!(s.pop(), Some((SimTime(10), "first")));
+//! assert_eq!(s.pop(), Some((SimTime(10), "second")));
+//! assert_eq!(s.now(), SimTime(10));
+//! ```
+//!
 //! Cancellation is lazy: the model embeds a generation in its event payloads and drops events
 //! whose generation is stale when they are popped. Scheduling in the past is a bug and panics.
 

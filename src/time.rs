@@ -237,6 +237,13 @@ pub fn parse_decimal(s: &str) -> Result<(u64, u32), String> {
 
 /// Parses a duration: a number followed by a unit, `ns`, `us`, `ms`, `s`, `m`/`min`, `h`
 /// (e.g. "250ms", "1.5s", "5m"). Several parts may be joined: "1m30s". A bare "0" is zero.
+///
+/// ```
+/// use callsim::time::{parse_duration, SimDuration};
+/// assert_eq!(parse_duration("1m30s").unwrap(), SimDuration::from_secs(90));
+/// assert_eq!(parse_duration("250ms").unwrap(), SimDuration::from_millis(250));
+/// assert!(parse_duration("30").unwrap_err().contains("no unit"));
+/// ```
 pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     let orig = s;
     let s = s.trim();
@@ -350,6 +357,14 @@ pub fn parse_clock(s: &str) -> Result<SimTime, String> {
 }
 
 /// Parses a rate "12/s", "40000/h", "2.5/min" (also "/sec", "/minute", "/hour") exactly.
+///
+/// ```
+/// use callsim::time::parse_rate;
+/// let r = parse_rate("40000/h").unwrap();
+/// assert_eq!(r.to_string(), "40000/h");
+/// assert!((r.per_second() - 11.111_111).abs() < 1e-6);
+/// assert!(parse_rate("-5/s").is_err());
+/// ```
 pub fn parse_rate(s: &str) -> Result<Rate, String> {
     let t = s.trim();
     let Some((num, unit)) = t.split_once('/') else {
