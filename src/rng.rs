@@ -54,6 +54,11 @@ pub enum CallDraw {
     Talk = 3,
     Redial = 4,
     Setup = 5,
+    Account = 6,
+    /// A client's backoff before retry k uses `Backoff as u64 + k`.
+    Backoff = 8,
+    /// Platform stage s, attempt k: `Stage as u64 + (s << 16 | k)`.
+    Stage = 1 << 32,
     /// Destination i uses `Destination as u64 + i`.
     Destination = 16,
 }

@@ -186,6 +186,7 @@ pub fn metrics(o: &Observations) -> Vec<(&'static str, f64)> {
         c.fields().into_iter().map(|(k, v)| (k, v as f64)).collect();
     m.push(("abandoned", c.abandoned() as f64));
     m.push(("connect_ratio", ratio(c.connected, c.offered)));
+    m.push(("served_ratio", ratio(c.served, c.offered)));
     m.push(("abandon_ratio", ratio(c.abandoned(), c.offered)));
     m.push(("fail_ratio", ratio(c.failed, c.offered)));
     m.push(("backup_ratio", ratio(c.backup_routed, c.offered)));
@@ -225,6 +226,85 @@ pub fn metrics(o: &Observations) -> Vec<(&'static str, f64)> {
     m.push(("abandon_wait_s_mean", o.abandon_wait.mean_ms() / 1e3));
     m.push(("backup_on_s", o.backup_on_s));
     m.push(("events", o.events as f64));
+    m
+}
+
+/// Per-source (tenant/method) and per-stage metrics of one replication, named
+/// `<metric>[<source>]` and `<metric>[stage:<stage>]`: what `compare` shows beside the totals so
+/// a noisy neighbour's effect on other tenants is visible. Empty for a scenario with one source
+/// and no stages (the totals say it all).
+pub fn detail_metrics(
+    o: &Observations,
+    cfg: &crate::model::config::ModelConfig,
+) -> Vec<(String, f64)> {
+    let mut m = Vec::new();
+    if cfg.sources.len() > 1 || !cfg.stages.is_empty() {
+        for (s, so) in cfg.sources.iter().zip(&o.per_source) {
+            let c = &so.total;
+            let ok = if s.behaviour.client.kind == crate::model::config::SourceKind::Request {
+                c.served
+            } else {
+                c.connected
+            };
+            let ratio = |a: u64| {
+                if c.offered == 0 {
+                    f64::NAN
+                } else {
+                    a as f64 / c.offered as f64
+                }
+            };
+            m.push((format!("offered[{}]", s.name), c.offered as f64));
+            m.push((format!("ok_ratio[{}]", s.name), ratio(ok)));
+            m.push((
+                format!("failed_refused[{}]", s.name),
+                c.failed_refused as f64,
+            ));
+            m.push((format!("failed_error[{}]", s.name), c.failed_error as f64));
+            m.push((
+                format!("failed_blocked[{}]", s.name),
+                c.failed_blocked as f64,
+            ));
+            m.push((
+                format!("failed_timeout[{}]", s.name),
+                c.failed_timeout as f64,
+            ));
+            m.push((format!("abandoned[{}]", s.name), c.abandoned() as f64));
+        }
+    }
+    for (s, so) in cfg.stages.iter().zip(&o.stages) {
+        let t = &so.total;
+        m.push((format!("refused[stage:{}]", s.name), t.refused as f64));
+        m.push((format!("errors[stage:{}]", s.name), t.errors as f64));
+        m.push((
+            format!("latency_ms_p95[stage:{}]", s.name),
+            so.latency.quantile_ms(0.95),
+        ));
+        m.push((
+            format!("sessions_in_use_max[stage:{}]", s.name),
+            so.sessions_in_use_max as f64,
+        ));
+        if s.pods.is_some() {
+            m.push((
+                format!("pod_crashes[stage:{}]", s.name),
+                t.pod_crashes as f64,
+            ));
+        }
+        if s.dependency
+            .as_ref()
+            .is_some_and(|d| d.on_error == crate::model::config::LookupPolicy::DisableAccount)
+        {
+            m.push((
+                format!("accounts_blocked[stage:{}]", s.name),
+                t.accounts_blocked as f64,
+            ));
+        }
+    }
+    if !cfg.stages.is_empty() {
+        m.push((
+            "accounts_blocked_max".to_string(),
+            o.accounts_blocked_max as f64,
+        ));
+    }
     m
 }
 

@@ -7,7 +7,7 @@ use super::{CliError, CommonArgs};
 use crate::export::{num, OutputFiles};
 use crate::model::CallSink;
 use crate::run::{run_replications, RunOptions};
-use crate::stats::{estimate, metrics, paired_difference};
+use crate::stats::{detail_metrics, estimate, metrics, paired_difference};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -73,7 +73,7 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
         base.path.display()
     );
     let no_sink = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
-    let mut per_variant: Vec<Vec<Vec<(&'static str, f64)>>> = Vec::new();
+    let mut per_variant: Vec<Vec<Vec<(String, f64)>>> = Vec::new();
     for (v, sc) in names.iter().zip(&scenarios) {
         let opts = RunOptions {
             seed,
@@ -84,8 +84,25 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
             timeline: false,
         };
         let results = run_replications(sc, &opts, &no_sink).map_err(CliError::failure)?;
-        per_variant.push(results.iter().map(|r| metrics(&r.obs)).collect());
+        per_variant.push(
+            results
+                .iter()
+                .map(|r| {
+                    let mut m: Vec<(String, f64)> = metrics(&r.obs)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect();
+                    m.extend(detail_metrics(&r.obs, &sc.model));
+                    m
+                })
+                .collect(),
+        );
     }
+    let metrics_len = per_variant
+        .first()
+        .and_then(|v| v.first())
+        .map(|_| base_metrics_len())
+        .unwrap_or(0);
     let col = |vi: usize, name: &str| -> Vec<f64> {
         per_variant[vi]
             .iter()
@@ -104,7 +121,19 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
         names[0]
     );
     let mut rows_csv: Vec<Vec<String>> = Vec::new();
-    for m in COMPARE_METRICS {
+    // The totals, then per-tenant and per-stage metrics (in first-seen order).
+    let mut all: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
+    for pv in &per_variant {
+        if let Some(first) = pv.first() {
+            for (k, _) in first.iter().skip(metrics_len) {
+                if !all.contains(k) {
+                    all.push(k.clone());
+                }
+            }
+        }
+    }
+    for m in &all {
+        let m = m.as_str();
         crate::sayln!("{m}");
         let basev = col(0, m);
         for (vi, v) in names.iter().enumerate() {
@@ -172,4 +201,10 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
     }
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// How many entries `metrics` returns (the detail metrics follow them).
+fn base_metrics_len() -> usize {
+    let o = crate::model::obs::Observations::empty();
+    metrics(&o).len()
 }

@@ -103,6 +103,15 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             if a.calls_csv {
                 concat_parts(f.create("calls.csv")?, &parts)?;
             }
+            let m = &sc.model;
+            if m.sources.len() > 1 || !m.stages.is_empty() {
+                let (t, tl) = (f.create("tenants.csv")?, f.create("tenants_timeline.csv")?);
+                crate::export::write_tenants(t, tl, &results, m, &variant)?;
+            }
+            if !m.stages.is_empty() {
+                let (t, tl) = (f.create("stages.csv")?, f.create("stages_timeline.csv")?);
+                crate::export::write_stages(t, tl, &results, m, &variant)?;
+            }
             Ok(())
         })();
         if let Err(e) = written {
@@ -156,10 +165,12 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
         ("offered", "offered calls (first attempts + redials)"),
         ("redials", "  of which redials"),
         ("connected", "connected"),
+        ("served", "requests served"),
+        ("retries", "client retries"),
         ("abandoned_waiting", "abandoned before any leg rang"),
         ("abandoned_ringing", "abandoned after a leg rang"),
         ("no_answer", "no answer"),
-        ("failed", "failed at the carrier (rejected/queue)"),
+        ("failed", "failed (carrier or platform)"),
         ("unfinished", "unfinished at the drain limit"),
         ("backup_routed", "backup-routed (untracked, unrecorded)"),
         ("abandon_ratio", "abandoned / offered"),
@@ -182,6 +193,23 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
             format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
         };
         s += &format!("  {:<38} {:>14}  {}\n", label, fmt_num(e.mean), ci);
+    }
+    // Per tenant (source) and per stage, when the scenario has several or a platform.
+    let details: Vec<Vec<(String, f64)>> = results
+        .iter()
+        .map(|r| crate::stats::detail_metrics(&r.obs, &sc.model))
+        .collect();
+    if let Some(first) = details.first().filter(|d| !d.is_empty()) {
+        s += "  per tenant and stage:\n";
+        for (j, (name, _)) in first.iter().enumerate() {
+            let e = estimate(&details.iter().map(|d| d[j].1).collect::<Vec<_>>(), 0.95);
+            let ci = if e.half_width.is_nan() {
+                String::new()
+            } else {
+                format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
+            };
+            s += &format!("  {:<38} {:>14}  {}\n", name, fmt_num(e.mean), ci);
+        }
     }
     let events: u64 = results.iter().map(|r| r.obs.events).sum();
     let calls: u64 = results.iter().map(|r| r.obs.counts.offered).sum();

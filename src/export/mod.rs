@@ -187,8 +187,10 @@ pub fn write_timeline(
         "dial_delay_ms_p95",
         "dial_delay_ms_p99",
         "dial_delay_ms_max",
+        "pdd_ms_p95",
         "queue_len_max",
         "channels_in_use_max",
+        "accounts_blocked_max",
         "backup_on",
     ]);
     wr.write_record(&header).map_err(csv_err)?;
@@ -213,11 +215,13 @@ pub fn write_timeline(
                 row.dial_delay_ms_p95,
                 row.dial_delay_ms_p99,
                 row.dial_delay_ms_max,
+                row.pdd_ms_p95,
             ] {
                 rec.push(num(v));
             }
             rec.push(row.queue_len_max.to_string());
             rec.push(row.channels_in_use_max.to_string());
+            rec.push(row.accounts_blocked_max.to_string());
             rec.push(u8::from(row.backup_on).to_string());
             wr.write_record(&rec).map_err(csv_err)?;
         }
@@ -325,4 +329,190 @@ impl Outcome {
     pub fn is_abandoned(self) -> bool {
         matches!(self, Outcome::AbandonedWaiting | Outcome::AbandonedRinging)
     }
+}
+
+fn clock_label(origin_ns: u64, interval_ns: u64, idx: usize) -> (String, String) {
+    let t = crate::time::SimTime(origin_ns + idx as u64 * interval_ns);
+    let seconds_grid = !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
+    (
+        if seconds_grid {
+            t.clock_hhmmss()
+        } else {
+            t.clock_hhmm()
+        },
+        num(t.as_secs_f64()),
+    )
+}
+
+/// `tenants.csv` (totals per replication and source) and `tenants_timeline.csv` (per interval).
+pub fn write_tenants(
+    totals: impl Write,
+    timeline: impl Write,
+    results: &[ReplicationResult],
+    cfg: &crate::model::config::ModelConfig,
+    variant: &str,
+) -> Result<(), String> {
+    let names: Vec<&'static str> = crate::model::obs::Counts::default()
+        .fields()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let mut wt = csv::Writer::from_writer(totals);
+    let mut head = vec![
+        "variant",
+        "replication",
+        "source",
+        "tenant",
+        "method",
+        "kind",
+    ];
+    head.extend(&names);
+    wt.write_record(&head).map_err(csv_err)?;
+    let mut wl = csv::Writer::from_writer(timeline);
+    let mut head = vec![
+        "variant",
+        "replication",
+        "source",
+        "tenant",
+        "method",
+        "clock",
+        "t_s",
+    ];
+    head.extend(&names);
+    wl.write_record(&head).map_err(csv_err)?;
+    for r in results {
+        for (s, so) in cfg.sources.iter().zip(&r.obs.per_source) {
+            let c = &s.behaviour.client;
+            let kind = if c.kind == crate::model::config::SourceKind::Request {
+                "request"
+            } else {
+                "call"
+            };
+            let mut rec = vec![
+                variant.to_string(),
+                r.replication.to_string(),
+                s.name.clone(),
+                c.tenant.clone(),
+                c.method.clone(),
+                kind.into(),
+            ];
+            rec.extend(so.total.fields().into_iter().map(|(_, v)| v.to_string()));
+            wt.write_record(&rec).map_err(csv_err)?;
+            let rows = r.obs.timeline.rows.len();
+            for idx in 0..rows {
+                let (clock, t_s) = clock_label(cfg.start.as_ns(), cfg.interval.as_ns(), idx);
+                let zero = crate::model::obs::Counts::default();
+                let row = so.rows.get(idx).unwrap_or(&zero);
+                let mut rec = vec![
+                    variant.to_string(),
+                    r.replication.to_string(),
+                    s.name.clone(),
+                    c.tenant.clone(),
+                    c.method.clone(),
+                    clock,
+                    t_s,
+                ];
+                rec.extend(row.fields().into_iter().map(|(_, v)| v.to_string()));
+                wl.write_record(&rec).map_err(csv_err)?;
+            }
+        }
+    }
+    wt.flush().map_err(csv_err)?;
+    wl.flush().map_err(csv_err)
+}
+
+/// `stages.csv` (totals per replication and stage) and `stages_timeline.csv` (per interval).
+pub fn write_stages(
+    totals: impl Write,
+    timeline: impl Write,
+    results: &[ReplicationResult],
+    cfg: &crate::model::config::ModelConfig,
+    variant: &str,
+) -> Result<(), String> {
+    const COUNTS: [&str; 8] = [
+        "jobs",
+        "refused",
+        "rate_limited",
+        "errors",
+        "accounts_blocked",
+        "pod_crashes",
+        "pods_added",
+        "failovers",
+    ];
+    let vals = |c: &crate::model::obs::StageCounts| -> [u64; 8] {
+        [
+            c.jobs,
+            c.refused,
+            c.rate_limited,
+            c.errors,
+            c.accounts_blocked,
+            c.pod_crashes,
+            c.pods_added,
+            c.failovers,
+        ]
+    };
+    let mut wt = csv::Writer::from_writer(totals);
+    let mut head = vec!["variant", "replication", "stage"];
+    head.extend(COUNTS);
+    head.extend([
+        "sessions_in_use_max",
+        "latency_ms_mean",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_p99",
+        "latency_ms_max",
+    ]);
+    wt.write_record(&head).map_err(csv_err)?;
+    let mut wl = csv::Writer::from_writer(timeline);
+    let mut head = vec!["variant", "replication", "stage", "clock", "t_s"];
+    head.extend(COUNTS);
+    head.extend([
+        "sessions_in_use_max",
+        "pods_up_min",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_p99",
+    ]);
+    wl.write_record(&head).map_err(csv_err)?;
+    for r in results {
+        for (s, so) in cfg.stages.iter().zip(&r.obs.stages) {
+            let mut rec = vec![
+                variant.to_string(),
+                r.replication.to_string(),
+                s.name.clone(),
+            ];
+            rec.extend(vals(&so.total).iter().map(u64::to_string));
+            rec.push(so.sessions_in_use_max.to_string());
+            let h = &so.latency;
+            for v in [
+                h.mean_ms(),
+                h.quantile_ms(0.5),
+                h.quantile_ms(0.95),
+                h.quantile_ms(0.99),
+                h.max_ms(),
+            ] {
+                rec.push(num(v));
+            }
+            wt.write_record(&rec).map_err(csv_err)?;
+            for (idx, row) in so.rows.iter().enumerate() {
+                let (clock, t_s) = clock_label(cfg.start.as_ns(), cfg.interval.as_ns(), idx);
+                let mut rec = vec![
+                    variant.to_string(),
+                    r.replication.to_string(),
+                    s.name.clone(),
+                    clock,
+                    t_s,
+                ];
+                rec.extend(vals(&row.counts).iter().map(u64::to_string));
+                rec.push(row.sessions_in_use_max.to_string());
+                rec.push(row.pods_up_min.to_string());
+                for v in [row.latency_ms_p50, row.latency_ms_p95, row.latency_ms_p99] {
+                    rec.push(num(v));
+                }
+                wl.write_record(&rec).map_err(csv_err)?;
+            }
+        }
+    }
+    wt.flush().map_err(csv_err)?;
+    wl.flush().map_err(csv_err)
 }

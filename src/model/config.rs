@@ -29,6 +29,9 @@ pub struct ModelConfig {
     pub sources: Vec<SourceConfig>,
     pub carriers: Vec<CarrierConfig>,
     pub backup: BackupConfig,
+    /// Platform stages and the dependencies they call (empty for a carrier-only scenario).
+    pub stages: Vec<StageConfig>,
+    pub dependencies: Vec<DependencyConfig>,
     /// Scheduled changes, sorted by time (stable: same-time changes apply in file order).
     pub changes: Vec<Change>,
 }
@@ -68,6 +71,8 @@ pub struct SourceBehaviour {
     pub flow: FlowConfig,
     pub talk_time: DurationDist,
     pub redial: Option<RedialConfig>,
+    /// Tenant, method, accounts, stages, client timeout and retries.
+    pub client: ClientConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,4 +180,169 @@ pub enum ChangeKind {
     Carrier(usize, CarrierConfig),
     Source(usize, SourceBehaviour),
     Backup(BackupConfig),
+    Stage(usize, StageConfig),
+    /// The flag: the change sets `primary` (a scheduled failover); otherwise the primary in
+    /// force (perhaps after an automatic failover) stays.
+    Dependency(usize, DependencyConfig, bool),
+    /// Unblock every blocked account (a manual reset).
+    ResetAccounts,
+}
+
+/// What a source generates: telephone calls (dialled through a carrier after the platform
+/// stages) or API requests (done once through the stages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Call,
+    Request,
+}
+
+/// Who a source's requests belong to, and how its clients behave toward the platform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    pub kind: SourceKind,
+    /// Customer account (tenant) the traffic belongs to; per-tenant limits and outputs key on it.
+    pub tenant: String,
+    /// API method (gateway limits can fail for one method).
+    pub method: String,
+    /// Accounts behind this source; each call or request belongs to one, drawn uniformly. An
+    /// account can be blocked (by a fail-closed lookup) until a reset.
+    pub accounts: u32,
+    /// Stages in the path, in order (indices into `ModelConfig::stages`).
+    pub stages: Vec<usize>,
+    /// The client gives up an attempt after this long (the server's work goes on).
+    pub timeout: Option<SimDuration>,
+    /// Attempts after the first when an attempt fails or times out.
+    pub retries: u32,
+    /// Wait before retry k (k = 1, 2, ...) is `backoff` x `backoff_multiplier`^(k-1).
+    pub backoff: DurationDist,
+    pub backoff_multiplier: f64,
+}
+
+impl ClientConfig {
+    pub fn plain_calls(tenant: &str) -> ClientConfig {
+        ClientConfig {
+            kind: SourceKind::Call,
+            tenant: tenant.to_string(),
+            method: "call".into(),
+            accounts: 1,
+            stages: Vec::new(),
+            timeout: None,
+            retries: 0,
+            backoff: DurationDist::Fixed(SimDuration::from_secs(1)),
+            backoff_multiplier: 2.0,
+        }
+    }
+}
+
+/// What a stage does when its sessions (or pods) are all busy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StageOverLimit {
+    /// Refuse at once with this code (503 from a load balancer out of sessions).
+    Refuse { code: u16 },
+    /// Wait FIFO for a session, refused with `code` after `timeout` (if any).
+    Wait {
+        timeout: Option<SimDuration>,
+        code: u16,
+    },
+}
+
+/// How a stage treats a failed lookup in its dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookupPolicy {
+    /// Carry on as if the lookup succeeded.
+    FailOpen,
+    /// Fail the attempt (5xx).
+    FailClosed,
+    /// Treat the missing value as "account disabled": block the account until a reset, and
+    /// fail the attempt with 403.
+    DisableAccount,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageDependency {
+    pub dependency: usize,
+    pub on_error: LookupPolicy,
+    /// false: the client stays connected to the node that was primary at the start (as one
+    /// Simwood service did) instead of following a failover.
+    pub follows_failover: bool,
+}
+
+/// Per-tenant rate limiting at a stage (an API gateway).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantLimit {
+    pub limiter: LimiterSpec,
+    pub code: u16,
+    /// Methods for which the limiter fails to enforce (a bug on that path).
+    pub bypass_methods: Vec<String>,
+}
+
+/// A pool of servers (pods) behind a stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodsConfig {
+    /// Pods wanted now (a change to it is a manual rescale).
+    pub count: u32,
+    /// Concurrent jobs per pod.
+    pub capacity: u32,
+    pub memory_limit_mb: f64,
+    pub base_memory_mb: f64,
+    /// Memory each job of a method leaks, MB (method name, MB per job).
+    pub leak_mb: Vec<(String, f64)>,
+    /// A crashed pod is back after this long.
+    pub restart_time: SimDuration,
+    /// A new pod (scale-up) serves after this long.
+    pub start_time: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerConfig {
+    pub min: u32,
+    pub max: u32,
+    /// Busy share of pod capacity the autoscaler aims at.
+    pub target_utilization: f64,
+    pub evaluate_every: SimDuration,
+    /// Utilisation must stay above target this long before a scale-up (how late it reacts).
+    pub stabilization: SimDuration,
+    /// After a scaling action, none for this long.
+    pub cooldown: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageConfig {
+    pub name: String,
+    /// Concurrent jobs (sessions); with pods, pods x capacity instead.
+    pub sessions: Option<u64>,
+    pub over_limit: StageOverLimit,
+    pub service_time: DurationDist,
+    pub dependency: Option<StageDependency>,
+    pub tenant_limit: Option<TenantLimit>,
+    pub pods: Option<PodsConfig>,
+    pub autoscaler: Option<AutoscalerConfig>,
+    /// Code of a failed job (dependency error under fail_closed, pod crash).
+    pub error_code: u16,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConfig {
+    pub name: String,
+    pub latency: DurationDist,
+    /// Probability that a lookup on this node fails (connection failure, missing value).
+    pub error_rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    pub every: SimDuration,
+    /// Fail over when probes of the primary have failed continuously this long.
+    pub fail_after: SimDuration,
+}
+
+/// A shared dependency (a Redis master with replicas, a database): nodes, a primary, and an
+/// automatic failover from health checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependencyConfig {
+    pub name: String,
+    pub nodes: Vec<NodeConfig>,
+    /// The node that is primary now (a change to it is a failover).
+    pub primary: usize,
+    pub health_check: Option<HealthCheck>,
 }

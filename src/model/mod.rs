@@ -6,13 +6,14 @@
 
 pub mod config;
 pub mod obs;
+pub mod platform;
 
 use crate::dist::NhppArrivals;
 use crate::engine::Scheduler;
 use crate::limiter::{ChannelPool, Limiter};
 use crate::rng::{call_rng, child, component_seed, rng_from, CallDraw};
 const _: () = assert!(
-    std::mem::size_of::<Event>() <= 12,
+    std::mem::size_of::<Event>() <= 16,
     "events stay small: the heap moves them"
 );
 use crate::time::{SimDuration, SimTime};
@@ -41,6 +42,8 @@ impl ArrivalStream {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Connected,
+    /// An API request completed through every stage.
+    Served,
     AbandonedWaiting,
     AbandonedRinging,
     NoAnswer,
@@ -52,6 +55,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Connected => "connected",
+            Outcome::Served => "served",
             Outcome::AbandonedWaiting => "abandoned_waiting",
             Outcome::AbandonedRinging => "abandoned_ringing",
             Outcome::NoAnswer => "no_answer",
@@ -67,6 +71,11 @@ pub enum LegFailure {
     Rejected(u16),
     QueueFull,
     QueueTimeout,
+    /// The attempt failed at a platform stage (after the client's retries).
+    Stage {
+        code: u16,
+        why: platform::StageFail,
+    },
 }
 
 /// One finished call, for per-call output (only produced when a sink is attached).
@@ -141,6 +150,32 @@ enum Event {
         on: bool,
         gen: u32,
     },
+    JobDone {
+        job: Ref,
+    },
+    StageWaitTimeout {
+        call: Ref,
+        try_gen: u32,
+    },
+    ClientTimeout {
+        call: Ref,
+        try_gen: u32,
+    },
+    Retry {
+        call: Ref,
+        try_gen: u32,
+    },
+    PodUp {
+        stage: u32,
+        pod: u32,
+        epoch: u32,
+    },
+    Autoscale {
+        stage: u32,
+    },
+    HealthCheck {
+        dep: u32,
+    },
     BackupEval {
         gen: u32,
     },
@@ -172,6 +207,15 @@ struct Call {
     answered_at: SimTime,
     /// Arrived after the warm-up: counted in the summary statistics.
     measured: bool,
+    /// Platform progress: the account, the stage reached, client retries so far, the current
+    /// attempt's generation (stale job results and timeouts are dropped), whether the call is
+    /// still in the platform and whether it waits in a stage's queue.
+    account: u32,
+    stage_pos: u32,
+    tries: u32,
+    try_gen: u32,
+    in_platform: bool,
+    stage_queued: bool,
     any_rang: bool,
     last_failure: Option<LegFailure>,
 }
@@ -309,6 +353,14 @@ pub struct Model<'a> {
     free_redials: Vec<u32>,
     instant_answers: Vec<Ref>,
     patience_checks: Vec<Ref>,
+    stages: Vec<platform::StageState>,
+    deps: Vec<platform::DepState>,
+    jobs: Slab<platform::Job>,
+    /// Per source, per account: blocked until a reset.
+    blocked: Vec<Vec<bool>>,
+    blocked_count: u64,
+    /// Tenant index of each source (sources of one tenant share its limiters).
+    tenant_of: Vec<usize>,
     sink: Option<&'a mut dyn CallSink>,
     scratch: Vec<u64>,
 }
@@ -358,6 +410,18 @@ impl<'a> Model<'a> {
                 wake_at: None,
             })
             .collect();
+        let mut tenants: Vec<&str> = Vec::new();
+        let tenant_of: Vec<usize> = cfg
+            .sources
+            .iter()
+            .map(|s| {
+                let t = s.behaviour.client.tenant.as_str();
+                tenants.iter().position(|x| *x == t).unwrap_or_else(|| {
+                    tenants.push(t);
+                    tenants.len() - 1
+                })
+            })
+            .collect();
         let obs = Observations {
             counts: Counts::default(),
             dial_delay: DelayHist::default(),
@@ -372,6 +436,19 @@ impl<'a> Model<'a> {
             end_time: cfg.start,
             backup_on_s: 0.0,
             backup_switches: 0,
+            per_source: vec![SourceObs::default(); cfg.sources.len()],
+            stages: cfg
+                .stages
+                .iter()
+                .map(|s| {
+                    StageObs::new(
+                        keep_timeline,
+                        s.pods.as_ref().map(|p| u64::from(p.count)).unwrap_or(0),
+                    )
+                })
+                .collect(),
+            accounts_blocked_max: 0,
+            failovers: 0,
         };
         Model {
             cfg,
@@ -392,6 +469,16 @@ impl<'a> Model<'a> {
             free_redials: Vec::new(),
             instant_answers: Vec::new(),
             patience_checks: Vec::new(),
+            stages: platform::build_stages(cfg, tenants.len()),
+            deps: platform::build_deps(cfg, master_seed, replication),
+            jobs: Slab::new(),
+            blocked: cfg
+                .sources
+                .iter()
+                .map(|s| vec![false; s.behaviour.client.accounts as usize])
+                .collect(),
+            blocked_count: 0,
+            tenant_of,
             sink,
             scratch: Vec::new(),
         }
@@ -455,6 +542,7 @@ impl<'a> Model<'a> {
                 .schedule(ch.at.max(start), Event::Change { index: i as u32 });
         }
         self.apply_backup_config(&self.cfg.backup.clone(), start);
+        self.init_platform();
     }
 
     /// Puts a backup policy in force: events of the previous policy become stale. A manual
@@ -606,8 +694,8 @@ impl<'a> Model<'a> {
                     let carrier = self.legs.get(leg.idx).carrier;
                     self.carriers[carrier as usize].queue_live -= 1;
                     self.queue_delta(now, false);
-                    let m = self.calls.get(self.legs.get(leg.idx).call).measured;
-                    self.tally(now, m, |c| c.legs_queue_timeout += 1);
+                    let cl = self.legs.get(leg.idx).call;
+                    self.tally(now, cl, |c| c.legs_queue_timeout += 1);
                     self.end_leg(now, leg.idx, Some(LegFailure::QueueTimeout));
                     self.drain(now, carrier);
                 } else {
@@ -634,6 +722,15 @@ impl<'a> Model<'a> {
             Event::Backup { on, gen } if gen == self.backup_gen => self.set_backup(on, now),
             Event::BackupEval { gen } if gen == self.backup_gen => self.evaluate_auto(now),
             Event::Backup { .. } | Event::BackupEval { .. } => self.obs.stale_events += 1,
+            Event::JobDone { job } => self.job_done(now, job),
+            Event::StageWaitTimeout { call, try_gen } => {
+                self.stage_wait_timeout(now, call, try_gen)
+            }
+            Event::ClientTimeout { call, try_gen } => self.client_timeout(now, call, try_gen),
+            Event::Retry { call, try_gen } => self.retry(now, call, try_gen),
+            Event::PodUp { stage, pod, epoch } => self.pod_up(now, stage as usize, pod, epoch),
+            Event::Autoscale { stage } => self.autoscale(now, stage as usize),
+            Event::HealthCheck { dep } => self.health_check(now, dep as usize),
         }
     }
 
@@ -677,17 +774,20 @@ impl<'a> Model<'a> {
     }
 
     fn new_call(&mut self, now: SimTime, source: u32, call_index: u64, attempt: u32, seed: u64) {
-        let backup = self.backup_on;
-        let measured = now >= self.cfg.start.plus(self.cfg.warmup);
         let b = &self.sources[source as usize].behaviour;
+        let is_call = b.client.kind == SourceKind::Call;
+        // Backup routing is the carrier's path for calls: it skips the platform entirely.
+        let backup = self.backup_on && is_call;
+        let measured = now >= self.cfg.start.plus(self.cfg.warmup);
         let has_patience = b.patience.is_some();
         let sequential = b.flow.mode == FlowMode::Sequential;
-        let setup = if backup {
-            SimDuration::ZERO
+        let accounts = b.client.accounts;
+        let account = if accounts > 1 {
+            call_rng(seed, CallDraw::Account, 0).random_range(0..accounts)
         } else {
-            b.setup_delay
-                .sample(&mut call_rng(seed, CallDraw::Setup, 0))
+            0
         };
+        let use_platform = !backup && !b.client.stages.is_empty();
         let r = self.calls.insert(
             |gen| Call {
                 gen,
@@ -706,13 +806,19 @@ impl<'a> Model<'a> {
                 first_ring: None,
                 answered_at: SimTime::ZERO,
                 measured,
+                account,
+                stage_pos: 0,
+                tries: 0,
+                try_gen: 0,
+                in_platform: false,
+                stage_queued: false,
                 any_rang: false,
                 last_failure: None,
             },
             |c| c.gen,
         );
         self.obs.calls_in_flight_max = self.obs.calls_in_flight_max.max(self.calls.in_use);
-        self.tally(now, measured, |c| {
+        self.tally(now, r.idx, |c| {
             c.offered += 1;
             if attempt > 1 {
                 c.redials += 1;
@@ -723,11 +829,10 @@ impl<'a> Model<'a> {
                 c.backup_routed += 1;
             }
         });
-        if setup == SimDuration::ZERO {
-            self.start_legs(now, r.idx);
+        if use_platform {
+            self.begin_platform(now, r);
         } else {
-            self.sched
-                .schedule(now.plus(setup), Event::SetupDone { call: r });
+            self.begin_dialling(now, r);
         }
         // The patience event is needed only if the call is still unanswered once this instant's
         // work is done: many calls are answered the moment they arrive and never need one.
@@ -735,6 +840,25 @@ impl<'a> Model<'a> {
         // those calls.
         if has_patience {
             self.patience_checks.push(r);
+        }
+    }
+
+    /// After the platform (or at once): the tracking hop's setup delay, then the legs.
+    fn begin_dialling(&mut self, now: SimTime, r: Ref) {
+        let c = self.calls.get(r.idx);
+        let setup = if c.backup {
+            SimDuration::ZERO
+        } else {
+            self.sources[c.source as usize]
+                .behaviour
+                .setup_delay
+                .sample(&mut call_rng(c.seed, CallDraw::Setup, 0))
+        };
+        if setup == SimDuration::ZERO {
+            self.start_legs(now, r.idx);
+        } else {
+            self.sched
+                .schedule(now.plus(setup), Event::SetupDone { call: r });
         }
     }
 
@@ -788,8 +912,7 @@ impl<'a> Model<'a> {
         c.legs[dest as usize] = r.idx;
         c.legs_started += 1;
         c.live += 1;
-        let measured = c.measured;
-        self.tally(now, measured, |c| c.legs_requested += 1);
+        self.tally(now, call, |c| c.legs_requested += 1);
 
         let cs = &mut self.carriers[carrier as usize];
         if cs.queue_live == 0
@@ -804,18 +927,18 @@ impl<'a> Model<'a> {
         }
         match cs.cfg.over_limit {
             OverLimit::Reject { code } => {
-                self.tally(now, measured, |c| c.legs_rejected += 1);
+                self.tally(now, call, |c| c.legs_rejected += 1);
                 self.end_leg(now, r.idx, Some(LegFailure::Rejected(code)));
             }
             OverLimit::Queue { capacity, max_wait } => {
                 if capacity.is_some_and(|cap| cs.queue_live >= cap) {
-                    self.tally(now, measured, |c| c.legs_queue_full += 1);
+                    self.tally(now, call, |c| c.legs_queue_full += 1);
                     self.end_leg(now, r.idx, Some(LegFailure::QueueFull));
                     return;
                 }
                 cs.queue.push_back(r);
                 cs.queue_live += 1;
-                self.tally(now, measured, |c| c.legs_queued += 1);
+                self.tally(now, call, |c| c.legs_queued += 1);
                 self.queue_delta(now, true);
                 if let Some(w) = max_wait {
                     self.sched
@@ -872,7 +995,7 @@ impl<'a> Model<'a> {
         self.channel_delta(now, true);
         let delay = now.since(requested);
         let measured = self.calls.get(call).measured;
-        self.tally(now, measured, |c| c.legs_dialed += 1);
+        self.tally(now, call, |c| c.legs_dialed += 1);
         if measured {
             self.obs.dial_delay.record(delay);
         }
@@ -886,8 +1009,13 @@ impl<'a> Model<'a> {
         let c = self.calls.get_mut(call);
         if c.first_ring.is_none() {
             c.first_ring = Some(now);
+            let pdd = now.since(c.arrival);
             if c.measured {
-                self.obs.pdd.record(now.since(c.arrival));
+                self.obs.pdd.record(pdd);
+            }
+            if self.obs.timeline.keep {
+                self.obs.timeline.at(now, self.backup_on);
+                self.obs.timeline.record_pdd(pdd);
             }
         }
         let (seed, source) = (c.seed, c.source);
@@ -922,7 +1050,7 @@ impl<'a> Model<'a> {
         let c = self.calls.get(call);
         let (backup, arrival, seed, source, measured) =
             (c.backup, c.arrival, c.seed, c.source, c.measured);
-        self.tally(now, measured, |c| {
+        self.tally(now, call, |c| {
             c.connected += 1;
             if backup {
                 c.backup_connected += 1;
@@ -979,7 +1107,6 @@ impl<'a> Model<'a> {
         let c = self.calls.get(call);
         let legs = c.legs;
         let n = c.legs_started as usize;
-        let measured = c.measured;
         let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
         let mut nd = 0;
         for &leg in &legs[..n] {
@@ -996,11 +1123,11 @@ impl<'a> Model<'a> {
                 LegState::Queued => {
                     self.carriers[carrier as usize].queue_live -= 1;
                     self.queue_delta(now, false);
-                    self.tally(now, measured, |c| c.legs_cancelled_queued += 1);
+                    self.tally(now, call, |c| c.legs_cancelled_queued += 1);
                 }
                 LegState::Ringing => {
                     self.release_channel(now, carrier);
-                    self.tally(now, measured, |c| c.legs_cancelled_ringing += 1);
+                    self.tally(now, call, |c| c.legs_cancelled_ringing += 1);
                     if !carriers_to_drain[..nd].contains(&carrier) {
                         carriers_to_drain[nd] = carrier;
                         nd += 1;
@@ -1047,13 +1174,26 @@ impl<'a> Model<'a> {
     /// Records a call's final non-connected outcome, schedules a redial if the caller tries
     /// again, and frees the call.
     fn conclude(&mut self, now: SimTime, call: u32, outcome: Outcome) {
-        let measured = self.calls.get(call).measured;
-        self.tally(now, measured, |c| match outcome {
+        let why = match self.calls.get(call).last_failure {
+            Some(LegFailure::Stage { why, .. }) => Some(why),
+            _ => None,
+        };
+        self.tally(now, call, |c| match outcome {
             Outcome::AbandonedWaiting => c.abandoned_waiting += 1,
             Outcome::AbandonedRinging => c.abandoned_ringing += 1,
             Outcome::NoAnswer => c.no_answer += 1,
-            Outcome::Failed => c.failed += 1,
-            Outcome::Connected | Outcome::Unfinished => unreachable!("not a concluding outcome"),
+            Outcome::Failed => {
+                c.failed += 1;
+                match why {
+                    Some(platform::StageFail::Refused) | None => c.failed_refused += 1,
+                    Some(platform::StageFail::Error) => c.failed_error += 1,
+                    Some(platform::StageFail::Blocked) => c.failed_blocked += 1,
+                    Some(platform::StageFail::Timeout) => c.failed_timeout += 1,
+                }
+            }
+            Outcome::Connected | Outcome::Served | Outcome::Unfinished => {
+                unreachable!("not a concluding outcome")
+            }
         });
         let cl = self.calls.get(call);
         let (source, call_index, attempt, seed) = (cl.source, cl.call_index, cl.attempt, cl.seed);
@@ -1120,6 +1260,7 @@ impl<'a> Model<'a> {
                 (Outcome::Failed, Some(LegFailure::QueueFull | LegFailure::QueueTimeout)) => {
                     Some(503)
                 }
+                (Outcome::Failed, Some(LegFailure::Stage { code, .. })) => Some(code),
                 _ => None,
             },
         };
@@ -1169,13 +1310,19 @@ impl<'a> Model<'a> {
         self.obs.timeline.set_channels(self.channels_total);
     }
 
-    /// Counts an event in the timeline (always) and in the summary (calls after the warm-up).
-    fn tally(&mut self, now: SimTime, measured: bool, f: impl Fn(&mut Counts)) {
+    /// Counts an event of `call` in the timeline and its source's timeline (when kept), and in
+    /// the summary and its source's totals (calls after the warm-up).
+    fn tally(&mut self, now: SimTime, call: u32, f: impl Fn(&mut Counts)) {
+        let c = self.calls.get(call);
+        let (measured, source) = (c.measured, c.source as usize);
         if self.obs.timeline.keep {
             f(self.obs.timeline.at(now, self.backup_on));
+            let idx = self.obs.timeline.index_of(now);
+            f(self.obs.per_source[source].row(idx));
         }
         if measured {
             f(&mut self.obs.counts);
+            f(&mut self.obs.per_source[source].total);
         }
     }
 
@@ -1191,6 +1338,10 @@ impl<'a> Model<'a> {
     fn apply_change(&mut self, now: SimTime, index: usize) {
         let ch = &self.cfg.changes[index];
         match &ch.kind {
+            k
+            @ (ChangeKind::Stage(..) | ChangeKind::Dependency(..) | ChangeKind::ResetAccounts) => {
+                self.apply_platform_change(now, k);
+            }
             ChangeKind::Carrier(i, cfg) => {
                 let cs = &mut self.carriers[*i];
                 cs.limiter.reconfigure(&cfg.limiter, now);
@@ -1303,6 +1454,10 @@ impl<'a> Model<'a> {
             self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
         }
         self.obs.timeline.finish(now);
+        let last = self.obs.timeline.index_of(now);
+        for s in &mut self.obs.stages {
+            s.finish(last);
+        }
         self.obs.end_time = now;
         self.obs.pending_events_max = self.sched.pending_max();
 

@@ -12,10 +12,20 @@ pub struct Counts {
     pub first_attempts: u64,
     pub redials: u64,
     pub connected: u64,
+    /// API requests completed through every stage.
+    pub served: u64,
     pub abandoned_waiting: u64,
     pub abandoned_ringing: u64,
     pub no_answer: u64,
     pub failed: u64,
+    /// Of `failed`, the final attempt's reason: refused by a stage (sessions, pods, tenant
+    /// limit), an error (dependency, crash), a blocked account (403), a client timeout.
+    pub failed_refused: u64,
+    pub failed_error: u64,
+    pub failed_blocked: u64,
+    pub failed_timeout: u64,
+    /// Client retries (attempts after the first) of calls and requests.
+    pub retries: u64,
     pub backup_routed: u64,
     pub backup_connected: u64,
     pub unfinished: u64,
@@ -48,10 +58,16 @@ counts_fields!(
     first_attempts,
     redials,
     connected,
+    served,
     abandoned_waiting,
     abandoned_ringing,
     no_answer,
     failed,
+    failed_refused,
+    failed_error,
+    failed_blocked,
+    failed_timeout,
+    retries,
     backup_routed,
     backup_connected,
     unfinished,
@@ -71,7 +87,12 @@ impl Counts {
     }
     /// Calls that ended in exactly one outcome (or are counted unfinished).
     pub fn outcomes(&self) -> u64 {
-        self.connected + self.abandoned() + self.no_answer + self.failed + self.unfinished
+        self.connected
+            + self.served
+            + self.abandoned()
+            + self.no_answer
+            + self.failed
+            + self.unfinished
     }
 }
 
@@ -161,8 +182,10 @@ pub struct TimelineRow {
     pub dial_delay_ms_p95: f64,
     pub dial_delay_ms_p99: f64,
     pub dial_delay_ms_max: f64,
+    pub pdd_ms_p95: f64,
     pub queue_len_max: u64,
     pub channels_in_use_max: u64,
+    pub accounts_blocked_max: u64,
     pub backup_on: bool,
 }
 
@@ -175,12 +198,15 @@ pub struct Timeline {
     current_end: u64,
     current: Counts,
     dial: DelayHist,
+    pdd: DelayHist,
     queue_len_max: u64,
     channels_max: u64,
     /// Current levels, which open the next interval's maxima (a level held through a quiet
     /// interval is still its maximum).
     queue_len_now: u64,
     channels_now: u64,
+    accounts_blocked_max: u64,
+    accounts_blocked_now: u64,
     backup_on: bool,
     /// Off: nothing is recorded (nobody will read it); the model skips its timeline updates.
     pub keep: bool,
@@ -197,10 +223,13 @@ impl Timeline {
             current: Counts::default(),
             // 2 significant digits are plenty per minute and keep the histogram small.
             dial: DelayHist::new(2),
+            pdd: DelayHist::new(2),
             queue_len_max: 0,
             channels_max: 0,
             queue_len_now: 0,
             channels_now: 0,
+            accounts_blocked_max: 0,
+            accounts_blocked_now: 0,
             backup_on,
             keep,
             rows: Vec::new(),
@@ -235,18 +264,27 @@ impl Timeline {
             dial_delay_ms_p95: self.dial.quantile_ms(0.95),
             dial_delay_ms_p99: self.dial.quantile_ms(0.99),
             dial_delay_ms_max: self.dial.max_ms(),
+            pdd_ms_p95: self.pdd.quantile_ms(0.95),
             queue_len_max: self.queue_len_max,
             channels_in_use_max: self.channels_max,
+            accounts_blocked_max: self.accounts_blocked_max,
             backup_on: self.backup_on,
         });
         self.dial.reset();
+        self.pdd.reset();
         self.queue_len_max = self.queue_len_now;
         self.channels_max = self.channels_now;
+        self.accounts_blocked_max = self.accounts_blocked_now;
         self.backup_on = backup_on_next;
         self.current_index += 1;
         self.current_end = self.current_end.saturating_add(self.interval.as_ns());
     }
 
+    pub fn record_pdd(&mut self, pdd: SimDuration) {
+        if self.keep {
+            self.pdd.record(pdd);
+        }
+    }
     pub fn record_dial(&mut self, delay: SimDuration) {
         if self.keep {
             self.dial.record(delay);
@@ -256,6 +294,21 @@ impl Timeline {
     pub fn set_queue_len(&mut self, n: u64) {
         self.queue_len_now = n;
         self.queue_len_max = self.queue_len_max.max(n);
+    }
+    /// Accounts now blocked (call after `at`).
+    pub fn set_accounts_blocked(&mut self, n: u64) {
+        self.accounts_blocked_now = n;
+        self.accounts_blocked_max = self.accounts_blocked_max.max(n);
+    }
+    /// Index of the interval holding `now` (0 = the first).
+    pub fn index_of(&self, now: SimTime) -> usize {
+        (now.as_ns().saturating_sub(self.origin.as_ns()) / self.interval.as_ns()) as usize
+    }
+    pub fn origin(&self) -> SimTime {
+        self.origin
+    }
+    pub fn interval(&self) -> SimDuration {
+        self.interval
     }
     /// Channels now in use on all carriers (call after `at`).
     pub fn set_channels(&mut self, n: u64) {
@@ -269,6 +322,168 @@ impl Timeline {
     pub fn finish(&mut self, last: SimTime) {
         let _ = self.at(last, false);
         self.flush(false);
+    }
+}
+
+/// One source's (tenant and method's) counts: totals over the measured calls, and per-interval
+/// rows when the timeline is kept.
+#[derive(Clone, Debug, Default)]
+pub struct SourceObs {
+    pub total: Counts,
+    pub rows: Vec<Counts>,
+}
+
+impl SourceObs {
+    pub fn row(&mut self, idx: usize) -> &mut Counts {
+        if idx >= self.rows.len() {
+            self.rows.resize(idx + 1, Counts::default());
+        }
+        &mut self.rows[idx]
+    }
+}
+
+/// Counters of one stage (totals, or one interval).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    /// Jobs started (sessions taken).
+    pub jobs: u64,
+    /// Attempts refused: sessions or pods full, wait timed out, or over the tenant limit.
+    pub refused: u64,
+    /// Of `refused`, those over the per-tenant rate limit.
+    pub rate_limited: u64,
+    /// Jobs whose dependency lookup failed, or that a pod crash killed.
+    pub errors: u64,
+    /// Accounts blocked by a failed lookup under `disable_account`.
+    pub accounts_blocked: u64,
+    pub pod_crashes: u64,
+    pub pods_added: u64,
+    pub failovers: u64,
+}
+
+/// One interval of one stage.
+#[derive(Clone, Debug)]
+pub struct StageRow {
+    pub counts: StageCounts,
+    pub sessions_in_use_max: u64,
+    pub pods_up_min: u64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p95: f64,
+    pub latency_ms_p99: f64,
+}
+
+/// What one stage observed.
+pub struct StageObs {
+    pub total: StageCounts,
+    /// Job durations (service plus dependency), measured calls only.
+    pub latency: DelayHist,
+    pub sessions_in_use_max: u64,
+    pub rows: Vec<StageRow>,
+    keep: bool,
+    row_idx: usize,
+    row: StageCounts,
+    row_hist: DelayHist,
+    row_sessions_max: u64,
+    row_pods_min: u64,
+    sessions_now: u64,
+    pods_now: u64,
+}
+
+impl StageObs {
+    pub fn new(keep: bool, pods: u64) -> Self {
+        StageObs {
+            total: StageCounts::default(),
+            latency: DelayHist::default(),
+            sessions_in_use_max: 0,
+            rows: Vec::new(),
+            keep,
+            row_idx: 0,
+            row: StageCounts::default(),
+            row_hist: DelayHist::new(2),
+            row_sessions_max: 0,
+            row_pods_min: pods,
+            sessions_now: 0,
+            pods_now: pods,
+        }
+    }
+
+    /// Moves the open row to interval `idx`, closing the ones before.
+    fn advance(&mut self, idx: usize) {
+        while self.keep && self.row_idx < idx {
+            self.rows.push(StageRow {
+                counts: std::mem::take(&mut self.row),
+                sessions_in_use_max: self.row_sessions_max,
+                pods_up_min: self.row_pods_min,
+                latency_ms_p50: self.row_hist.quantile_ms(0.5),
+                latency_ms_p95: self.row_hist.quantile_ms(0.95),
+                latency_ms_p99: self.row_hist.quantile_ms(0.99),
+            });
+            self.row_hist.reset();
+            self.row_sessions_max = self.sessions_now;
+            self.row_pods_min = self.pods_now;
+            self.row_idx += 1;
+        }
+    }
+
+    /// Counts into the totals (if measured) and the row of interval `idx` (if kept).
+    pub fn count(&mut self, idx: usize, measured: bool, f: impl Fn(&mut StageCounts)) {
+        if measured {
+            f(&mut self.total);
+        }
+        if self.keep {
+            self.advance(idx);
+            f(&mut self.row);
+        }
+    }
+
+    pub fn latency(&mut self, idx: usize, measured: bool, d: SimDuration) {
+        if measured {
+            self.latency.record(d);
+        }
+        if self.keep {
+            self.advance(idx);
+            self.row_hist.record(d);
+        }
+    }
+
+    pub fn levels(&mut self, idx: usize, sessions: u64, pods_up: u64) {
+        self.sessions_now = sessions;
+        self.pods_now = pods_up;
+        self.sessions_in_use_max = self.sessions_in_use_max.max(sessions);
+        if self.keep {
+            self.advance(idx);
+            self.row_sessions_max = self.row_sessions_max.max(sessions);
+            self.row_pods_min = self.row_pods_min.min(pods_up);
+        }
+    }
+
+    /// Closes rows up to and including interval `last`.
+    pub fn finish(&mut self, last: usize) {
+        self.advance(last + 1);
+    }
+}
+
+impl Observations {
+    /// Observations of nothing (a template, e.g. to count metrics).
+    pub fn empty() -> Observations {
+        Observations {
+            counts: Counts::default(),
+            dial_delay: DelayHist::new(1),
+            pdd: DelayHist::new(1),
+            answer_wait: MeanAcc::default(),
+            abandon_wait: MeanAcc::default(),
+            timeline: Timeline::new(SimTime::ZERO, SimDuration::from_secs(60), false, false),
+            events: 0,
+            stale_events: 0,
+            pending_events_max: 0,
+            calls_in_flight_max: 0,
+            end_time: SimTime::ZERO,
+            backup_on_s: 0.0,
+            backup_switches: 0,
+            per_source: Vec::new(),
+            stages: Vec::new(),
+            accounts_blocked_max: 0,
+            failovers: 0,
+        }
     }
 }
 
@@ -290,4 +505,12 @@ pub struct Observations {
     /// Seconds of backup routing in force during the run.
     pub backup_on_s: f64,
     pub backup_switches: u64,
+    /// Per source (tenant and method), in source order.
+    pub per_source: Vec<SourceObs>,
+    /// Per platform stage, in stage order.
+    pub stages: Vec<StageObs>,
+    /// Most accounts blocked at once.
+    pub accounts_blocked_max: u64,
+    /// Dependency failovers (health check or scheduled).
+    pub failovers: u64,
 }

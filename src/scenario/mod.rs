@@ -4,6 +4,7 @@
 //! The only module besides `cli`/`export` that touches files (the scenario, traces, empirical
 //! distributions). Depends on model config types, dist, limiter specs and time parsing.
 
+pub mod platform;
 pub mod reader;
 pub mod spans;
 pub mod trace;
@@ -246,6 +247,8 @@ const TOP_KEYS: &[&str] = &[
     "changes",
     "variants",
     "validation",
+    "stages",
+    "dependencies",
 ];
 
 fn build(
@@ -313,19 +316,12 @@ fn build(
         ));
     }
 
-    // Carriers first: sources refer to them by name.
-    let carriers_obj = top.table_opt("carriers")?.ok_or_else(|| {
-        top.missing(
-            "carriers",
-            "{ primary = { rate = \"20/s\" } }  (a [carriers.NAME] table)",
-        )
-    })?;
-    if carriers_obj.table.is_empty() {
-        return Err(top.err(
-            "carriers",
-            "at least one carrier is needed, e.g. [carriers.primary] with rate = \"20/s\"",
-        ));
-    }
+    // Carriers, dependencies and stages first: sources refer to them by name. Carriers are
+    // needed only by call sources (request-only scenarios have none).
+    let empty = toml::Table::new();
+    let carriers_obj = top
+        .table_opt("carriers")?
+        .unwrap_or_else(|| Obj::new(ctx, "carriers", &empty));
     let mut carriers = Vec::new();
     let mut carrier_names = Vec::new();
     for (cname, v) in carriers_obj.table {
@@ -342,6 +338,47 @@ fn build(
         };
         carriers.push(build_carrier(&Obj::new(ctx, path, t), cname)?);
         carrier_names.push(cname.clone());
+    }
+
+    let mut dependencies = Vec::new();
+    if let Some(dobj) = top.table_opt("dependencies")? {
+        for (dname, v) in dobj.table {
+            let _ = dobj.get(dname);
+            let path = join("dependencies", dname);
+            let toml::Value::Table(t) = v else {
+                return Err(ctx.err(
+                    &path,
+                    format!(
+                        "expected a table describing dependency `{dname}`, found {}",
+                        describe(v)
+                    ),
+                ));
+            };
+            dependencies.push(platform::build_dependency(&Obj::new(ctx, path, t), dname)?);
+        }
+    }
+    let mut stages = Vec::new();
+    let mut stage_names = Vec::new();
+    if let Some(sobj) = top.table_opt("stages")? {
+        for (sname, v) in sobj.table {
+            let _ = sobj.get(sname);
+            let path = join("stages", sname);
+            let toml::Value::Table(t) = v else {
+                return Err(ctx.err(
+                    &path,
+                    format!(
+                        "expected a table describing stage `{sname}`, found {}",
+                        describe(v)
+                    ),
+                ));
+            };
+            stages.push(platform::build_stage(
+                &Obj::new(ctx, path, t),
+                sname,
+                &dependencies,
+            )?);
+            stage_names.push(sname.clone());
+        }
     }
 
     let sources_obj = top.table_opt("sources")?.ok_or_else(|| {
@@ -371,7 +408,7 @@ fn build(
         };
         let o = Obj::new(ctx, path, t);
         let arrivals = build_arrivals(&o, start)?;
-        let behaviour = build_behaviour(&o, &carrier_names)?;
+        let behaviour = build_behaviour(&o, sname, &carrier_names, &stage_names)?;
         o.finish(&[])?;
         sources.push(SourceConfig {
             name: sname.clone(),
@@ -398,7 +435,13 @@ fn build(
         }
         None => None,
     };
-    let changes = build_changes(ctx, &top, doc, &carrier_names, &sources, start)?;
+    let names = Names {
+        carriers: &carrier_names,
+        sources: &sources,
+        stages: &stage_names,
+        dependencies: &dependencies,
+    };
+    let changes = build_changes(ctx, &top, doc, &names, start)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -411,6 +454,8 @@ fn build(
         sources,
         carriers,
         backup,
+        stages,
+        dependencies,
         changes,
     };
     Ok(Scenario {
@@ -466,6 +511,13 @@ const CARRIER_KEYS: &[&str] = &[
 
 fn build_carrier(o: &Obj, name: &str) -> Result<CarrierConfig> {
     let _ = o.str_opt("description")?;
+    let limiter = build_limiter(o)?;
+    build_carrier_rest(o, name, limiter)
+}
+
+/// A rate limiter from `algorithm`, `rate`/`burst` or `limit`/`window` keys of `o` (carriers
+/// and gateway tenant limits share it).
+fn build_limiter(o: &Obj) -> Result<LimiterSpec> {
     let algorithm = o.choice_opt(
         "algorithm",
         &[
@@ -537,6 +589,10 @@ fn build_carrier(o: &Obj, name: &str) -> Result<CarrierConfig> {
             LimiterSpec::Unlimited
         }
     };
+    Ok(limiter)
+}
+
+fn build_carrier_rest(o: &Obj, name: &str, limiter: LimiterSpec) -> Result<CarrierConfig> {
     let channels = o.positive_u64_opt("channels")?;
     let count_each_leg = o.bool_opt("count_each_leg")?.unwrap_or(true);
     let count_backup_legs = o.bool_opt("count_backup_legs")?.unwrap_or(true);
@@ -659,9 +715,26 @@ fn build_profile(o: &Obj, v: &toml::Value, start: SimTime) -> Result<RateProfile
 
 const SOURCE_KEYS: &[&str] = &["description", "rate", "trace"];
 
-fn build_behaviour(o: &Obj, carrier_names: &[String]) -> Result<SourceBehaviour> {
+fn build_behaviour(
+    o: &Obj,
+    name: &str,
+    carrier_names: &[String],
+    stage_names: &[String],
+) -> Result<SourceBehaviour> {
     let _ = o.str_opt("description")?;
+    let client = platform::build_client(o, name, stage_names)?;
     let carrier = match o.str_opt("carrier")? {
+        _ if client.kind == SourceKind::Request => {
+            for k in ["carrier", "flow", "talk_time", "setup_delay", "patience", "redial"] {
+                if o.has(k) {
+                    return Err(o.err(k, format!("`{k}` applies to call sources; this source has kind = \"request\"")));
+                }
+            }
+            0
+        }
+        _ if carrier_names.is_empty() => {
+            return Err(o.err("", "a call source needs a carrier, and the scenario defines none: add a [carriers.NAME] table (or set kind = \"request\")"))
+        }
         Some(c) => carrier_names.iter().position(|n| n == c).ok_or_else(|| {
             o.err(
                 "carrier",
@@ -713,6 +786,7 @@ fn build_behaviour(o: &Obj, carrier_names: &[String]) -> Result<SourceBehaviour>
     let _ = o.get("trace");
     o.finish(SOURCE_KEYS)?;
     Ok(SourceBehaviour {
+        client,
         carrier,
         rate_scale,
         setup_delay,
@@ -1098,18 +1172,27 @@ fn build_backup(o: &Obj) -> Result<BackupConfig> {
 /// Scheduled changes: each `set` is merged into the scenario as it stands at that time (base,
 /// then earlier changes), and the affected carrier, source or backup settings are re-validated
 /// as a whole, so any key of those tables can change mid-run.
+/// What a change may refer to.
+struct Names<'a> {
+    carriers: &'a [String],
+    sources: &'a [SourceConfig],
+    stages: &'a [String],
+    dependencies: &'a [DependencyConfig],
+}
+
 fn build_changes(
     ctx: &Ctx,
     top: &Obj,
     doc: &toml::Table,
-    carrier_names: &[String],
-    sources: &[SourceConfig],
+    names: &Names,
     start: SimTime,
 ) -> Result<Vec<Change>> {
+    let (carrier_names, sources) = (names.carriers, names.sources);
     let Some(arr) = top.array_opt("changes")? else {
         return Ok(Vec::new());
     };
     let mut items: Vec<(SimTime, usize, toml::Table)> = Vec::new();
+    let mut resets: Vec<(SimTime, usize)> = Vec::new();
     for (i, v) in arr.iter().enumerate() {
         let path = format!("changes[{i}]");
         let toml::Value::Table(t) = v else {
@@ -1123,15 +1206,25 @@ fn build_changes(
         };
         let o = Obj::new(ctx, path.clone(), t);
         let at = parse_clock(o.str_req("at", "\"17:30\"")?).map_err(|m| o.err("at", m))?;
-        let set = o
-            .table_opt("set")?
-            .ok_or_else(|| o.missing("set", "{ carriers.primary.rate = \"30/s\" }"))?;
-        if set.table.is_empty() {
-            return Err(o.err("set", "nothing to change: `set` is empty"));
-        }
+        let action = o.choice_opt("action", &["reset_accounts"])?;
         let _ = o.str_opt("description")?;
+        if action.is_some() {
+            resets.push((at, i));
+        }
+        match o.table_opt("set")? {
+            Some(set) if set.table.is_empty() => {
+                return Err(o.err("set", "nothing to change: `set` is empty"))
+            }
+            Some(set) => items.push((at, i, expand_dotted(set.table))),
+            None if action.is_none() => {
+                return Err(o.missing(
+                    "set",
+                    "{ carriers.primary.rate = \"30/s\" }  (or action = \"reset_accounts\")",
+                ))
+            }
+            None => {}
+        }
         o.finish(&[])?;
-        items.push((at, i, expand_dotted(set.table)));
     }
     items.sort_by_key(|(at, i, _)| (*at, *i));
     let mut effective = doc.clone();
@@ -1141,6 +1234,9 @@ fn build_changes(
         let mut touched_carriers: Vec<usize> = Vec::new();
         let mut touched_sources: Vec<usize> = Vec::new();
         let mut touched_backup = false;
+        let mut touched_stages: Vec<usize> = Vec::new();
+        let mut touched_deps: Vec<usize> = Vec::new();
+        let mut primary_set: Vec<usize> = Vec::new();
         let n_overrides = ctx.overrides.borrow().len();
         for leaf in &leaves {
             let set_path = format!("changes[{i}].set.{leaf}");
@@ -1166,9 +1262,29 @@ fn build_changes(
                     }
                 }
                 ["backup", ..] => touched_backup = true,
+                ["stages", name, _, ..] => {
+                    let idx = names.stages.iter().position(|n| n == name).ok_or_else(|| bad(format!("no stage named `{name}`; stages: {}", names.stages.join(", "))))?;
+                    if !touched_stages.contains(&idx) {
+                        touched_stages.push(idx);
+                    }
+                }
+                ["dependencies", name, _, ..] => {
+                    let idx = names.dependencies.iter().position(|d| d.name == *name).ok_or_else(|| {
+                        bad(format!(
+                            "no dependency named `{name}`; dependencies: {}",
+                            names.dependencies.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ))
+                    })?;
+                    if !touched_deps.contains(&idx) {
+                        touched_deps.push(idx);
+                    }
+                    if parts.get(2) == Some(&"primary") {
+                        primary_set.push(idx);
+                    }
+                }
                 _ => {
                     return Err(bad(format!(
-                        "`{leaf}` cannot change mid-run; a change may set carriers.NAME.*, sources.NAME.* (not rate or trace) and backup.*"
+                        "`{leaf}` cannot change mid-run; a change may set carriers.NAME.*, sources.NAME.* (not rate or trace), stages.NAME.*, dependencies.NAME.* and backup.*"
                     )))
                 }
             }
@@ -1203,11 +1319,43 @@ fn build_changes(
                 .and_then(|c| c.table.get(sname).and_then(|v| v.as_table()))
                 .expect("source exists");
             let so = Obj::new(ctx, join("sources", sname), t);
-            let b = build_behaviour(&so, carrier_names)?;
+            let b = build_behaviour(&so, sname, carrier_names, names.stages)?;
             out.push(Change {
                 at: at.max(start),
                 label: label.clone(),
                 kind: ChangeKind::Source(idx, b),
+            });
+        }
+        for idx in touched_stages {
+            let sname = &names.stages[idx];
+            let t = eff
+                .table_opt("stages")?
+                .and_then(|c| c.table.get(sname).and_then(|v| v.as_table()))
+                .expect("stage exists");
+            let cfg = platform::build_stage(
+                &Obj::new(ctx, join("stages", sname), t),
+                sname,
+                names.dependencies,
+            )?;
+            out.push(Change {
+                at: at.max(start),
+                label: label.clone(),
+                kind: ChangeKind::Stage(idx, cfg),
+            });
+        }
+        for idx in touched_deps {
+            let dname = &names.dependencies[idx].name;
+            let t = eff
+                .table_opt("dependencies")?
+                .and_then(|c| c.table.get(dname).and_then(|v| v.as_table()))
+                .expect("dependency exists");
+            let cfg =
+                platform::build_dependency(&Obj::new(ctx, join("dependencies", dname), t), dname)?;
+            let explicit = primary_set.contains(&idx);
+            out.push(Change {
+                at: at.max(start),
+                label: label.clone(),
+                kind: ChangeKind::Dependency(idx, cfg, explicit),
             });
         }
         if touched_backup {
@@ -1220,6 +1368,15 @@ fn build_changes(
         }
         ctx.overrides.borrow_mut().truncate(n_overrides);
     }
+    for (at, i) in resets {
+        out.push(Change {
+            at: at.max(start),
+            label: format!("{} reset blocked accounts (changes[{i}])", at.clock_hhmm()),
+            kind: ChangeKind::ResetAccounts,
+        });
+    }
+    // Same-time changes apply in file order of their kind (stable sort on the time).
+    out.sort_by_key(|c| c.at);
     Ok(out)
 }
 

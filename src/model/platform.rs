@@ -1,0 +1,761 @@
+//! The platform a call or API request passes before (and besides) dialling: stages with
+//! session limits or pods, service times and a dependency they call, per-tenant rate limits,
+//! client timeouts and retries with backoff, dependency failover, fail-open/closed lookups that
+//! can block accounts, pod memory leaks and crash-restart loops, and an autoscaler.
+//!
+//! Part of the model: the same `Event` enum and the same one owner of the state. A job holds a
+//! session from start to finish whatever its client does (a client that times out and retries
+//! adds load: retry storms), so jobs live in their own slab and report back to the call only if
+//! the call is still on that attempt.
+
+use super::config::*;
+use super::obs::StageCounts;
+use super::{CallState, Event, LegFailure, Model, Outcome, Ref};
+use crate::limiter::Limiter;
+use crate::rng::{call_rng, component_seed, rng_from, CallDraw, SimRng};
+use crate::time::{SimDuration, SimTime};
+use rand::Rng;
+use std::collections::VecDeque;
+
+/// Why an attempt failed at the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageFail {
+    Refused,
+    Error,
+    Blocked,
+    Timeout,
+}
+
+pub(super) struct Pod {
+    up: bool,
+    /// Scaled away: serves no new job.
+    removed: bool,
+    /// Rises at every crash and scale action, so stale PodUp events are dropped.
+    epoch: u32,
+    in_flight: u32,
+    memory_mb: f64,
+}
+
+pub(super) struct StageState {
+    pub(super) cfg: StageConfig,
+    in_use: u64,
+    /// Attempts waiting for a session: (call, attempt generation); stale entries dropped lazily.
+    waiting: VecDeque<(Ref, u32)>,
+    pods: Vec<Pod>,
+    /// One limiter per tenant (index from `Model::tenant_of`).
+    tenant_limiters: Vec<Limiter>,
+    above_since: Option<SimTime>,
+    last_scale: Option<SimTime>,
+}
+
+pub(super) struct DepState {
+    cfg: DependencyConfig,
+    /// The primary at the start: where clients that do not follow a failover stay.
+    initial_primary: usize,
+    failing_since: Option<SimTime>,
+    rng: SimRng,
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Job {
+    pub(super) gen: u32,
+    stage: u32,
+    call: Ref,
+    try_gen: u32,
+    pod: u32,
+    error: bool,
+    started: SimTime,
+    measured: bool,
+}
+
+const NO_POD: u32 = u32::MAX;
+
+impl StageState {
+    fn new(cfg: &StageConfig, tenants: usize, start: SimTime) -> StageState {
+        let pods = match &cfg.pods {
+            Some(p) => (0..p.count)
+                .map(|_| Pod {
+                    up: true,
+                    removed: false,
+                    epoch: 0,
+                    in_flight: 0,
+                    memory_mb: p.base_memory_mb,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let tenant_limiters = match &cfg.tenant_limit {
+            Some(t) => (0..tenants)
+                .map(|_| Limiter::new(&t.limiter, start))
+                .collect(),
+            None => Vec::new(),
+        };
+        StageState {
+            cfg: cfg.clone(),
+            in_use: 0,
+            waiting: VecDeque::new(),
+            pods,
+            tenant_limiters,
+            above_since: None,
+            last_scale: None,
+        }
+    }
+
+    fn pods_up(&self) -> u64 {
+        self.pods.iter().filter(|p| p.up && !p.removed).count() as u64
+    }
+
+    /// The pod a new job goes to (least busy up pod, lowest index on ties), or None when full.
+    /// Without pods: Some(NO_POD) while a session is free.
+    fn free_slot(&self) -> Option<u32> {
+        match &self.cfg.pods {
+            Some(p) => self
+                .pods
+                .iter()
+                .enumerate()
+                .filter(|(_, pod)| pod.up && !pod.removed && pod.in_flight < p.capacity)
+                .min_by_key(|(i, pod)| (pod.in_flight, *i))
+                .map(|(i, _)| i as u32),
+            None => match self.cfg.sessions {
+                Some(n) if self.in_use >= n => None,
+                _ => Some(NO_POD),
+            },
+        }
+    }
+}
+
+pub(super) fn build_stages(cfg: &ModelConfig, tenants: usize) -> Vec<StageState> {
+    cfg.stages
+        .iter()
+        .map(|s| StageState::new(s, tenants, cfg.start))
+        .collect()
+}
+
+pub(super) fn build_deps(cfg: &ModelConfig, master_seed: u64, replication: u64) -> Vec<DepState> {
+    cfg.dependencies
+        .iter()
+        .map(|d| DepState {
+            cfg: d.clone(),
+            initial_primary: d.primary,
+            failing_since: None,
+            rng: rng_from(component_seed(
+                master_seed,
+                replication,
+                &format!("dependency:{}:health", d.name),
+            )),
+        })
+        .collect()
+}
+
+impl Model<'_> {
+    /// Schedules the platform's own recurring events (autoscalers, health checks).
+    pub(super) fn init_platform(&mut self) {
+        let start = self.cfg.start;
+        for (i, s) in self.stages.iter().enumerate() {
+            if let Some(a) = &s.cfg.autoscaler {
+                self.sched.schedule(
+                    start.plus(a.evaluate_every),
+                    Event::Autoscale { stage: i as u32 },
+                );
+            }
+        }
+        for (i, d) in self.deps.iter().enumerate() {
+            if let Some(h) = &d.cfg.health_check {
+                self.sched
+                    .schedule(start.plus(h.every), Event::HealthCheck { dep: i as u32 });
+            }
+        }
+        for i in 0..self.stages.len() {
+            let pods = self.stages[i].pods_up();
+            self.obs.stages[i].levels(0, 0, pods);
+        }
+    }
+
+    /// A call or request enters the platform: its first attempt starts at the first stage.
+    pub(super) fn begin_platform(&mut self, now: SimTime, call: Ref) {
+        self.calls.get_mut(call.idx).in_platform = true;
+        self.start_try(now, call);
+    }
+
+    fn start_try(&mut self, now: SimTime, call: Ref) {
+        let c = self.calls.get_mut(call.idx);
+        c.try_gen = c.try_gen.wrapping_add(1);
+        c.stage_pos = 0;
+        let try_gen = c.try_gen;
+        if let Some(t) = self.sources[c.source as usize].behaviour.client.timeout {
+            self.sched
+                .schedule(now.plus(t), Event::ClientTimeout { call, try_gen });
+        }
+        self.enter_stage(now, call);
+    }
+
+    fn stage_index(&self, call: u32) -> usize {
+        let c = self.calls.get(call);
+        self.sources[c.source as usize].behaviour.client.stages[c.stage_pos as usize]
+    }
+
+    fn count_stage(
+        &mut self,
+        now: SimTime,
+        stage: usize,
+        measured: bool,
+        f: impl Fn(&mut StageCounts),
+    ) {
+        let idx = self.obs.timeline.index_of(now);
+        self.obs.stages[stage].count(idx, measured, f);
+    }
+
+    fn stage_levels(&mut self, now: SimTime, stage: usize) {
+        let idx = self.obs.timeline.index_of(now);
+        let (in_use, pods) = (self.stages[stage].in_use, self.stages[stage].pods_up());
+        self.obs.stages[stage].levels(idx, in_use, pods);
+    }
+
+    fn enter_stage(&mut self, now: SimTime, call: Ref) {
+        let sidx = self.stage_index(call.idx);
+        let c = self.calls.get(call.idx);
+        let (source, account, measured, pos) = (
+            c.source as usize,
+            c.account as usize,
+            c.measured,
+            c.stage_pos,
+        );
+        if pos == 0 && self.blocked[source].get(account).copied().unwrap_or(false) {
+            // Disabled accounts are rejected before any work (403 "out of call credit").
+            self.fail_try(now, call, 403, StageFail::Blocked);
+            return;
+        }
+        let tenant = self.tenant_of[source];
+        let method_bypasses = {
+            let client = &self.sources[source].behaviour.client;
+            self.stages[sidx]
+                .cfg
+                .tenant_limit
+                .as_ref()
+                .map(|t| t.bypass_methods.contains(&client.method))
+        };
+        if let Some(false) = method_bypasses {
+            let st = &mut self.stages[sidx];
+            let lim = &mut st.tenant_limiters[tenant];
+            if lim.next_admit(now) > now {
+                let code = st.cfg.tenant_limit.as_ref().expect("checked").code;
+                self.count_stage(now, sidx, measured, |s| {
+                    s.refused += 1;
+                    s.rate_limited += 1;
+                });
+                self.fail_try(now, call, code, StageFail::Refused);
+                return;
+            }
+            lim.admit(now);
+        }
+        if let Some(slot) = self.stages[sidx].free_slot() {
+            self.start_job(now, sidx, call, slot);
+            return;
+        }
+        match self.stages[sidx].cfg.over_limit {
+            StageOverLimit::Refuse { code } => {
+                self.count_stage(now, sidx, measured, |s| s.refused += 1);
+                self.fail_try(now, call, code, StageFail::Refused);
+            }
+            StageOverLimit::Wait { timeout, .. } => {
+                let try_gen = self.calls.get(call.idx).try_gen;
+                self.calls.get_mut(call.idx).stage_queued = true;
+                self.stages[sidx].waiting.push_back((call, try_gen));
+                if let Some(t) = timeout {
+                    self.sched
+                        .schedule(now.plus(t), Event::StageWaitTimeout { call, try_gen });
+                }
+            }
+        }
+    }
+
+    fn start_job(&mut self, now: SimTime, sidx: usize, call: Ref, pod: u32) {
+        let c = self.calls.get(call.idx);
+        let (seed, source, tries, try_gen, measured) =
+            (c.seed, c.source as usize, c.tries, c.try_gen, c.measured);
+        let method_leak = {
+            let client = &self.sources[source].behaviour.client;
+            self.stages[sidx]
+                .cfg
+                .pods
+                .as_ref()
+                .and_then(|p| {
+                    p.leak_mb
+                        .iter()
+                        .find(|(m, _)| *m == client.method)
+                        .map(|(_, mb)| *mb)
+                })
+                .unwrap_or(0.0)
+        };
+        // Service and dependency draws come from this attempt's own stream.
+        let mut rng = call_rng(
+            seed,
+            CallDraw::Stage,
+            (sidx as u64) << 16 | u64::from(tries),
+        );
+        let st = &self.stages[sidx];
+        let mut duration = st.cfg.service_time.sample(&mut rng);
+        let mut error = false;
+        if let Some(dep) = &st.cfg.dependency {
+            let d = &self.deps[dep.dependency];
+            let node = if dep.follows_failover {
+                d.cfg.primary
+            } else {
+                d.initial_primary
+            };
+            let n = &d.cfg.nodes[node];
+            duration = duration.plus_dur(n.latency.sample(&mut rng));
+            error = rng.random::<f64>() < n.error_rate;
+        }
+        let st = &mut self.stages[sidx];
+        st.in_use += 1;
+        let mut crash = false;
+        if pod != NO_POD {
+            let p = &mut st.pods[pod as usize];
+            p.in_flight += 1;
+            p.memory_mb += method_leak;
+            let limit = st.cfg.pods.as_ref().expect("pods").memory_limit_mb;
+            crash = p.memory_mb > limit;
+        }
+        let job = self.jobs.insert(
+            |gen| Job {
+                gen,
+                stage: sidx as u32,
+                call,
+                try_gen,
+                pod,
+                error,
+                started: now,
+                measured,
+            },
+            |j| j.gen,
+        );
+        self.sched
+            .schedule(now.plus(duration), Event::JobDone { job });
+        self.count_stage(now, sidx, measured, |s| s.jobs += 1);
+        self.stage_levels(now, sidx);
+        if crash {
+            self.crash_pod(now, sidx, pod);
+        }
+    }
+
+    pub(super) fn job_done(&mut self, now: SimTime, job: Ref) {
+        if !(self.jobs.is_live(job.idx) && self.jobs.get(job.idx).gen == job.gen) {
+            self.obs.stale_events += 1; // killed by a pod crash
+            return;
+        }
+        let j = *self.jobs.get(job.idx);
+        self.jobs.remove(job.idx, |j| j.gen = j.gen.wrapping_add(1));
+        let sidx = j.stage as usize;
+        let st = &mut self.stages[sidx];
+        st.in_use -= 1;
+        if j.pod != NO_POD {
+            st.pods[j.pod as usize].in_flight -= 1;
+        }
+        let idx = self.obs.timeline.index_of(now);
+        self.obs.stages[sidx].latency(idx, j.measured, now.since(j.started));
+        self.stage_levels(now, sidx);
+        self.deliver(now, j);
+        self.drain_stage(now, sidx);
+    }
+
+    /// Hands a finished job's result to its call, if the call is still on that attempt.
+    fn deliver(&mut self, now: SimTime, j: Job) {
+        if !self.attempt_current(j.call, j.try_gen) {
+            return;
+        }
+        let sidx = j.stage as usize;
+        if self.stage_index(j.call.idx) != sidx {
+            return;
+        }
+        if !j.error {
+            self.advance_stage(now, j.call);
+            return;
+        }
+        let measured = self.calls.get(j.call.idx).measured;
+        self.count_stage(now, sidx, measured, |s| s.errors += 1);
+        let cfg = &self.stages[sidx].cfg;
+        let policy = cfg
+            .dependency
+            .as_ref()
+            .map(|d| d.on_error)
+            .unwrap_or(LookupPolicy::FailClosed);
+        let code = cfg.error_code;
+        match policy {
+            LookupPolicy::FailOpen => self.advance_stage(now, j.call),
+            LookupPolicy::FailClosed => self.fail_try(now, j.call, code, StageFail::Error),
+            LookupPolicy::DisableAccount => {
+                let c = self.calls.get(j.call.idx);
+                let (source, account) = (c.source as usize, c.account as usize);
+                if !self.blocked[source][account] {
+                    self.blocked[source][account] = true;
+                    self.blocked_count += 1;
+                    self.count_stage(now, sidx, measured, |s| s.accounts_blocked += 1);
+                    self.accounts_level(now);
+                }
+                self.fail_try(now, j.call, 403, StageFail::Blocked);
+            }
+        }
+    }
+
+    fn attempt_current(&self, call: Ref, try_gen: u32) -> bool {
+        self.call_ok(call) && {
+            let c = self.calls.get(call.idx);
+            c.try_gen == try_gen && c.state == CallState::Waiting && c.in_platform
+        }
+    }
+
+    fn advance_stage(&mut self, now: SimTime, call: Ref) {
+        let c = self.calls.get_mut(call.idx);
+        c.stage_pos += 1;
+        let n = self.sources[c.source as usize]
+            .behaviour
+            .client
+            .stages
+            .len() as u32;
+        if c.stage_pos < n {
+            self.enter_stage(now, call);
+            return;
+        }
+        c.in_platform = false;
+        c.try_gen = c.try_gen.wrapping_add(1); // the client's timeout no longer applies
+        if self.sources[c.source as usize].behaviour.client.kind == SourceKind::Request {
+            c.state = CallState::Done;
+            c.answered_at = now;
+            self.tally(now, call.idx, |x| x.served += 1);
+            self.emit(now, call.idx, Outcome::Served);
+            self.free_call(call.idx);
+        } else {
+            self.begin_dialling(now, call);
+        }
+    }
+
+    /// An attempt failed: retry after a backoff if the client has retries left, else the call
+    /// or request fails with `code`.
+    fn fail_try(&mut self, now: SimTime, call: Ref, code: u16, why: StageFail) {
+        let c = self.calls.get_mut(call.idx);
+        c.stage_queued = false;
+        let client = &self.sources[c.source as usize].behaviour.client;
+        if c.tries < client.retries {
+            c.tries += 1;
+            c.try_gen = c.try_gen.wrapping_add(1);
+            let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
+            let base =
+                client
+                    .backoff
+                    .sample(&mut call_rng(seed, CallDraw::Backoff, u64::from(tries)));
+            let wait = SimDuration::from_secs_f64(
+                base.as_secs_f64() * client.backoff_multiplier.powi(tries as i32 - 1),
+            );
+            self.tally(now, call.idx, |x| x.retries += 1);
+            self.sched
+                .schedule(now.plus(wait), Event::Retry { call, try_gen });
+            return;
+        }
+        c.in_platform = false;
+        c.state = CallState::Done;
+        c.last_failure = Some(LegFailure::Stage { code, why });
+        self.conclude(now, call.idx, Outcome::Failed);
+    }
+
+    pub(super) fn retry(&mut self, now: SimTime, call: Ref, try_gen: u32) {
+        if self.attempt_current(call, try_gen) {
+            self.start_try(now, call);
+        } else {
+            self.obs.stale_events += 1;
+        }
+    }
+
+    pub(super) fn client_timeout(&mut self, now: SimTime, call: Ref, try_gen: u32) {
+        if self.attempt_current(call, try_gen) {
+            self.fail_try(now, call, 504, StageFail::Timeout);
+        } else {
+            self.obs.stale_events += 1;
+        }
+    }
+
+    pub(super) fn stage_wait_timeout(&mut self, now: SimTime, call: Ref, try_gen: u32) {
+        if self.attempt_current(call, try_gen) && self.calls.get(call.idx).stage_queued {
+            let sidx = self.stage_index(call.idx);
+            let measured = self.calls.get(call.idx).measured;
+            self.count_stage(now, sidx, measured, |s| s.refused += 1);
+            let code = match self.stages[sidx].cfg.over_limit {
+                StageOverLimit::Wait { code, .. } | StageOverLimit::Refuse { code } => code,
+            };
+            self.fail_try(now, call, code, StageFail::Refused);
+        } else {
+            self.obs.stale_events += 1;
+        }
+    }
+
+    /// Starts waiting attempts while the stage has room.
+    fn drain_stage(&mut self, now: SimTime, sidx: usize) {
+        while let Some(&(call, try_gen)) = self.stages[sidx].waiting.front() {
+            let live = self.attempt_current(call, try_gen) && self.calls.get(call.idx).stage_queued;
+            if !live {
+                self.stages[sidx].waiting.pop_front();
+                continue;
+            }
+            let Some(slot) = self.stages[sidx].free_slot() else {
+                return;
+            };
+            self.stages[sidx].waiting.pop_front();
+            self.calls.get_mut(call.idx).stage_queued = false;
+            self.start_job(now, sidx, call, slot);
+        }
+    }
+
+    /// A pod ran out of memory: every job on it fails at once, and it restarts after a delay.
+    fn crash_pod(&mut self, now: SimTime, sidx: usize, pod: u32) {
+        let st = &mut self.stages[sidx];
+        let p = &mut st.pods[pod as usize];
+        p.up = false;
+        p.epoch = p.epoch.wrapping_add(1);
+        let epoch = p.epoch;
+        st.in_use -= u64::from(p.in_flight);
+        p.in_flight = 0;
+        let restart = st.cfg.pods.as_ref().expect("pods").restart_time;
+        self.sched.schedule(
+            now.plus(restart),
+            Event::PodUp {
+                stage: sidx as u32,
+                pod,
+                epoch,
+            },
+        );
+        let killed: Vec<u32> = (0..self.jobs.items.len() as u32)
+            .filter(|&i| {
+                self.jobs.is_live(i)
+                    && self.jobs.get(i).stage == sidx as u32
+                    && self.jobs.get(i).pod == pod
+            })
+            .collect();
+        self.count_stage(now, sidx, true, |s| s.pod_crashes += 1);
+        self.stage_levels(now, sidx);
+        let code = self.stages[sidx].cfg.error_code;
+        for i in killed {
+            let j = *self.jobs.get(i);
+            self.jobs.remove(i, |j| j.gen = j.gen.wrapping_add(1));
+            if self.attempt_current(j.call, j.try_gen) && self.stage_index(j.call.idx) == sidx {
+                self.count_stage(now, sidx, j.measured, |s| s.errors += 1);
+                self.fail_try(now, j.call, code, StageFail::Error);
+            }
+        }
+    }
+
+    pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: u32) {
+        let st = &mut self.stages[sidx];
+        let base = st
+            .cfg
+            .pods
+            .as_ref()
+            .map(|p| p.base_memory_mb)
+            .unwrap_or(0.0);
+        let p = &mut st.pods[pod as usize];
+        if p.epoch != epoch || p.removed {
+            self.obs.stale_events += 1;
+            return;
+        }
+        p.up = true;
+        p.memory_mb = base;
+        self.stage_levels(now, sidx);
+        self.drain_stage(now, sidx);
+    }
+
+    /// Adds pods (ready after the start time) or removes idle ones until `want` are wanted.
+    fn scale_to(&mut self, now: SimTime, sidx: usize, want: u32) {
+        let st = &mut self.stages[sidx];
+        let Some(pcfg) = st.cfg.pods.clone() else {
+            return;
+        };
+        let active = st.pods.iter().filter(|p| !p.removed).count() as u32;
+        if want > active {
+            for _ in active..want {
+                st.pods.push(Pod {
+                    up: false,
+                    removed: false,
+                    epoch: 0,
+                    in_flight: 0,
+                    memory_mb: pcfg.base_memory_mb,
+                });
+                let pod = (st.pods.len() - 1) as u32;
+                self.sched.schedule(
+                    now.plus(pcfg.start_time),
+                    Event::PodUp {
+                        stage: sidx as u32,
+                        pod,
+                        epoch: 0,
+                    },
+                );
+            }
+            let added = u64::from(want - active);
+            self.count_stage(now, sidx, true, |s| s.pods_added += added);
+        } else {
+            // Remove idle pods first (newest first), then busy ones (their jobs finish).
+            let mut excess = active - want;
+            for pass in 0..2 {
+                for p in st.pods.iter_mut().rev() {
+                    if excess == 0 {
+                        break;
+                    }
+                    if !p.removed && (pass == 1 || p.in_flight == 0) {
+                        p.removed = true;
+                        p.up = false;
+                        p.epoch = p.epoch.wrapping_add(1);
+                        excess -= 1;
+                    }
+                }
+            }
+        }
+        self.stage_levels(now, sidx);
+    }
+
+    pub(super) fn autoscale(&mut self, now: SimTime, sidx: usize) {
+        let st = &self.stages[sidx];
+        let (Some(a), Some(p)) = (st.cfg.autoscaler.clone(), st.cfg.pods.clone()) else {
+            return;
+        };
+        let active = st.pods.iter().filter(|p| !p.removed).count() as u32;
+        let up = st.pods_up();
+        let util = if up == 0 {
+            f64::INFINITY
+        } else {
+            st.in_use as f64 / (up as f64 * f64::from(p.capacity))
+        };
+        let cooled = st.last_scale.is_none_or(|t| now.since(t) >= a.cooldown);
+        let mut scale = None;
+        if util > a.target_utilization {
+            let since = *self.stages[sidx].above_since.get_or_insert(now);
+            if now.since(since) >= a.stabilization && cooled && active < a.max {
+                let want = if util.is_finite() {
+                    (f64::from(active) * util / a.target_utilization).ceil() as u32
+                } else {
+                    active * 2
+                };
+                scale = Some(want.max(active + 1).clamp(a.min, a.max));
+            }
+        } else {
+            self.stages[sidx].above_since = None;
+            if util < a.target_utilization / 2.0 && cooled && active > a.min {
+                let want = (f64::from(active) * util / a.target_utilization).ceil() as u32;
+                scale = Some(want.clamp(a.min, a.max));
+            }
+        }
+        if let Some(want) = scale {
+            if want != active {
+                self.scale_to(now, sidx, want);
+                let st = &mut self.stages[sidx];
+                st.last_scale = Some(now);
+                st.above_since = None;
+            }
+        }
+        let next = now.plus(a.evaluate_every);
+        if next < self.cfg.end {
+            self.sched
+                .schedule(next, Event::Autoscale { stage: sidx as u32 });
+        }
+    }
+
+    pub(super) fn health_check(&mut self, now: SimTime, didx: usize) {
+        let d = &mut self.deps[didx];
+        let Some(h) = d.cfg.health_check.clone() else {
+            return;
+        };
+        let p = &d.cfg.nodes[d.cfg.primary];
+        if d.rng.random::<f64>() < p.error_rate {
+            let since = *d.failing_since.get_or_insert(now);
+            if now.since(since) >= h.fail_after {
+                d.cfg.primary = (d.cfg.primary + 1) % d.cfg.nodes.len();
+                d.failing_since = None;
+                self.note_failover(now, didx);
+            }
+        } else {
+            d.failing_since = None;
+        }
+        let next = now.plus(h.every);
+        if next < self.cfg.end {
+            self.sched
+                .schedule(next, Event::HealthCheck { dep: didx as u32 });
+        }
+    }
+
+    fn note_failover(&mut self, now: SimTime, didx: usize) {
+        self.obs.failovers += 1;
+        let stages: Vec<usize> = (0..self.stages.len())
+            .filter(|&i| {
+                self.stages[i]
+                    .cfg
+                    .dependency
+                    .as_ref()
+                    .is_some_and(|d| d.dependency == didx)
+            })
+            .collect();
+        for s in stages {
+            self.count_stage(now, s, true, |c| c.failovers += 1);
+        }
+    }
+
+    fn accounts_level(&mut self, now: SimTime) {
+        self.obs.accounts_blocked_max = self.obs.accounts_blocked_max.max(self.blocked_count);
+        if self.obs.timeline.keep {
+            self.obs.timeline.at(now, self.backup_on);
+            self.obs.timeline.set_accounts_blocked(self.blocked_count);
+        }
+    }
+
+    pub(super) fn apply_platform_change(&mut self, now: SimTime, kind: &ChangeKind) {
+        match kind {
+            ChangeKind::Stage(i, cfg) => {
+                let want = cfg.pods.as_ref().map(|p| p.count);
+                let st = &mut self.stages[*i];
+                if let (Some(new), Some(old)) = (&cfg.tenant_limit, &st.cfg.tenant_limit) {
+                    if new.limiter != old.limiter {
+                        for l in &mut st.tenant_limiters {
+                            l.reconfigure(&new.limiter, now);
+                        }
+                    }
+                }
+                let manual_rescale =
+                    cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
+                st.cfg = cfg.clone();
+                if let (true, Some(w)) = (manual_rescale, want) {
+                    self.scale_to(now, *i, w);
+                }
+                self.drain_stage(now, *i);
+            }
+            ChangeKind::Dependency(i, cfg, primary_set) => {
+                let d = &mut self.deps[*i];
+                let primary = if *primary_set {
+                    cfg.primary
+                } else {
+                    d.cfg.primary
+                };
+                let failover = d.cfg.primary != primary;
+                d.cfg = cfg.clone();
+                d.cfg.primary = primary;
+                d.failing_since = None;
+                if failover {
+                    self.note_failover(now, *i);
+                }
+            }
+            ChangeKind::ResetAccounts => {
+                for b in &mut self.blocked {
+                    b.iter_mut().for_each(|x| *x = false);
+                }
+                self.blocked_count = 0;
+                self.accounts_level(now);
+            }
+            _ => unreachable!("not a platform change"),
+        }
+    }
+}
+
+trait PlusDur {
+    fn plus_dur(self, d: SimDuration) -> SimDuration;
+}
+
+impl PlusDur for SimDuration {
+    fn plus_dur(self, d: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(d.0))
+    }
+}
