@@ -333,7 +333,8 @@ impl Outcome {
 
 fn clock_label(origin_ns: u64, interval_ns: u64, idx: usize) -> (String, String) {
     let t = crate::time::SimTime(origin_ns + idx as u64 * interval_ns);
-    let seconds_grid = !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
+    let seconds_grid =
+        !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
     (
         if seconds_grid {
             t.clock_hhmmss()

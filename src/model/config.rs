@@ -287,6 +287,9 @@ pub struct PodsConfig {
     pub base_memory_mb: f64,
     /// Memory each job of a method leaks, MB (method name, MB per job).
     pub leak_mb: Vec<(String, f64)>,
+    /// Leaked memory the runtime reclaims per second (garbage collection): a pod leaks net only
+    /// while its leak rate is above this, so spreading a flood over more pods can stop crashes.
+    pub reclaim_mb_per_s: f64,
     /// A crashed pod is back after this long.
     pub restart_time: SimDuration,
     /// A new pod (scale-up) serves after this long.

@@ -34,6 +34,8 @@ pub(super) struct Pod {
     epoch: u32,
     in_flight: u32,
     memory_mb: f64,
+    /// When `memory_mb` was last brought up to date (reclaim runs continuously).
+    memory_at: SimTime,
 }
 
 pub(super) struct StageState {
@@ -46,6 +48,8 @@ pub(super) struct StageState {
     tenant_limiters: Vec<Limiter>,
     above_since: Option<SimTime>,
     last_scale: Option<SimTime>,
+    /// Round-robin cursor over pods.
+    rr: usize,
 }
 
 pub(super) struct DepState {
@@ -80,6 +84,7 @@ impl StageState {
                     epoch: 0,
                     in_flight: 0,
                     memory_mb: p.base_memory_mb,
+                    memory_at: start,
                 })
                 .collect(),
             None => Vec::new(),
@@ -98,6 +103,7 @@ impl StageState {
             tenant_limiters,
             above_since: None,
             last_scale: None,
+            rr: 0,
         }
     }
 
@@ -105,17 +111,23 @@ impl StageState {
         self.pods.iter().filter(|p| p.up && !p.removed).count() as u64
     }
 
-    /// The pod a new job goes to (least busy up pod, lowest index on ties), or None when full.
-    /// Without pods: Some(NO_POD) while a session is free.
-    fn free_slot(&self) -> Option<u32> {
+    /// The pod a new job goes to: the next up pod with room after the last one used
+    /// (round-robin, as load balancers spread requests), or None when all are full. Without
+    /// pods: Some(NO_POD) while a session is free.
+    fn free_slot(&mut self) -> Option<u32> {
         match &self.cfg.pods {
-            Some(p) => self
-                .pods
-                .iter()
-                .enumerate()
-                .filter(|(_, pod)| pod.up && !pod.removed && pod.in_flight < p.capacity)
-                .min_by_key(|(i, pod)| (pod.in_flight, *i))
-                .map(|(i, _)| i as u32),
+            Some(p) => {
+                let n = self.pods.len();
+                for k in 0..n {
+                    let i = (self.rr + k) % n;
+                    let pod = &self.pods[i];
+                    if pod.up && !pod.removed && pod.in_flight < p.capacity {
+                        self.rr = (i + 1) % n;
+                        return Some(i as u32);
+                    }
+                }
+                None
+            }
             None => match self.cfg.sessions {
                 Some(n) if self.in_use >= n => None,
                 _ => Some(NO_POD),
@@ -311,10 +323,14 @@ impl Model<'_> {
         st.in_use += 1;
         let mut crash = false;
         if pod != NO_POD {
+            let pc = st.cfg.pods.as_ref().expect("pods");
+            let (limit, base, reclaim) =
+                (pc.memory_limit_mb, pc.base_memory_mb, pc.reclaim_mb_per_s);
             let p = &mut st.pods[pod as usize];
             p.in_flight += 1;
-            p.memory_mb += method_leak;
-            let limit = st.cfg.pods.as_ref().expect("pods").memory_limit_mb;
+            let reclaimed = reclaim * now.since(p.memory_at).as_secs_f64();
+            p.memory_mb = (p.memory_mb - reclaimed).max(base) + method_leak;
+            p.memory_at = now;
             crash = p.memory_mb > limit;
         }
         let job = self.jobs.insert(
@@ -558,6 +574,7 @@ impl Model<'_> {
         }
         p.up = true;
         p.memory_mb = base;
+        p.memory_at = now;
         self.stage_levels(now, sidx);
         self.drain_stage(now, sidx);
     }
@@ -577,6 +594,7 @@ impl Model<'_> {
                     epoch: 0,
                     in_flight: 0,
                     memory_mb: pcfg.base_memory_mb,
+                    memory_at: now,
                 });
                 let pod = (st.pods.len() - 1) as u32;
                 self.sched.schedule(

@@ -204,11 +204,12 @@ fn expand_dotted(t: &toml::Table) -> toml::Table {
     out
 }
 
-/// Deep merge: tables merge key by key; anything else (arrays included) is replaced.
+/// Deep merge: tables merge key by key; anything else (arrays included) is replaced, and so is
+/// a table by an explicitly empty one (`leak_mb = {}` clears it rather than changing nothing).
 pub fn merge(base: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {
         match (base.get_mut(k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.is_empty() => merge(b, o),
             _ => {
                 base.insert(k.clone(), v.clone());
             }

@@ -227,6 +227,13 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
                     v
                 }
             };
+            let reclaim_mb_per_s = p.f64_opt("reclaim_mb_per_s")?.unwrap_or(0.0);
+            if reclaim_mb_per_s < 0.0 {
+                return Err(p.err(
+                    "reclaim_mb_per_s",
+                    format!("expected MB per second >= 0, found {reclaim_mb_per_s}"),
+                ));
+            }
             let restart_time = dur_key(&p, "restart_time")?.unwrap_or(SimDuration::from_secs(30));
             let start_time = dur_key(&p, "start_time")?.unwrap_or(SimDuration::from_secs(60));
             p.finish(&[])?;
@@ -239,6 +246,7 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
                 memory_limit_mb,
                 base_memory_mb,
                 leak_mb,
+                reclaim_mb_per_s,
                 restart_time,
                 start_time,
             })
