@@ -39,7 +39,12 @@ pub enum DurationDist {
 }
 
 impl DurationDist {
+    #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        // A fixed duration is returned as it is: exact, and no float round trip.
+        if let DurationDist::Fixed(d) = self {
+            return *d;
+        }
         SimDuration::from_secs_f64(self.sample_s(rng))
     }
 

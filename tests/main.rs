@@ -3,4 +3,5 @@
 mod callrail;
 mod cli;
 mod golden;
+mod incidents;
 mod validate;

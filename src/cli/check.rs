@@ -50,16 +50,55 @@ pub fn describe(sc: &Scenario) -> String {
             }
             ArrivalSpec::Trace(t) => format!("trace {} ({} rows)", t.path.display(), t.rows),
         };
+        let c = &b.client;
+        let path = if c.stages.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = c
+                .stages
+                .iter()
+                .map(|&i| m.stages[i].name.as_str())
+                .collect();
+            format!(" through stages {}", names.join(" -> "))
+        };
+        let who = format!(
+            "tenant {}, method {}, {} account(s)",
+            c.tenant, c.method, c.accounts
+        );
+        if c.kind == SourceKind::Request {
+            s += &format!(
+                "  source {}: {arrivals}; API requests{path}; {who}\n",
+                src.name
+            );
+        } else {
+            s += &format!(
+                "  source {}: {arrivals}; {} of {:.2} legs on average{path} via carrier {}; {who}\n",
+                src.name,
+                if b.flow.mode == FlowMode::Simulcall { "simulcall" } else { "sequential ringing" },
+                b.flow.legs.mean(),
+                m.carriers.get(b.carrier).map(|c| c.name.as_str()).unwrap_or("(none)")
+            );
+        }
+    }
+    for st in &m.stages {
+        let cap = match (&st.pods, st.sessions) {
+            (Some(p), _) => format!("{} pods x {} concurrent", p.count, p.capacity),
+            (None, Some(n)) => format!("{n} sessions"),
+            (None, None) => "no session limit".into(),
+        };
         s += &format!(
-            "  source {}: {arrivals}; {} of {:.2} legs on average via carrier {}\n",
-            src.name,
-            if b.flow.mode == FlowMode::Simulcall {
-                "simulcall"
-            } else {
-                "sequential ringing"
-            },
-            b.flow.legs.mean(),
-            m.carriers[b.carrier].name
+            "  stage {}: {cap}; mean service {:.3} s\n",
+            st.name,
+            st.service_time.mean_s()
+        );
+    }
+    for d in &m.dependencies {
+        let nodes: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+        s += &format!(
+            "  dependency {}: nodes {} (primary {})\n",
+            d.name,
+            nodes.join(", "),
+            d.nodes[d.primary].name
         );
     }
     for c in &m.carriers {

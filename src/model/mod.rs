@@ -361,6 +361,9 @@ pub struct Model<'a> {
     blocked_count: u64,
     /// Tenant index of each source (sources of one tenant share its limiters).
     tenant_of: Vec<usize>,
+    /// Count per source as well (several sources or a platform); with one source and no
+    /// platform its counts are the totals, copied at the end.
+    per_source_detail: bool,
     sink: Option<&'a mut dyn CallSink>,
     scratch: Vec<u64>,
 }
@@ -479,6 +482,7 @@ impl<'a> Model<'a> {
                 .collect(),
             blocked_count: 0,
             tenant_of,
+            per_source_detail: cfg.sources.len() > 1 || !cfg.stages.is_empty(),
             sink,
             scratch: Vec::new(),
         }
@@ -844,6 +848,7 @@ impl<'a> Model<'a> {
     }
 
     /// After the platform (or at once): the tracking hop's setup delay, then the legs.
+    #[inline]
     fn begin_dialling(&mut self, now: SimTime, r: Ref) {
         let c = self.calls.get(r.idx);
         let setup = if c.backup {
@@ -1283,6 +1288,7 @@ impl<'a> Model<'a> {
     }
 
     /// Tracks the legs waiting in all queues for the timeline.
+    #[inline]
     fn queue_delta(&mut self, now: SimTime, up: bool) {
         if up {
             self.queued_total += 1;
@@ -1297,6 +1303,7 @@ impl<'a> Model<'a> {
     }
 
     /// Tracks channels in use on all carriers for the timeline.
+    #[inline]
     fn channel_delta(&mut self, now: SimTime, up: bool) {
         if up {
             self.channels_total += 1;
@@ -1312,17 +1319,22 @@ impl<'a> Model<'a> {
 
     /// Counts an event of `call` in the timeline and its source's timeline (when kept), and in
     /// the summary and its source's totals (calls after the warm-up).
+    #[inline]
     fn tally(&mut self, now: SimTime, call: u32, f: impl Fn(&mut Counts)) {
         let c = self.calls.get(call);
         let (measured, source) = (c.measured, c.source as usize);
         if self.obs.timeline.keep {
             f(self.obs.timeline.at(now, self.backup_on));
-            let idx = self.obs.timeline.index_of(now);
-            f(self.obs.per_source[source].row(idx));
+            if self.per_source_detail {
+                let idx = self.obs.timeline.index_of(now);
+                f(self.obs.per_source[source].row(idx));
+            }
         }
         if measured {
             f(&mut self.obs.counts);
-            f(&mut self.obs.per_source[source].total);
+            if self.per_source_detail {
+                f(&mut self.obs.per_source[source].total);
+            }
         }
     }
 
@@ -1330,6 +1342,7 @@ impl<'a> Model<'a> {
         self.calls.remove(call, |c| c.gen = c.gen.wrapping_add(1));
     }
 
+    #[inline]
     fn release_channel(&mut self, now: SimTime, carrier: u32) {
         self.carriers[carrier as usize].channels.release();
         self.channel_delta(now, false);
@@ -1454,6 +1467,9 @@ impl<'a> Model<'a> {
             self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
         }
         self.obs.timeline.finish(now);
+        if !self.per_source_detail {
+            self.obs.per_source[0].total = self.obs.counts.clone();
+        }
         let last = self.obs.timeline.index_of(now);
         for s in &mut self.obs.stages {
             s.finish(last);

@@ -481,3 +481,261 @@ fn timeline_levels_carry_through_quiet_intervals() {
         assert_eq!(r.channels_in_use_max, 1, "{}", r.start);
     }
 }
+
+// ---- The platform: each mechanism on its own, with answers known exactly. ----
+
+fn stage_count(obs: &Observations, f: impl Fn(&crate::model::obs::StageCounts) -> u64) -> u64 {
+    obs.stages.iter().map(|s| f(&s.total)).sum()
+}
+
+#[test]
+fn a_session_limit_refuses_beyond_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 30)]);
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:01\"\n[stages.api]\nsessions = 10\nservice_time = \"1s\"\n\
+         [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"api\"]\n"
+    );
+    let (obs, calls) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!(
+        (
+            obs.counts.served,
+            obs.counts.failed,
+            obs.counts.failed_refused
+        ),
+        (10, 20, 20)
+    );
+    assert_eq!(stage_count(&obs, |s| s.refused), 20);
+    assert_eq!(obs.stages[0].sessions_in_use_max, 10);
+    assert!(calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Failed)
+        .all(|c| c.failure_code == Some(503)));
+    assert!(calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Served)
+        .all(|c| c.wait.as_ns() == NS_PER_S));
+}
+
+#[test]
+fn waiting_for_a_session_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 30)]);
+    // 10 start at 0 s, 10 at 1 s, the last 10 would start at 2 s but give up at 1.5 s.
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:01\"\n[stages.api]\nsessions = 10\nservice_time = \"1s\"\n\
+         over_limit = \"wait\"\nwait_timeout = \"1.5s\"\nrefuse_code = 429\n\
+         [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"api\"]\n"
+    );
+    let (obs, calls) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!((obs.counts.served, obs.counts.failed_refused), (20, 10));
+    let mut served: Vec<u64> = calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Served)
+        .map(|c| c.wait.as_ns() / NS_PER_S)
+        .collect();
+    served.sort_unstable();
+    assert_eq!(served, [vec![1; 10], vec![2; 10]].concat());
+    assert!(calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Failed)
+        .all(|c| c.failure_code == Some(429) && c.wait.as_ns() == 1_500_000_000));
+}
+
+#[test]
+fn client_timeouts_retry_with_backoff_and_the_server_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 1)]);
+    // Service 5 s, client timeout 1 s, 2 retries after 1 s then 2 s: attempts start at 0, 2 and
+    // 5 s; each times out after 1 s; the request fails at 6 s; the server ran three jobs.
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:01\"\n[stages.api]\nservice_time = \"5s\"\n\
+         [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"api\"]\n\
+         timeout = \"1s\"\nretries = 2\nbackoff = \"1s\"\nbackoff_multiplier = 2.0\n"
+    );
+    let (obs, calls) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!((obs.counts.failed_timeout, obs.counts.retries), (1, 2));
+    assert_eq!(
+        stage_count(&obs, |s| s.jobs),
+        3,
+        "every attempt's job ran to completion"
+    );
+    assert_eq!(
+        obs.stages[0].sessions_in_use_max, 2,
+        "jobs of abandoned attempts still hold sessions"
+    );
+    assert_eq!(calls[0].wait.as_ns(), 6 * NS_PER_S);
+    assert_eq!(calls[0].failure_code, Some(504));
+}
+
+const FAILOVER_TEXT: &str = "start = \"00:00\"\nend = \"00:20\"\n\
+    [dependencies.redis]\nnodes.master = { latency = \"1ms\" }\nnodes.replica = { latency = \"1ms\" }\n\
+    health_check = { every = \"1s\", fail_after = \"5s\" }\n\
+    [stages.follower]\ndependency = { name = \"redis\", on_error = \"fail_closed\", follows_failover = true }\n\
+    [stages.stayer]\ndependency = { name = \"redis\", on_error = \"fail_closed\", follows_failover = false }\n\
+    [sources.a]\nkind = \"request\"\nrate = \"10/s\"\nstages = [\"follower\"]\n\
+    [sources.b]\nkind = \"request\"\nrate = \"10/s\"\nstages = [\"stayer\"]\n\
+    [[changes]]\nat = \"00:05\"\nset = { dependencies.redis.nodes.master.error_rate = 1.0 }\n";
+
+#[test]
+fn failover_leaves_behind_the_client_that_does_not_follow() {
+    let (obs, calls) = run_text(FAILOVER_TEXT);
+    assert_eq!(obs.failovers, 1, "one failover, after 5 s of failed probes");
+    let failed = |src: usize, from_s: u64, to_s: u64| {
+        calls
+            .iter()
+            .filter(|c| c.source == src && c.outcome == Outcome::Failed)
+            .filter(|c| (from_s * NS_PER_S..to_s * NS_PER_S).contains(&c.arrival.as_ns()))
+            .count()
+    };
+    // Both fail from 00:05 until the failover (about 5-6 s later)...
+    assert!(failed(0, 300, 306) > 40 && failed(1, 300, 306) > 40);
+    // ...then the follower recovers, the stayer fails every request to the end.
+    assert_eq!(failed(0, 310, 1200), 0);
+    let b_after = calls
+        .iter()
+        .filter(|c| c.source == 1 && c.arrival.as_ns() >= 310 * NS_PER_S)
+        .count();
+    assert_eq!(failed(1, 310, 1200), b_after);
+}
+
+#[test]
+fn a_fail_closed_lookup_blocks_accounts_until_a_reset() {
+    let text = "start = \"00:00\"\nend = \"00:30\"\n\
+        [dependencies.db]\nnodes.main = { latency = \"1ms\" }\n\
+        [stages.credit]\ndependency = { name = \"db\", on_error = \"disable_account\" }\n\
+        [sources.s]\nkind = \"request\"\nrate = \"20/s\"\naccounts = 50\nstages = [\"credit\"]\n\
+        [[changes]]\nat = \"00:10\"\nset = { dependencies.db.nodes.main.error_rate = 1.0 }\n\
+        [[changes]]\nat = \"00:11\"\nset = { dependencies.db.nodes.main.error_rate = 0.0 }\n\
+        [[changes]]\nat = \"00:20\"\naction = \"reset_accounts\"\n";
+    let (obs, calls) = run_text(text);
+    // A minute of failed lookups at 20/s blocks (nearly) every one of the 50 accounts ...
+    assert_eq!(obs.accounts_blocked_max, 50);
+    // ... and their requests stay rejected with 403 until the reset, though the db is fine.
+    let in_window = |c: &&crate::model::CallRecord, a: u64, b: u64| {
+        (a * 60 * NS_PER_S..b * 60 * NS_PER_S).contains(&c.arrival.as_ns())
+    };
+    assert!(calls
+        .iter()
+        .filter(|c| in_window(c, 12, 20))
+        .all(|c| c.outcome == Outcome::Failed && c.failure_code == Some(403)));
+    assert!(calls
+        .iter()
+        .filter(|c| in_window(c, 20, 30))
+        .all(|c| c.outcome == Outcome::Served));
+    assert!(calls
+        .iter()
+        .filter(|c| in_window(c, 0, 10))
+        .all(|c| c.outcome == Outcome::Served));
+}
+
+#[test]
+fn a_leaking_pod_crashes_kills_its_jobs_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    // One pod, 100 MB of headroom, 10 MB leaked per request: the 11th request crashes it.
+    let t = trace(
+        dir.path(),
+        &[
+            ("00:00:00", 10),
+            ("00:00:30", 1),
+            ("00:00:40", 1),
+            ("00:02:00", 1),
+        ],
+    );
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:05\"\n[stages.gw]\nservice_time = \"60s\"\nerror_code = 502\n\
+         pods = {{ count = 1, capacity = 100, memory_limit_mb = 200, base_memory_mb = 100, leak_mb = {{ m = 10.0 }}, restart_time = \"1m\" }}\n\
+         [sources.s]\nkind = \"request\"\nmethod = \"m\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"gw\"]\n"
+    );
+    let (obs, calls) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!(stage_count(&obs, |s| s.pod_crashes), 1);
+    // The 11 in flight die with 502 at 00:00:30; at 00:00:40 the pod is down (503); at 00:02:00
+    // it is back (restarted at 00:01:30) and serves.
+    assert_eq!(
+        calls.iter().filter(|c| c.failure_code == Some(502)).count(),
+        11
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.failure_code == Some(503)).count(),
+        1
+    );
+    assert_eq!(obs.counts.served, 1);
+}
+
+#[test]
+fn the_autoscaler_acts_only_after_its_stabilization_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 1)]);
+    // 2 pods x 10 slots, 30 requests/s of 1 s each: busy share 1.0 from the start. With a
+    // 5-minute stabilization and 30 s checks, pods are added at 00:05:00 and serve from 00:06:00
+    // (4 pods x 10 slots carry the 30 concurrent requests).
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:10\"\n[stages.gw]\nservice_time = \"1s\"\n\
+         pods = {{ count = 2, capacity = 10, start_time = \"1m\" }}\n\
+         autoscaler = {{ min = 2, max = 8, target_utilization = 0.5, evaluate_every = \"30s\", stabilization = \"5m\", cooldown = \"10m\" }}\n\
+         [sources.s]\nkind = \"request\"\nrate = \"30/s\"\nstages = [\"gw\"]\n\
+         [sources.t]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"gw\"]\n"
+    );
+    let (obs, _) = run_sc(&scenario(dir.path(), &text), 1);
+    let rows = &obs.stages[0].rows;
+    let added_at: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.counts.pods_added > 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(added_at, vec![5], "scaled once, at minute 5");
+    // It wants ceil(2 pods x busy share 1.0 / target 0.5) = 4 pods: 2 more.
+    assert_eq!(rows[5].counts.pods_added, 2);
+    // Refusals fall from Erlang B(20 slots, 30 E) = 36% to B(40, 30) = 1.4% once they serve.
+    let (before, after) = (rows[4].counts.refused, rows[7].counts.refused);
+    assert!(
+        before > 400 && after * 10 < before,
+        "refused per minute: {before} before, {after} after"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    /// Conservation with a platform in the path: every offered call or request ends in exactly
+    /// one outcome whatever the stage limits, faults, retries and timeouts.
+    #[test]
+    fn conservation_holds_with_platform_stages(
+        rate in 1.0f64..40.0,
+        sessions in 1u64..30,
+        wait in any::<bool>(),
+        error_rate in 0.0f64..0.5,
+        policy in 0usize..3,
+        retries in 0u32..3,
+        timeout_s in prop::option::of(1u32..5),
+        pods in any::<bool>(),
+        calls in any::<bool>(),
+        seed in 0u64..1000,
+    ) {
+        let over = if wait { "over_limit = \"wait\"\nwait_timeout = \"2s\"\n" } else { "" };
+        let cap = if pods {
+            format!("pods = {{ count = 2, capacity = {sessions}, memory_limit_mb = 150, base_memory_mb = 100, leak_mb = {{ m = 0.5 }}, reclaim_mb_per_s = 0.5, restart_time = \"20s\" }}\nautoscaler = {{ min = 1, max = 6, stabilization = \"10s\", evaluate_every = \"5s\", cooldown = \"20s\" }}\n")
+        } else {
+            format!("sessions = {sessions}\n")
+        };
+        let policy = ["fail_open", "fail_closed", "disable_account"][policy];
+        let timeout = timeout_s.map(|t| format!("timeout = \"{t}s\"\n")).unwrap_or_default();
+        let kind = if calls { "[carriers.c]\nrate = \"30/s\"\n[sources.s]\nkind = \"call\"\npatience = \"20s\"\nflow = { legs = 2 }\n" } else { "[sources.s]\nkind = \"request\"\n" };
+        let text = format!(
+            "start = \"00:00\"\nend = \"00:10\"\nseed = {seed}\n\
+             [dependencies.db]\nnodes.a = {{ latency = {{ dist = \"exponential\", mean = \"50ms\" }}, error_rate = {error_rate:.3} }}\nnodes.b = {{ latency = \"1ms\" }}\nhealth_check = {{ every = \"1s\", fail_after = \"3s\" }}\n\
+             [stages.api]\nservice_time = {{ dist = \"exponential\", mean = \"500ms\" }}\n{over}{cap}\
+             dependency = {{ name = \"db\", on_error = \"{policy}\", follows_failover = false }}\n\
+             {kind}rate = \"{rate:.2}/s\"\nmethod = \"m\"\naccounts = 20\nstages = [\"api\"]\nretries = {retries}\n{timeout}\
+             [[changes]]\nat = \"00:05\"\naction = \"reset_accounts\"\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenario(dir.path(), &text);
+        let (obs, records) = run_sc(&sc, seed);
+        let c = &obs.counts;
+        prop_assert_eq!(c.offered, c.outcomes());
+        prop_assert_eq!(records.len() as u64, c.offered);
+        prop_assert_eq!(c.failed, c.failed_refused + c.failed_error + c.failed_blocked + c.failed_timeout);
+    }
+}
