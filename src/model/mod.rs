@@ -10,7 +10,7 @@ pub mod platform;
 
 use crate::dist::NhppArrivals;
 use crate::engine::Scheduler;
-use crate::limiter::{ChannelPool, Limiter};
+use crate::limiter::{ChannelPool, Limiter, LimiterSpec};
 use crate::rng::{call_rng, child, component_seed, rng_from, CallDraw};
 const _: () = assert!(
     std::mem::size_of::<Event>() <= 16,
@@ -896,11 +896,13 @@ impl<'a> Model<'a> {
         let b = &self.sources[c.source as usize].behaviour;
         let carrier = b.carrier as u32;
         let cc = &self.carriers[carrier as usize].cfg;
-        let counted = if c.backup {
-            cc.count_backup_legs
-        } else {
-            dest == 0 || cc.count_each_leg
-        };
+        // A leg needs a dial token only if the carrier has a rate limit and counts it.
+        let counted = cc.limiter != LimiterSpec::Unlimited
+            && if c.backup {
+                cc.count_backup_legs
+            } else {
+                dest == 0 || cc.count_each_leg
+            };
         let r = self.legs.insert(
             |gen| Leg {
                 gen,
@@ -1467,6 +1469,8 @@ impl<'a> Model<'a> {
             self.obs.backup_on_s += now.since(self.backup_on_since).as_secs_f64();
         }
         self.obs.timeline.finish(now);
+        self.obs.dial_delay.settle();
+        self.obs.pdd.settle();
         if !self.per_source_detail {
             self.obs.per_source[0].total = self.obs.counts.clone();
         }
