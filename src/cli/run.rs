@@ -162,7 +162,7 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
     };
     s += &format!("  {:<38} {:>14}  {}\n", "metric", "mean", ci_head);
     let shown: &[(&str, &str)] = &[
-        ("offered", "offered calls (first attempts + redials)"),
+        ("offered", "offered (calls or requests, with redials)"),
         ("redials", "  of which redials"),
         ("connected", "connected"),
         ("served", "requests served"),
