@@ -70,14 +70,21 @@ pub fn run_replications(
                 if i >= n {
                     break;
                 }
-                let r = run_one(
-                    sc,
-                    opts.seed,
-                    i as u32,
-                    opts.timeline,
-                    sinks,
-                    &mut |t: SimTime| sim.store(t.as_ns(), Ordering::Relaxed),
-                );
+                // A panic in a replication (a bug) becomes an error for this replication, never
+                // a hang of the whole run.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_one(sc, opts.seed, i as u32, opts.timeline, sinks, &mut |t: SimTime| {
+                        sim.store(t.as_ns(), Ordering::Relaxed)
+                    })
+                }))
+                .unwrap_or_else(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(format!("internal error in replication {i} (please report it with the scenario and seed): {msg}"))
+                });
                 slots.lock().expect("no poisoned lock")[i] = Some(r);
                 done.fetch_add(1, Ordering::Relaxed);
             });

@@ -98,6 +98,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
                 f.create("timeline.csv")?,
                 &results,
                 &variant,
+                sc.model.start.as_ns(),
                 sc.model.interval.as_ns(),
             )?;
             if a.calls_csv {

@@ -167,10 +167,13 @@ pub fn write_summary(
 }
 
 /// `timeline.csv`: one row per replication and interval.
+/// `origin_ns` is the run's start: labels show seconds unless start and interval are both whole
+/// minutes.
 pub fn write_timeline(
     w: impl Write,
     results: &[ReplicationResult],
     variant: &str,
+    origin_ns: u64,
     interval_ns: u64,
 ) -> Result<(), String> {
     let mut wr = csv::Writer::from_writer(w);
@@ -194,7 +197,8 @@ pub fn write_timeline(
         "backup_on",
     ]);
     wr.write_record(&header).map_err(csv_err)?;
-    let seconds_grid = !interval_ns.is_multiple_of(60_000_000_000);
+    let seconds_grid =
+        !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
     for r in results {
         for row in &r.obs.timeline.rows {
             let clock = if seconds_grid {

@@ -1456,6 +1456,16 @@ impl<'a> Model<'a> {
                 let outcome = if c.state == CallState::Waiting {
                     unfinished_all += 1;
                     unfinished_measured += u64::from(c.measured);
+                    if self.per_source_detail {
+                        let (source, measured) = (c.source as usize, c.measured);
+                        let idx = self.obs.timeline.index_of(now);
+                        if measured {
+                            self.obs.per_source[source].total.unfinished += 1;
+                        }
+                        if self.obs.timeline.keep {
+                            self.obs.per_source[source].row(idx).unfinished += 1;
+                        }
+                    }
                     Outcome::Unfinished
                 } else {
                     Outcome::Connected

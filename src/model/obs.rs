@@ -18,8 +18,9 @@ pub struct Counts {
     pub abandoned_ringing: u64,
     pub no_answer: u64,
     pub failed: u64,
-    /// Of `failed`, the final attempt's reason: refused by a stage (sessions, pods, tenant
-    /// limit), an error (dependency, crash), a blocked account (403), a client timeout.
+    /// Of `failed`, the final attempt's reason: refused (by a stage: sessions, pods, tenant limit;
+    /// or at the carrier: rejected, queue full, queue timeout), an error (dependency, pod crash),
+    /// a blocked account (403), a client timeout (504).
     pub failed_refused: u64,
     pub failed_error: u64,
     pub failed_blocked: u64,

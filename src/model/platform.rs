@@ -642,7 +642,10 @@ impl Model<'_> {
         };
         let cooled = st.last_scale.is_none_or(|t| now.since(t) >= a.cooldown);
         let mut scale = None;
-        if util > a.target_utilization {
+        if active < a.min {
+            // The floor was raised (a manual rescale of the autoscaler): meet it now.
+            scale = Some(a.min);
+        } else if util > a.target_utilization {
             let since = *self.stages[sidx].above_since.get_or_insert(now);
             if now.since(since) >= a.stabilization && cooled && active < a.max {
                 let want = if util.is_finite() {
@@ -725,13 +728,28 @@ impl Model<'_> {
         match kind {
             ChangeKind::Stage(i, cfg) => {
                 let want = cfg.pods.as_ref().map(|p| p.count);
+                let tenants = self.tenant_of.iter().max().map_or(0, |m| m + 1);
+                if let (Some(a), None) = (&cfg.autoscaler, &self.stages[*i].cfg.autoscaler) {
+                    // An autoscaler added mid-run starts its evaluations now.
+                    self.sched.schedule(
+                        now.plus(a.evaluate_every),
+                        Event::Autoscale { stage: *i as u32 },
+                    );
+                }
                 let st = &mut self.stages[*i];
-                if let (Some(new), Some(old)) = (&cfg.tenant_limit, &st.cfg.tenant_limit) {
-                    if new.limiter != old.limiter {
+                match (&cfg.tenant_limit, &st.cfg.tenant_limit) {
+                    (Some(new), Some(old)) if new.limiter != old.limiter => {
                         for l in &mut st.tenant_limiters {
                             l.reconfigure(&new.limiter, now);
                         }
                     }
+                    // A limiter added mid-run starts full for every tenant.
+                    (Some(new), None) => {
+                        st.tenant_limiters = (0..tenants)
+                            .map(|_| Limiter::new(&new.limiter, now))
+                            .collect();
+                    }
+                    _ => {}
                 }
                 let manual_rescale =
                     cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
@@ -742,6 +760,11 @@ impl Model<'_> {
                 self.drain_stage(now, *i);
             }
             ChangeKind::Dependency(i, cfg, primary_set) => {
+                if let (Some(h), None) = (&cfg.health_check, &self.deps[*i].cfg.health_check) {
+                    // Health checks added mid-run start now.
+                    self.sched
+                        .schedule(now.plus(h.every), Event::HealthCheck { dep: *i as u32 });
+                }
                 let d = &mut self.deps[*i];
                 let primary = if *primary_set {
                     cfg.primary

@@ -739,3 +739,96 @@ proptest! {
         prop_assert_eq!(c.failed, c.failed_refused + c.failed_error + c.failed_blocked + c.failed_timeout);
     }
 }
+
+// ---- Regressions: mid-run changes to the platform (each once crashed or did nothing). ----
+
+#[test]
+fn a_tenant_limit_added_mid_run_limits_from_then_on() {
+    let (obs, _) = run_text(
+        "start = \"00:00\"\nend = \"00:10\"\n[stages.gw]\n\
+         [sources.s]\nkind = \"request\"\nrate = \"50/s\"\nstages = [\"gw\"]\n\
+         [[changes]]\nat = \"00:05\"\nset = { stages.gw.tenant_limit = { rate = \"10/s\", burst = 10 } }\n",
+    );
+    let rows = &obs.stages[0].rows;
+    assert_eq!(
+        rows[..5].iter().map(|r| r.counts.rate_limited).sum::<u64>(),
+        0
+    );
+    // After the change about 40 of 50 requests a second are over the limit.
+    let limited: u64 = rows[6..10].iter().map(|r| r.counts.rate_limited).sum();
+    assert!((8_000..11_000).contains(&limited), "{limited}");
+}
+
+#[test]
+fn an_autoscaler_added_mid_run_evaluates_and_a_raised_floor_adds_pods() {
+    let (obs, _) = run_text(
+        "start = \"00:00\"\nend = \"00:20\"\n[stages.gw]\nservice_time = \"1s\"\npods = { count = 2, capacity = 50, start_time = \"30s\" }\n\
+         [sources.s]\nkind = \"request\"\nrate = \"10/s\"\nstages = [\"gw\"]\n\
+         [[changes]]\nat = \"00:05\"\nset = { stages.gw.autoscaler = { min = 2, max = 10, evaluate_every = \"10s\", cooldown = \"0s\" } }\n\
+         [[changes]]\nat = \"00:10\"\nset = { stages.gw.autoscaler.min = 6 }\n",
+    );
+    let rows = &obs.stages[0].rows;
+    let added: Vec<u64> = rows.iter().map(|r| r.counts.pods_added).collect();
+    assert_eq!(
+        added[..10].iter().sum::<u64>(),
+        0,
+        "busy share 0.1 is below target: nothing to add before the floor rises"
+    );
+    assert_eq!(
+        added[10], 4,
+        "the raised floor (6) is met at the next evaluation"
+    );
+    assert_eq!(rows[12].pods_up_min, 6);
+}
+
+#[test]
+fn who_the_traffic_is_cannot_change_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in [
+        "accounts = 5",
+        "tenant = \"x\"",
+        "stages = []",
+        "method = \"m\"",
+        "kind = \"call\"",
+    ] {
+        let text = format!(
+            "start = \"00:00\"\nend = \"00:10\"\n[stages.gw]\n[sources.s]\nkind = \"request\"\nrate = \"1/s\"\nstages = [\"gw\"]\n\
+             [[changes]]\nat = \"00:05\"\nset = {{ sources.s.{key} }}\n"
+        );
+        let e = load_str(&dir.path().join("t.toml"), &text, None, &[]).unwrap_err();
+        assert_eq!(e.line, Some(10), "{key}: {e}");
+        assert!(e.message.contains("cannot change mid-run"), "{key}: {e}");
+    }
+}
+
+#[test]
+fn unfinished_requests_are_counted_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 3)]);
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:01\"\ndrain = \"1m\"\n[stages.gw]\nservice_time = \"1h\"\n\
+         [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"gw\"]\n\
+         [sources.other]\nkind = \"request\"\nrate = \"0.001/s\"\nstages = [\"gw\"]\n"
+    );
+    let (obs, _) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!(obs.counts.unfinished, 3);
+    assert_eq!(obs.per_source[0].total.unfinished, 3);
+    assert_eq!(
+        obs.per_source[0].total.offered,
+        obs.per_source[0].total.outcomes()
+    );
+}
+
+#[test]
+fn a_call_source_without_a_carrier_names_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_str(
+        &dir.path().join("t.toml"),
+        "start = \"00:00\"\nend = \"01:00\"\n[sources.a]\nrate = \"1/s\"\n",
+        None,
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("sources.a"), "{e}");
+    assert_eq!(e.line, Some(3));
+}

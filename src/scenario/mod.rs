@@ -1258,6 +1258,11 @@ fn build_changes(
                     if *key == "rate" || *key == "trace" {
                         return Err(bad(format!("`{key}` cannot change mid-run: give the source a rate profile over clock time instead (rate_scale can change)")));
                     }
+                    if ["kind", "tenant", "method", "accounts", "stages"].contains(key) {
+                        return Err(bad(format!(
+                            "`{key}` cannot change mid-run: it fixes who the traffic is and which path it takes (use a second source active at other times instead)"
+                        )));
+                    }
                     if !touched_sources.contains(&idx) {
                         touched_sources.push(idx);
                     }

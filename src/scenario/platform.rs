@@ -264,7 +264,11 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
             let min = a.u64_opt("min")?.unwrap_or(1) as u32;
             let max = a
                 .positive_u64_opt("max")?
-                .unwrap_or(u64::from(p.count.max(1)) * 4) as u32;
+                .unwrap_or(u64::from(p.count.max(1)) * 4);
+            if max > 10_000 {
+                return Err(a.err("max", "at most 10000 pods"));
+            }
+            let max = max as u32;
             if min > max {
                 return Err(a.err("min", "expected min <= max"));
             }

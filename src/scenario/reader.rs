@@ -145,6 +145,9 @@ impl<'a> Obj<'a> {
     }
 
     pub fn key_path(&self, key: &str) -> String {
+        if key.is_empty() {
+            return self.path.clone();
+        }
         join(&self.path, key)
     }
 
