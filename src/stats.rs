@@ -1,6 +1,7 @@
 //! Statistics over replications: means, Student-t confidence intervals (paired for common
 //! random numbers), and the named metrics every output reports. Pure; no I/O.
 
+use crate::dist::ln_gamma;
 use crate::model::obs::Observations;
 
 /// Mean and a two-sided confidence interval of independent replication values.
@@ -105,28 +106,6 @@ pub fn t_cdf(t: f64, df: f64) -> f64 {
     } else {
         tail
     }
-}
-
-fn ln_gamma(x: f64) -> f64 {
-    // Lanczos (g = 7, n = 9), accurate to ~1e-15 for x > 0.
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    let x = x - 1.0;
-    let t = x + 7.5;
-    let mut a = G[0];
-    for (i, g) in G.iter().enumerate().skip(1) {
-        a += g / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
 /// Regularised incomplete beta I_x(a, b) by Lentz's continued fraction.
