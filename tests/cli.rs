@@ -29,26 +29,8 @@ burst = 2
 rate = "1/s"
 "#;
 
-/// The metrics `compare` reports, in order (src/cli/compare.rs COMPARE_METRICS).
-const COMPARE_METRICS: &[&str] = &[
-    "offered",
-    "connected",
-    "abandoned",
-    "abandoned_waiting",
-    "abandoned_ringing",
-    "no_answer",
-    "failed",
-    "redials",
-    "backup_routed",
-    "connect_ratio",
-    "abandon_ratio",
-    "legs_dialed",
-    "dial_delay_ms_p95",
-    "dial_delay_ms_max",
-    "pdd_ms_p95",
-    "answer_wait_s_mean",
-    "backup_on_s",
-];
+/// The metrics `compare` reports, in order: the binary's own list, not a copy of it.
+use callsim::cli::compare::COMPARE_METRICS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -74,6 +74,8 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
     );
     let no_sink = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
     let mut per_variant: Vec<Vec<Vec<(String, f64)>>> = Vec::new();
+    // The totals, then per-tenant and per-stage metrics in first-seen order (variants may differ).
+    let mut all: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
     for (v, sc) in names.iter().zip(&scenarios) {
         let opts = RunOptions {
             seed,
@@ -92,17 +94,18 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v))
                         .collect();
-                    m.extend(detail_metrics(&r.obs, &sc.model));
+                    let detail = detail_metrics(&r.obs, &sc.model);
+                    for (k, _) in &detail {
+                        if !all.contains(k) {
+                            all.push(k.clone());
+                        }
+                    }
+                    m.extend(detail);
                     m
                 })
                 .collect(),
         );
     }
-    let metrics_len = per_variant
-        .first()
-        .and_then(|v| v.first())
-        .map(|_| base_metrics_len())
-        .unwrap_or(0);
     let col = |vi: usize, name: &str| -> Vec<f64> {
         per_variant[vi]
             .iter()
@@ -121,17 +124,6 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
         names[0]
     );
     let mut rows_csv: Vec<Vec<String>> = Vec::new();
-    // The totals, then per-tenant and per-stage metrics (in first-seen order).
-    let mut all: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
-    for pv in &per_variant {
-        if let Some(first) = pv.first() {
-            for (k, _) in first.iter().skip(metrics_len) {
-                if !all.contains(k) {
-                    all.push(k.clone());
-                }
-            }
-        }
-    }
     for m in &all {
         let m = m.as_str();
         crate::sayln!("{m}");
@@ -201,10 +193,4 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
     }
     std::io::stdout().flush().ok();
     Ok(())
-}
-
-/// How many entries `metrics` returns (the detail metrics follow them).
-fn base_metrics_len() -> usize {
-    let o = crate::model::obs::Observations::empty();
-    metrics(&o).len()
 }

@@ -489,31 +489,6 @@ impl StageObs {
     }
 }
 
-impl Observations {
-    /// Observations of nothing (a template, e.g. to count metrics).
-    pub fn empty() -> Observations {
-        Observations {
-            counts: Counts::default(),
-            dial_delay: DelayHist::new(1),
-            pdd: DelayHist::new(1),
-            answer_wait: MeanAcc::default(),
-            abandon_wait: MeanAcc::default(),
-            timeline: Timeline::new(SimTime::ZERO, SimDuration::from_secs(60), false, false),
-            events: 0,
-            stale_events: 0,
-            pending_events_max: 0,
-            calls_in_flight_max: 0,
-            end_time: SimTime::ZERO,
-            backup_on_s: 0.0,
-            backup_switches: 0,
-            per_source: Vec::new(),
-            stages: Vec::new(),
-            accounts_blocked_max: 0,
-            failovers: 0,
-        }
-    }
-}
-
 /// Everything one replication reports.
 pub struct Observations {
     pub counts: Counts,
