@@ -2,13 +2,17 @@
 //! limits. See ARCHITECTURE.md for the module map, data flow and invariants.
 
 pub mod analytic;
+pub mod batch;
 pub mod cli;
 pub mod cli_erlang;
 pub mod dist;
 pub mod engine;
 pub mod export;
+pub mod grid;
 pub mod limiter;
+pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod rng;
 pub mod run;
 pub mod scenario;

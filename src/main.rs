@@ -3,8 +3,11 @@
 use clap::Parser;
 
 fn main() {
-    let cli = callsim::cli::Cli::parse();
-    if let Err(e) = callsim::cli::main_with(cli) {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = callsim::cli::Cli::parse_from(&argv);
+    if let Err(e) = callsim::cli::main_with(cli, &argv) {
         eprintln!("error: {e}");
         std::process::exit(e.code);
     }

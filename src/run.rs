@@ -8,8 +8,8 @@ use crate::model::{profile_stream, ArrivalStream, CallSink, Model};
 use crate::scenario::trace::TraceReader;
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,10 @@ pub struct RunOptions {
 pub type SinkFactory<'a> =
     dyn Fn(u32) -> Result<Option<Box<dyn CallSink + Send>>, String> + Sync + 'a;
 
-/// Runs every replication; returns them in replication order.
+/// Runs every replication on a rayon pool; returns them in replication order. The first
+/// failing replication stops the run (replications not yet started are skipped) and its error
+/// is returned. Progress (simulated time of every replication, with an ETA) goes to stderr when
+/// it is a terminal.
 pub fn run_replications(
     sc: &Scenario,
     opts: &RunOptions,
@@ -44,112 +47,87 @@ pub fn run_replications(
 ) -> Result<Vec<ReplicationResult>, String> {
     let n = opts.replications as usize;
     let threads = if opts.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|p| p.get())
-            .unwrap_or(1)
+        std::thread::available_parallelism().map_or(1, |p| p.get())
     } else {
         opts.threads
     }
     .clamp(1, n.max(1));
-    let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<ReplicationResult, String>>>> =
-        Mutex::new((0..n).map(|_| None).collect());
-    let done = AtomicUsize::new(0);
-    let sim_ns: Vec<AtomicU64> = (0..threads)
-        .map(|_| AtomicU64::new(sc.model.start.as_ns()))
-        .collect();
-    let finished = AtomicBool::new(false);
-    let show = opts.progress && std::io::stderr().is_terminal();
-    let start_wall = Instant::now();
-    std::thread::scope(|s| {
-        for (w, sim) in sim_ns.iter().enumerate().take(threads) {
-            let (next, slots, done) = (&next, &slots, &done);
-            let _ = w;
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                // A panic in a replication (a bug) becomes an error for this replication, never
-                // a hang of the whole run.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_one(sc, opts.seed, i as u32, opts.timeline, sinks, &mut |t: SimTime| {
-                        sim.store(t.as_ns(), Ordering::Relaxed)
-                    })
-                }))
-                .unwrap_or_else(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    Err(format!("internal error in replication {i} (please report it with the scenario and seed): {msg}"))
-                });
-                slots.lock().expect("no poisoned lock")[i] = Some(r);
-                done.fetch_add(1, Ordering::Relaxed);
-            });
-        }
-        if show {
-            let (done, finished, sim_ns) = (&done, &finished, &sim_ns);
-            let label = opts.label.clone();
-            let span = (sc.model.end.as_ns() - sc.model.start.as_ns()).max(1) as f64;
-            let start_ns = sc.model.start.as_ns();
-            s.spawn(move || {
-                let mut shown = false;
-                while !finished.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(200));
-                    if start_wall.elapsed() < Duration::from_secs(2) {
-                        continue;
-                    }
-                    let d = done.load(Ordering::Relaxed);
-                    let partial: f64 = sim_ns
-                        .iter()
-                        .map(|a| {
-                            ((a.load(Ordering::Relaxed).saturating_sub(start_ns)) as f64 / span)
-                                .min(1.0)
-                        })
-                        .sum::<f64>()
-                        .min((n - d) as f64);
-                    let frac = ((d as f64 + partial * 0.999) / n as f64).min(1.0);
-                    let width = 30;
-                    let filled = (frac * width as f64) as usize;
-                    eprint!(
-                        "\r{label} [{}{}] {:>5.1}%  replications {d}/{n}  {:.0}s ",
-                        "#".repeat(filled),
-                        "-".repeat(width - filled),
-                        frac * 100.0,
-                        start_wall.elapsed().as_secs_f64()
-                    );
-                    shown = true;
-                }
-                if shown {
-                    eprint!("\r{}\r", " ".repeat(90));
-                }
-            });
-        }
-        // Wait for workers, then stop the progress thread.
-        while done.load(Ordering::Relaxed) < n {
-            std::thread::sleep(Duration::from_millis(5));
-            if slots
-                .lock()
-                .expect("lock")
-                .iter()
-                .any(|r| matches!(r, Some(Err(_))))
-            {
-                break;
-            }
-        }
-        finished.store(true, Ordering::Relaxed);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    let bar = progress_bar(n as u64 * PROGRESS_STEPS, opts);
+    let span = (sc.model.end.as_ns() - sc.model.start.as_ns()).max(1);
+    let start_ns = sc.model.start.as_ns();
+    let out = pool.install(|| {
+        (0..n as u32)
+            .into_par_iter()
+            .map(|i| {
+                let mut shown = 0u64;
+                let r =
+                    run_one_caught(sc, opts.seed, i, opts.timeline, sinks, &mut |t: SimTime| {
+                        let done =
+                            (t.as_ns().saturating_sub(start_ns) as u128 * PROGRESS_STEPS as u128
+                                / span as u128)
+                                .min(PROGRESS_STEPS as u128 - 1) as u64;
+                        if done > shown {
+                            bar.inc(done - shown);
+                            shown = done;
+                        }
+                    });
+                bar.inc(PROGRESS_STEPS - shown);
+                r
+            })
+            .collect::<Result<Vec<_>, String>>()
     });
-    let slots = slots.into_inner().expect("lock");
-    let mut out = Vec::with_capacity(n);
-    for r in slots.into_iter().flatten() {
-        out.push(r?);
+    bar.finish_and_clear();
+    out
+}
+
+/// Progress steps per replication (its simulated time in thousandths).
+const PROGRESS_STEPS: u64 = 1000;
+
+fn progress_bar(len: u64, opts: &RunOptions) -> ProgressBar {
+    if !opts.progress {
+        return ProgressBar::hidden();
     }
-    if out.len() != n {
-        return Err("a replication did not finish".into());
-    }
-    Ok(out)
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {percent:>3}%  {elapsed} elapsed, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("#>-"),
+    );
+    bar.set_prefix(format!(
+        "{} ({} replications)",
+        opts.label, opts.replications
+    ));
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
+/// `run_one`, with a panic (a bug) turned into an error for this replication instead of a
+/// crash or hang of the whole run.
+pub fn run_one_caught(
+    sc: &Scenario,
+    seed: u64,
+    replication: u32,
+    timeline: bool,
+    sinks: &SinkFactory,
+    progress: &mut dyn FnMut(SimTime),
+) -> Result<ReplicationResult, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_one(sc, seed, replication, timeline, sinks, progress)
+    }))
+    .unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(format!("internal error in replication {replication} (please report it with the scenario and seed): {msg}"))
+    })
 }
 
 /// One replication of `sc`.

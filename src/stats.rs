@@ -2,6 +2,7 @@
 //! random numbers), and the named metrics every output reports. Pure; no I/O.
 
 use crate::dist::ln_gamma;
+use crate::model::config::{LookupPolicy, ModelConfig, SourceKind};
 use crate::model::obs::Observations;
 
 /// Mean and a two-sided confidence interval of independent replication values.
@@ -150,139 +151,89 @@ fn reg_inc_beta(a: f64, b: f64, x: f64) -> f64 {
     front * (f - 1.0)
 }
 
-/// Named metrics of one replication, in a fixed order: the summary CSV's columns after the
-/// replication id, and the rows `compare` reports. Units are last in every name.
-pub fn metrics(o: &Observations) -> Vec<(&'static str, f64)> {
-    let c = &o.counts;
-    let ratio = |a: u64, b: u64| {
-        if b == 0 {
-            f64::NAN
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    let mut m: Vec<(&'static str, f64)> =
-        c.fields().into_iter().map(|(k, v)| (k, v as f64)).collect();
-    m.push(("abandoned", c.abandoned() as f64));
-    m.push(("connect_ratio", ratio(c.connected, c.offered)));
-    m.push(("served_ratio", ratio(c.served, c.offered)));
-    m.push(("abandon_ratio", ratio(c.abandoned(), c.offered)));
-    m.push(("fail_ratio", ratio(c.failed, c.offered)));
-    m.push(("backup_ratio", ratio(c.backup_routed, c.offered)));
-    m.push(("legs_per_call", ratio(c.legs_requested, c.offered)));
-    for (name, h) in [("dial_delay_ms", &o.dial_delay), ("pdd_ms", &o.pdd)] {
-        let (mean, p50, p90, p95, p99, max) = (
-            h.mean_ms(),
-            h.quantile_ms(0.5),
-            h.quantile_ms(0.9),
-            h.quantile_ms(0.95),
-            h.quantile_ms(0.99),
-            h.max_ms(),
-        );
-        let names: [&'static str; 6] = match name {
-            "dial_delay_ms" => [
-                "dial_delay_ms_mean",
-                "dial_delay_ms_p50",
-                "dial_delay_ms_p90",
-                "dial_delay_ms_p95",
-                "dial_delay_ms_p99",
-                "dial_delay_ms_max",
-            ],
-            _ => [
-                "pdd_ms_mean",
-                "pdd_ms_p50",
-                "pdd_ms_p90",
-                "pdd_ms_p95",
-                "pdd_ms_p99",
-                "pdd_ms_max",
-            ],
-        };
-        for (n, v) in names.into_iter().zip([mean, p50, p90, p95, p99, max]) {
-            m.push((n, v));
-        }
-    }
-    m.push(("answer_wait_s_mean", o.answer_wait.mean_ms() / 1e3));
-    m.push(("abandon_wait_s_mean", o.abandon_wait.mean_ms() / 1e3));
-    m.push(("backup_on_s", o.backup_on_s));
-    m.push(("events", o.events as f64));
-    m
-}
-
 /// Per-source (tenant/method) and per-stage metrics of one replication, named
 /// `<metric>[<source>]` and `<metric>[stage:<stage>]`: what `compare` shows beside the totals so
 /// a noisy neighbour's effect on other tenants is visible. Empty for a scenario with one source
 /// and no stages (the totals say it all).
-pub fn detail_metrics(
-    o: &Observations,
-    cfg: &crate::model::config::ModelConfig,
-) -> Vec<(String, f64)> {
+pub fn detail_metrics(o: &Observations, cfg: &ModelConfig) -> Vec<(String, f64)> {
+    details(cfg, Some(o))
+}
+
+/// The names `detail_metrics` gives for `cfg`, known before any run.
+pub fn detail_names(cfg: &ModelConfig) -> Vec<String> {
+    details(cfg, None).into_iter().map(|(n, _)| n).collect()
+}
+
+fn details(cfg: &ModelConfig, o: Option<&Observations>) -> Vec<(String, f64)> {
     let mut m = Vec::new();
+    let mut put = |name: String, f: &dyn Fn(&Observations) -> f64| {
+        m.push((name, o.map_or(f64::NAN, f)));
+    };
     if cfg.sources.len() > 1 || !cfg.stages.is_empty() {
-        for (s, so) in cfg.sources.iter().zip(&o.per_source) {
-            let c = &so.total;
-            let ok = if s.behaviour.client.kind == crate::model::config::SourceKind::Request {
-                c.served
-            } else {
-                c.connected
-            };
-            let ratio = |a: u64| {
+        for (i, s) in cfg.sources.iter().enumerate() {
+            let request = s.behaviour.client.kind == SourceKind::Request;
+            let n = &s.name;
+            put(format!("offered[{n}]"), &|o| {
+                o.per_source[i].total.offered as f64
+            });
+            put(format!("ok_ratio[{n}]"), &|o| {
+                let c = &o.per_source[i].total;
+                let ok = if request { c.served } else { c.connected };
                 if c.offered == 0 {
                     f64::NAN
                 } else {
-                    a as f64 / c.offered as f64
+                    ok as f64 / c.offered as f64
                 }
-            };
-            m.push((format!("offered[{}]", s.name), c.offered as f64));
-            m.push((format!("ok_ratio[{}]", s.name), ratio(ok)));
-            m.push((
-                format!("failed_refused[{}]", s.name),
-                c.failed_refused as f64,
-            ));
-            m.push((format!("failed_error[{}]", s.name), c.failed_error as f64));
-            m.push((
-                format!("failed_blocked[{}]", s.name),
-                c.failed_blocked as f64,
-            ));
-            m.push((
-                format!("failed_timeout[{}]", s.name),
-                c.failed_timeout as f64,
-            ));
-            m.push((format!("abandoned[{}]", s.name), c.abandoned() as f64));
+            });
+            put(format!("failed_refused[{n}]"), &|o| {
+                o.per_source[i].total.failed_refused as f64
+            });
+            put(format!("failed_error[{n}]"), &|o| {
+                o.per_source[i].total.failed_error as f64
+            });
+            put(format!("failed_blocked[{n}]"), &|o| {
+                o.per_source[i].total.failed_blocked as f64
+            });
+            put(format!("failed_timeout[{n}]"), &|o| {
+                o.per_source[i].total.failed_timeout as f64
+            });
+            put(format!("abandoned[{n}]"), &|o| {
+                o.per_source[i].total.abandoned() as f64
+            });
         }
     }
-    for (s, so) in cfg.stages.iter().zip(&o.stages) {
-        let t = &so.total;
-        m.push((format!("refused[stage:{}]", s.name), t.refused as f64));
-        m.push((format!("errors[stage:{}]", s.name), t.errors as f64));
-        m.push((
-            format!("latency_ms_p95[stage:{}]", s.name),
-            so.latency.quantile_ms(0.95),
-        ));
-        m.push((
-            format!("sessions_in_use_max[stage:{}]", s.name),
-            so.sessions_in_use_max as f64,
-        ));
+    for (i, s) in cfg.stages.iter().enumerate() {
+        let n = &s.name;
+        put(format!("refused[stage:{n}]"), &|o| {
+            o.stages[i].total.refused as f64
+        });
+        put(format!("errors[stage:{n}]"), &|o| {
+            o.stages[i].total.errors as f64
+        });
+        put(format!("latency_ms_p95[stage:{n}]"), &|o| {
+            o.stages[i].latency.quantile_ms(0.95)
+        });
+        put(format!("sessions_in_use_max[stage:{n}]"), &|o| {
+            o.stages[i].sessions_in_use_max as f64
+        });
         if s.pods.is_some() {
-            m.push((
-                format!("pod_crashes[stage:{}]", s.name),
-                t.pod_crashes as f64,
-            ));
+            put(format!("pod_crashes[stage:{n}]"), &|o| {
+                o.stages[i].total.pod_crashes as f64
+            });
         }
         if s.dependency
             .as_ref()
-            .is_some_and(|d| d.on_error == crate::model::config::LookupPolicy::DisableAccount)
+            .is_some_and(|d| d.on_error == LookupPolicy::DisableAccount)
         {
-            m.push((
-                format!("accounts_blocked[stage:{}]", s.name),
-                t.accounts_blocked as f64,
-            ));
+            put(format!("accounts_blocked[stage:{n}]"), &|o| {
+                o.stages[i].total.accounts_blocked as f64
+            });
         }
     }
     if !cfg.stages.is_empty() {
-        m.push((
-            "accounts_blocked_max".to_string(),
-            o.accounts_blocked_max as f64,
-        ));
+        put("accounts_blocked_max".to_string(), &|o| {
+            o.accounts_blocked_max as f64
+        });
     }
     m
 }

@@ -795,12 +795,14 @@ fn out_writes_summary_timeline_and_calls_with_their_contract() {
     ];
     let stdout = ok(&a);
     assert!(
-        stdout.contains("wrote summary.csv, timeline.csv, calls.csv in"),
+        stdout.contains("wrote summary.csv, timeline.csv, calls.csv, manifest.json in"),
         "{stdout}"
     );
     assert_eq!(
         listing(&out),
-        BTreeSet::from(["summary.csv", "timeline.csv", "calls.csv"].map(String::from))
+        BTreeSet::from(
+            ["summary.csv", "timeline.csv", "calls.csv", "manifest.json"].map(String::from)
+        )
     );
 
     // summary.csv: one `replication` row per replication, then mean, ci95_low, ci95_high.
@@ -913,12 +915,12 @@ fn calls_csv_is_written_only_when_asked() {
     let f = fixture("cli-small.toml");
     let stdout = ok(&["run", s(&f), "-q", "-n", "1", "--out", s(&out)]);
     assert!(
-        stdout.contains("wrote summary.csv, timeline.csv in"),
+        stdout.contains("wrote summary.csv, timeline.csv, manifest.json in"),
         "{stdout}"
     );
     assert_eq!(
         listing(&out),
-        BTreeSet::from(["summary.csv", "timeline.csv"].map(String::from))
+        BTreeSet::from(["summary.csv", "timeline.csv", "manifest.json"].map(String::from))
     );
     // Into an existing directory: old unrelated files stay, no temp files are left.
     fs::write(out.join("notes.txt"), "mine").unwrap();
@@ -934,7 +936,16 @@ fn calls_csv_is_written_only_when_asked() {
     ]);
     assert_eq!(
         listing(&out),
-        BTreeSet::from(["summary.csv", "timeline.csv", "calls.csv", "notes.txt"].map(String::from))
+        BTreeSet::from(
+            [
+                "summary.csv",
+                "timeline.csv",
+                "calls.csv",
+                "manifest.json",
+                "notes.txt"
+            ]
+            .map(String::from)
+        )
     );
     assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
 }
@@ -1114,7 +1125,10 @@ fn compare_prints_each_variant_and_a_diff_per_metric_and_writes_compare_csv() {
     assert_eq!(diffs, COMPARE_METRICS.len(), "{stdout}");
     assert!(stdout.contains("wrote compare.csv in"), "{stdout}");
 
-    assert_eq!(listing(&out), BTreeSet::from(["compare.csv".to_string()]));
+    assert_eq!(
+        listing(&out),
+        BTreeSet::from(["compare.csv", "manifest.json"].map(String::from))
+    );
     let (h, rows) = csv_table(&out.join("compare.csv"));
     assert_eq!(
         h,

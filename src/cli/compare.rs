@@ -3,12 +3,12 @@
 //! report each variant and its paired difference from the first with a 95% CI.
 
 use super::run::{fmt_num, load_common};
+use super::work::{evaluate_or_shard, Manifest};
 use super::{CliError, CommonArgs};
+use crate::batch::{by_config, Config, UnitValues};
 use crate::export::{num, OutputFiles};
-use crate::model::CallSink;
-use crate::run::{run_replications, RunOptions};
-use crate::stats::{detail_metrics, estimate, metrics, paired_difference};
-use std::io::Write;
+use crate::metrics::RepValues;
+use crate::stats::{estimate, paired_difference};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -24,7 +24,8 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The metrics compare reports, in order.
+/// The metrics compare reports, in order (and, for each named window, those with a
+/// per-window value, suffixed `@window`).
 pub const COMPARE_METRICS: &[&str] = &[
     "offered",
     "connected",
@@ -38,14 +39,32 @@ pub const COMPARE_METRICS: &[&str] = &[
     "connect_ratio",
     "abandon_ratio",
     "legs_dialed",
+    "dial_delay_ms_p50",
+    "dial_delay_ms_p90",
     "dial_delay_ms_p95",
+    "dial_delay_ms_p99",
     "dial_delay_ms_max",
+    "pdd_ms_p50",
+    "pdd_ms_p90",
     "pdd_ms_p95",
+    "pdd_ms_p99",
+    "pdd_ms_max",
     "answer_wait_s_mean",
     "backup_on_s",
 ];
 
-pub fn run(a: CompareArgs) -> Result<(), CliError> {
+/// A validated compare: the variants' configurations and what to report.
+pub struct CompareJob {
+    pub configs: Vec<Config>,
+    pub seed: u64,
+    pub reps: u32,
+    /// Metric rows, in order: the totals, per window, then per tenant and stage.
+    pub rows: Vec<String>,
+    pub path: PathBuf,
+}
+
+/// Loads every variant (all validated before anything runs) and lists the metric rows.
+pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
     let base = load_common(&a.common, None)?;
     let names: Vec<String> = if a.variants.is_empty() {
         base.variants.clone()
@@ -58,77 +77,89 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
             a.common.scenario.display()
         )));
     }
-    let mut scenarios = Vec::new();
+    let mut configs = Vec::new();
     for v in &names {
-        scenarios.push(load_common(&a.common, Some(v))?);
-    }
-    let files = match &a.out {
-        Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
-        None => None,
-    };
-    let seed = base.seed;
-    let reps = a.common.replications.unwrap_or(base.replications);
-    crate::sayln!(
-        "seed {seed}  replications {reps}  scenario {}  (common random numbers across variants)",
-        base.path.display()
-    );
-    let no_sink = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
-    let mut per_variant: Vec<Vec<Vec<(String, f64)>>> = Vec::new();
-    // The totals, then per-tenant and per-stage metrics in first-seen order (variants may differ).
-    let mut all: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
-    for (v, sc) in names.iter().zip(&scenarios) {
-        let opts = RunOptions {
-            seed,
-            replications: reps,
-            threads: a.common.threads,
-            progress: !a.common.quiet,
+        configs.push(Config {
             label: v.clone(),
-            timeline: false,
-        };
-        let results = run_replications(sc, &opts, &no_sink).map_err(CliError::failure)?;
-        per_variant.push(
-            results
-                .iter()
-                .map(|r| {
-                    let mut m: Vec<(String, f64)> = metrics(&r.obs)
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect();
-                    let detail = detail_metrics(&r.obs, &sc.model);
-                    for (k, _) in &detail {
-                        if !all.contains(k) {
-                            all.push(k.clone());
-                        }
-                    }
-                    m.extend(detail);
-                    m
-                })
-                .collect(),
-        );
+            scenario: load_common(&a.common, Some(v))?,
+        });
     }
+    let mut rows: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
+    for w in &base.model.windows {
+        for m in COMPARE_METRICS {
+            let d = &crate::metrics::registry()[crate::metrics::index_of(m).expect("registry")];
+            if d.per_window() {
+                rows.push(format!("{m}@{}", w.name));
+            }
+        }
+    }
+    for c in &configs {
+        for n in crate::stats::detail_names(&c.scenario.model) {
+            if !rows.contains(&n) {
+                rows.push(n);
+            }
+        }
+    }
+    Ok(CompareJob {
+        seed: base.seed,
+        reps: base.replications,
+        configs,
+        rows,
+        path: base.path.clone(),
+    })
+}
+
+pub fn run(a: CompareArgs, argv: &[String]) -> Result<(), CliError> {
+    let job = prepare(&a)?;
+    crate::sayln!(
+        "seed {}  replications {}  scenario {}  (common random numbers across variants)",
+        job.seed,
+        job.reps,
+        job.path.display()
+    );
+    let units = evaluate_or_shard(
+        &job.configs,
+        &a.common,
+        job.seed,
+        job.reps,
+        a.out.as_deref(),
+        argv,
+        "compare",
+    )?;
+    match units {
+        Some(u) => render(&a, &job, u, &super::result_args(argv)),
+        None => Ok(()),
+    }
+}
+
+/// Prints the comparison and writes compare.csv (and manifest.json): the same bytes whether
+/// the units ran here or came from shards.
+pub fn render(
+    a: &CompareArgs,
+    job: &CompareJob,
+    units: Vec<UnitValues>,
+    args: &[String],
+) -> Result<(), CliError> {
+    let per_variant = by_config(job.configs.len(), units);
+    let names: Vec<Vec<String>> = job.configs.iter().map(Config::names).collect();
     let col = |vi: usize, name: &str| -> Vec<f64> {
+        let j = names[vi].iter().position(|n| n == name);
         per_variant[vi]
             .iter()
-            .map(|m| {
-                m.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|x| x.1)
-                    .unwrap_or(f64::NAN)
-            })
+            .map(|r: &RepValues| j.map_or(f64::NAN, |j| r.values[j]))
             .collect()
     };
-    // Terminal table: one block per metric.
-    let width = names.iter().map(String::len).max().unwrap_or(8).max(8);
+    let labels: Vec<&str> = job.configs.iter().map(|c| c.label.as_str()).collect();
+    let width = labels.iter().map(|l| l.len()).max().unwrap_or(8).max(8);
     crate::sayln!(
         "mean [95% CI]; for variants after the first, the paired difference from `{}` [95% CI]",
-        names[0]
+        labels[0]
     );
     let mut rows_csv: Vec<Vec<String>> = Vec::new();
-    for m in &all {
-        let m = m.as_str();
+    for m in &job.rows {
         crate::sayln!("{m}");
         let basev = col(0, m);
-        for (vi, v) in names.iter().enumerate() {
+        for (vi, v) in labels.iter().enumerate() {
             let vals = col(vi, m);
             let e = estimate(&vals, 0.95);
             let mut line = format!(
@@ -149,48 +180,69 @@ pub fn run(a: CompareArgs) -> Result<(), CliError> {
                 );
             }
             crate::sayln!("{line}");
+            let diff = |x: f64| if vi > 0 { num(x) } else { "0".into() };
             rows_csv.push(vec![
-                m.to_string(),
-                v.clone(),
-                names[0].clone(),
+                m.clone(),
+                v.to_string(),
+                labels[0].to_string(),
                 e.n.to_string(),
                 num(e.mean),
                 num(e.low()),
                 num(e.high()),
-                if vi > 0 { num(d.mean) } else { "0".into() },
-                if vi > 0 { num(d.low()) } else { "0".into() },
-                if vi > 0 { num(d.high()) } else { "0".into() },
+                diff(d.mean),
+                diff(d.low()),
+                diff(d.high()),
             ]);
         }
     }
-    if let Some(mut f) = files {
-        let w = f.create("compare.csv").map_err(CliError::failure)?;
-        let mut wr = csv::Writer::from_writer(w);
-        let write = (|| -> Result<(), csv::Error> {
-            wr.write_record([
-                "metric",
-                "variant",
-                "baseline",
-                "replications",
-                "mean",
-                "ci95_low",
-                "ci95_high",
-                "diff_mean",
-                "diff_ci95_low",
-                "diff_ci95_high",
-            ])?;
-            for r in &rows_csv {
-                wr.write_record(r)?;
-            }
-            wr.flush()?;
-            Ok(())
-        })();
-        write.map_err(|e| CliError::failure(format!("writing compare.csv: {e}")))?;
-        drop(wr);
-        let dir = f.dir().to_path_buf();
-        f.commit().map_err(CliError::failure)?;
-        crate::sayln!("wrote compare.csv in {}", dir.display());
-    }
-    std::io::stdout().flush().ok();
+    let Some(out) = &a.out else {
+        return Ok(());
+    };
+    let mut f = OutputFiles::new(out).map_err(CliError::input)?;
+    write_compare_csv(&mut f, &rows_csv)?;
+    let mut m = Manifest::new("compare", args, out, &job.configs[0].scenario, &a.common)?;
+    m.variant = None;
+    m.variants = labels.iter().map(|l| l.to_string()).collect();
+    m.write(&mut f)?;
+    f.commit().map_err(CliError::failure)?;
+    crate::sayln!("wrote compare.csv in {}", out.display());
     Ok(())
+}
+
+fn write_compare_csv(f: &mut OutputFiles, rows: &[Vec<String>]) -> Result<(), CliError> {
+    let w = f.create("compare.csv").map_err(CliError::failure)?;
+    let mut wr = csv::Writer::from_writer(w);
+    let write = (|| -> Result<(), csv::Error> {
+        wr.write_record([
+            "metric",
+            "variant",
+            "baseline",
+            "replications",
+            "mean",
+            "ci95_low",
+            "ci95_high",
+            "diff_mean",
+            "diff_ci95_low",
+            "diff_ci95_high",
+        ])?;
+        for r in rows {
+            wr.write_record(r)?;
+        }
+        wr.flush()?;
+        Ok(())
+    })();
+    write.map_err(|e| CliError::failure(format!("writing compare.csv: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_compare_metric_is_in_the_registry() {
+        for m in super::COMPARE_METRICS {
+            assert!(
+                crate::metrics::index_of(m).is_some(),
+                "`{m}` is not a metric"
+            );
+        }
+    }
 }

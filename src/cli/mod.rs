@@ -3,8 +3,12 @@
 
 pub mod check;
 pub mod compare;
+pub mod merge;
+pub mod plan;
 pub mod run;
+pub mod sweep;
 pub mod validate;
+pub mod work;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -94,6 +98,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run a scenario's variants with common random numbers and compare them with 95% CIs.
     Compare(compare::CompareArgs),
+    /// Run a scenario over a grid of values of one or more keys (with CIs per point).
+    Sweep(sweep::SweepArgs),
+    /// Find the least value of a lever at which every target holds with 95% confidence.
+    Plan(plan::PlanArgs),
+    /// Merge the shard files of a sharded run, compare, sweep or plan into its outputs.
+    Merge(merge::MergeArgs),
     /// Validate a scenario (and its variants) without running it.
     Check(check::CheckArgs),
     /// Check the engine against queueing theory (Erlang B, C, A, M/D/1) with 95% family-wise CIs.
@@ -102,11 +112,15 @@ pub enum Command {
     Erlang(crate::cli_erlang::ErlangArgs),
 }
 
-/// Parses argv and runs the chosen subcommand.
-pub fn main_with(cli: Cli) -> Result<(), CliError> {
+/// Runs the chosen subcommand. `argv` is the raw command line (recorded in shard files and
+/// manifests so that a result says how it was made).
+pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
     match cli.command {
-        Command::Run(a) => run::run(a),
-        Command::Compare(a) => compare::run(a),
+        Command::Run(a) => run::run(a, argv),
+        Command::Compare(a) => compare::run(a, argv),
+        Command::Sweep(a) => sweep::run(a, argv),
+        Command::Plan(a) => plan::run(a, argv),
+        Command::Merge(a) => merge::run(a),
         Command::Check(a) => check::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Erlang(a) => {
@@ -138,4 +152,61 @@ pub struct CommonArgs {
     /// No progress bar on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// A named clock window of arrivals, e.g. --window peak=10:00-12:00 (repeatable): every
+    /// call metric is also reported for the calls arriving in it (`abandon_ratio@peak`).
+    #[arg(long = "window", value_name = "NAME=HH:MM-HH:MM")]
+    pub windows: Vec<String>,
+    /// Run only shard I of N of the work (I from 0), or `auto` (Slurm job arrays, Kubernetes
+    /// Indexed Jobs), and write DIR/shard-I-of-N.csv for `callsim merge`.
+    #[arg(long, value_name = "I/N|auto", requires = "out")]
+    pub shard: Option<String>,
+}
+
+impl CommonArgs {
+    /// The `--set` overrides, with each `--window` turned into a `windows.NAME` override.
+    pub fn all_sets(&self) -> Result<Vec<String>, CliError> {
+        let mut sets = self.sets.clone();
+        for w in &self.windows {
+            sets.push(window_set(w).map_err(CliError::input)?);
+        }
+        Ok(sets)
+    }
+}
+
+/// `peak=10:00-12:00` -> `windows.peak=["10:00","12:00"]` (checked by the scenario loader).
+pub fn window_set(w: &str) -> Result<String, String> {
+    let bad = || format!("--window `{w}`: expected NAME=HH:MM-HH:MM such as peak=10:00-12:00");
+    let (name, span) = w.split_once('=').ok_or_else(bad)?;
+    let (a, b) = span.split_once('-').ok_or_else(bad)?;
+    crate::scenario::check_window_name(name.trim()).map_err(|m| format!("--window `{w}`: {m}"))?;
+    for t in [a, b] {
+        crate::time::parse_clock(t.trim()).map_err(|m| format!("--window `{w}`: {m}"))?;
+    }
+    Ok(format!(
+        "windows.{}=[\"{}\",\"{}\"]",
+        name.trim(),
+        a.trim(),
+        b.trim()
+    ))
+}
+
+/// The arguments after `callsim` that determine a result: argv without the flags that only
+/// say where or how fast to write it (--out, --shard, --threads, --quiet). Shard files carry
+/// them, and `merge` re-reads them.
+pub fn result_args(argv: &[String]) -> Vec<String> {
+    const WITH_VALUE: &[&str] = &["--out", "--shard", "--threads"];
+    const ALONE: &[&str] = &["-q", "--quiet"];
+    let mut out = Vec::new();
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            it.next();
+        } else if ALONE.contains(&a.as_str())
+            || WITH_VALUE.iter().any(|f| a.starts_with(&format!("{f}=")))
+        {
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
 }

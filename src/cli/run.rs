@@ -6,7 +6,7 @@ use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, O
 use crate::model::CallSink;
 use crate::run::{run_replications, ReplicationResult, RunOptions};
 use crate::scenario::{load, Scenario};
-use crate::stats::{estimate, metrics};
+use crate::stats::estimate;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ pub struct RunArgs {
 
 /// Loads the scenario with the common flags applied.
 pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, CliError> {
-    let mut sc = load(&c.scenario, variant, &c.sets)?;
+    let mut sc = load(&c.scenario, variant, &c.all_sets()?)?;
     if let Some(s) = c.seed {
         sc.seed = s;
     }
@@ -38,8 +38,13 @@ pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, Cl
     Ok(sc)
 }
 
-pub fn run(a: RunArgs) -> Result<(), CliError> {
+pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
     let sc = load_common(&a.common, a.variant.as_deref())?;
+    if a.common.shard.is_some() {
+        return Err(CliError::input(
+            "run --shard is not supported yet: shard a `compare` or `sweep` instead (their shards merge exactly)",
+        ));
+    }
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
     let mut files = match &a.out {
         Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
@@ -93,7 +98,16 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     crate::cli::say(&summary_text(&sc, &results, wall_s));
     if let Some(f) = files.as_mut() {
         let written = (|| -> Result<(), String> {
-            write_summary(f.create("summary.csv")?, &results, sc.seed, &variant)?;
+            let cols = crate::metrics::columns(&sc.model);
+            let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+            let rows: Vec<crate::metrics::RepValues> = results
+                .iter()
+                .map(|r| crate::metrics::RepValues {
+                    replication: r.replication,
+                    values: crate::metrics::values(&cols, &r.obs),
+                })
+                .collect();
+            write_summary(f.create("summary.csv")?, &names, &rows, sc.seed, &variant)?;
             write_timeline(
                 f.create("timeline.csv")?,
                 &results,
@@ -114,12 +128,17 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
                 crate::export::write_stages(t, tl, &results, m, &variant)?;
             }
             Ok(())
-        })();
+        })()
+        .map_err(CliError::failure)
+        .and_then(|()| {
+            let args = super::result_args(argv);
+            super::work::Manifest::new("run", &args, f.dir(), &sc, &a.common)?.write(f)
+        });
         if let Err(e) = written {
             for p in &parts {
                 let _ = std::fs::remove_file(p);
             }
-            return Err(CliError::failure(e));
+            return Err(e);
         }
     }
     if let Some(f) = files {
@@ -141,19 +160,75 @@ fn variant_note(sc: &Scenario) -> String {
     }
 }
 
-/// The terminal summary: key metrics with 95% CIs over replications, and engine speed.
+/// Rows of the terminal summary: (metric, label). Every name is in the registry (a test
+/// checks), so a typo cannot print "-" silently.
+pub const SUMMARY_ROWS: &[(&str, &str)] = &[
+    ("offered", "offered (calls or requests, with redials)"),
+    ("redials", "  of which redials"),
+    ("connected", "connected"),
+    ("served", "requests served"),
+    ("retries", "client retries"),
+    ("abandoned_waiting", "abandoned before any leg rang"),
+    ("abandoned_ringing", "abandoned after a leg rang"),
+    ("no_answer", "no answer"),
+    ("failed", "failed (carrier or platform)"),
+    ("unfinished", "unfinished at the drain limit"),
+    ("backup_routed", "backup-routed (untracked, unrecorded)"),
+    ("abandon_ratio", "abandoned / offered"),
+    ("legs_requested", "legs requested"),
+    ("legs_dialed", "legs dialled"),
+    ("dial_delay_ms_p50", "dial delay p50 (ms)"),
+    ("dial_delay_ms_p90", "dial delay p90 (ms)"),
+    ("dial_delay_ms_p95", "dial delay p95 (ms)"),
+    ("dial_delay_ms_p99", "dial delay p99 (ms)"),
+    ("dial_delay_ms_max", "dial delay max (ms)"),
+    ("pdd_ms_p50", "post-dial delay p50 (ms)"),
+    ("pdd_ms_p90", "post-dial delay p90 (ms)"),
+    ("pdd_ms_p95", "post-dial delay p95 (ms)"),
+    ("pdd_ms_p99", "post-dial delay p99 (ms)"),
+    ("pdd_ms_max", "post-dial delay max (ms)"),
+];
+
+/// Rows shown per named window in the terminal summary.
+pub const WINDOW_ROWS: &[(&str, &str)] = &[
+    ("offered", "offered"),
+    ("connected", "connected"),
+    ("abandoned", "abandoned"),
+    ("abandon_ratio", "abandoned / offered"),
+    ("dial_delay_ms_p50", "dial delay p50 (ms)"),
+    ("dial_delay_ms_p90", "dial delay p90 (ms)"),
+    ("dial_delay_ms_p95", "dial delay p95 (ms)"),
+    ("dial_delay_ms_p99", "dial delay p99 (ms)"),
+    ("dial_delay_ms_max", "dial delay max (ms)"),
+    ("pdd_ms_p95", "post-dial delay p95 (ms)"),
+];
+
+/// One line of the summary: label, mean and CI.
+fn summary_line(label: &str, values: &[f64]) -> String {
+    let e = estimate(values, 0.95);
+    let ci = if e.half_width.is_nan() {
+        String::new()
+    } else {
+        format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
+    };
+    format!("  {:<38} {:>14}  {}\n", label, fmt_num(e.mean), ci)
+}
+
+/// The terminal summary: key metrics with 95% CIs over replications (per window too), per
+/// tenant and stage where the scenario has them, and engine speed.
 pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -> String {
-    let rows: Vec<Vec<(&'static str, f64)>> = results.iter().map(|r| metrics(&r.obs)).collect();
+    let cols = crate::metrics::columns(&sc.model);
+    let rows: Vec<Vec<f64>> = results
+        .iter()
+        .map(|r| crate::metrics::values(&cols, &r.obs))
+        .collect();
     let n = results.len();
     let col = |name: &str| -> Vec<f64> {
-        rows.iter()
-            .map(|m| {
-                m.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|x| x.1)
-                    .unwrap_or(f64::NAN)
-            })
-            .collect()
+        let j = cols
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("summary row `{name}` is not a metric"));
+        rows.iter().map(|m| m[j]).collect()
     };
     let mut s = format!("{}\n", sc.name);
     let ci_head = if n > 1 {
@@ -162,38 +237,19 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
         "(1 replication: no CI)".into()
     };
     s += &format!("  {:<38} {:>14}  {}\n", "metric", "mean", ci_head);
-    let shown: &[(&str, &str)] = &[
-        ("offered", "offered (calls or requests, with redials)"),
-        ("redials", "  of which redials"),
-        ("connected", "connected"),
-        ("served", "requests served"),
-        ("retries", "client retries"),
-        ("abandoned_waiting", "abandoned before any leg rang"),
-        ("abandoned_ringing", "abandoned after a leg rang"),
-        ("no_answer", "no answer"),
-        ("failed", "failed (carrier or platform)"),
-        ("unfinished", "unfinished at the drain limit"),
-        ("backup_routed", "backup-routed (untracked, unrecorded)"),
-        ("abandon_ratio", "abandoned / offered"),
-        ("legs_requested", "legs requested"),
-        ("legs_dialed", "legs dialled"),
-        ("dial_delay_ms_p50", "dial delay p50 (ms)"),
-        ("dial_delay_ms_p90", "dial delay p90 (ms)"),
-        ("dial_delay_ms_p99", "dial delay p99 (ms)"),
-        ("dial_delay_ms_max", "dial delay max (ms)"),
-        ("pdd_ms_p50", "post-dial delay p50 (ms)"),
-        ("pdd_ms_p90", "post-dial delay p90 (ms)"),
-        ("pdd_ms_p99", "post-dial delay p99 (ms)"),
-        ("pdd_ms_max", "post-dial delay max (ms)"),
-    ];
-    for (key, label) in shown {
-        let e = estimate(&col(key), 0.95);
-        let ci = if e.half_width.is_nan() {
-            String::new()
-        } else {
-            format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
-        };
-        s += &format!("  {:<38} {:>14}  {}\n", label, fmt_num(e.mean), ci);
+    for (key, label) in SUMMARY_ROWS {
+        s += &summary_line(label, &col(key));
+    }
+    for w in &sc.model.windows {
+        s += &format!(
+            "  calls arriving in window `{}` ({}-{}):\n",
+            w.name,
+            w.start.clock_hhmmss(),
+            w.end.clock_hhmmss()
+        );
+        for (key, label) in WINDOW_ROWS {
+            s += &summary_line(&format!("  {label}"), &col(&format!("{key}@{}", w.name)));
+        }
     }
     // Per tenant (source) and per stage, when the scenario has several or a platform.
     let details: Vec<Vec<(String, f64)>> = results
@@ -203,13 +259,7 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
     if let Some(first) = details.first().filter(|d| !d.is_empty()) {
         s += "  per tenant and stage:\n";
         for (j, (name, _)) in first.iter().enumerate() {
-            let e = estimate(&details.iter().map(|d| d[j].1).collect::<Vec<_>>(), 0.95);
-            let ci = if e.half_width.is_nan() {
-                String::new()
-            } else {
-                format!("[{}, {}]", fmt_num(e.low()), fmt_num(e.high()))
-            };
-            s += &format!("  {:<38} {:>14}  {}\n", name, fmt_num(e.mean), ci);
+            s += &summary_line(name, &details.iter().map(|d| d[j].1).collect::<Vec<_>>());
         }
     }
     let events: u64 = results.iter().map(|r| r.obs.events).sum();
@@ -232,5 +282,24 @@ pub fn fmt_num(x: f64) -> String {
         format!("{x:.2}")
     } else {
         format!("{x:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_summary_row_is_a_registry_metric() {
+        for (k, _) in SUMMARY_ROWS.iter().chain(WINDOW_ROWS) {
+            assert!(
+                crate::metrics::index_of(k).is_some(),
+                "`{k}` is not a metric"
+            );
+        }
+        for (k, _) in WINDOW_ROWS {
+            let d = &crate::metrics::registry()[crate::metrics::index_of(k).unwrap()];
+            assert!(d.per_window(), "`{k}` has no per-window value");
+        }
     }
 }

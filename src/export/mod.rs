@@ -3,9 +3,9 @@
 //! docs/outputs.md. Files are written under temporary names and renamed only when everything
 //! succeeded, so a failed run never leaves a half-written result file.
 
+use crate::metrics::{estimate_column, RepValues};
 use crate::model::{CallRecord, CallSink, Outcome};
 use crate::run::ReplicationResult;
-use crate::stats::{estimate, metrics};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -67,6 +67,14 @@ impl OutputFiles {
         tmp
     }
 
+    /// Final names of the files created so far, in creation order.
+    pub fn pending_names(&self) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter_map(|(_, f)| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect()
+    }
+
     /// A scratch file removed at the end whatever happens (e.g. per-replication parts).
     pub fn scratch_path(&self, name: &str) -> PathBuf {
         self.dir
@@ -111,18 +119,19 @@ fn csv_err(e: impl std::fmt::Display) -> String {
     format!("writing CSV: {e}")
 }
 
-/// `summary.csv`: one row per replication, then `mean`, `ci95_low`, `ci95_high` rows.
+/// `summary.csv`: one row per replication, then `mean`, `ci95_low`, `ci95_high` rows; one
+/// column per metric (`names`, aligned with each row's values).
 pub fn write_summary(
     w: impl Write,
-    results: &[ReplicationResult],
+    names: &[String],
+    rows: &[RepValues],
     seed: u64,
     variant: &str,
 ) -> Result<(), String> {
     let mut wr = csv::Writer::from_writer(w);
-    let rows: Vec<Vec<(&'static str, f64)>> = results.iter().map(|r| metrics(&r.obs)).collect();
-    let Some(first) = rows.first() else {
+    if rows.is_empty() {
         return Ok(());
-    };
+    }
     let mut header = vec![
         "statistic",
         "variant",
@@ -130,9 +139,9 @@ pub fn write_summary(
         "seed",
         "replications",
     ];
-    header.extend(first.iter().map(|(k, _)| *k));
+    header.extend(names.iter().map(String::as_str));
     wr.write_record(&header).map_err(csv_err)?;
-    for (r, m) in results.iter().zip(&rows) {
+    for r in rows {
         let mut rec = vec![
             "replication".to_string(),
             variant.to_string(),
@@ -140,11 +149,11 @@ pub fn write_summary(
             seed.to_string(),
             "1".into(),
         ];
-        rec.extend(m.iter().map(|(_, v)| num(*v)));
+        rec.extend(r.values.iter().map(|v| num(*v)));
         wr.write_record(&rec).map_err(csv_err)?;
     }
-    let ests: Vec<_> = (0..first.len())
-        .map(|j| estimate(&rows.iter().map(|m| m[j].1).collect::<Vec<_>>(), 0.95))
+    let ests: Vec<_> = (0..names.len())
+        .map(|j| estimate_column(rows, j, 0.95))
         .collect();
     for stat in ["mean", "ci95_low", "ci95_high"] {
         let mut rec = vec![
@@ -152,7 +161,7 @@ pub fn write_summary(
             variant.to_string(),
             String::new(),
             seed.to_string(),
-            results.len().to_string(),
+            rows.len().to_string(),
         ];
         rec.extend(ests.iter().map(|e| {
             num(match stat {

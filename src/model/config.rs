@@ -34,6 +34,27 @@ pub struct ModelConfig {
     pub dependencies: Vec<DependencyConfig>,
     /// Scheduled changes, sorted by time (stable: same-time changes apply in file order).
     pub changes: Vec<Change>,
+    /// Named clock windows (`[windows]`, `--window`): every call metric is also reported for
+    /// the calls arriving in each. At most `MAX_WINDOWS`.
+    pub windows: Vec<Window>,
+}
+
+/// Most named windows a scenario may have (a call carries one bit per window).
+pub const MAX_WINDOWS: usize = 32;
+
+/// A named clock window [start, end) of arrivals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub name: String,
+    pub start: SimTime,
+    pub end: SimTime,
+}
+
+impl Window {
+    #[inline]
+    pub fn contains(&self, t: SimTime) -> bool {
+        self.start <= t && t < self.end
+    }
 }
 
 #[derive(Clone, Debug)]

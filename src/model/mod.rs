@@ -207,6 +207,8 @@ struct Call {
     answered_at: SimTime,
     /// Arrived after the warm-up: counted in the summary statistics.
     measured: bool,
+    /// Bit i set: arrived in named window i (counted in its metrics, warm-up or not).
+    windows: u32,
     /// Platform progress: the account, the stage reached, client retries so far, the current
     /// attempt's generation (stale job results and timeouts are dropped), whether the call is
     /// still in the platform and whether it waits in a stage's queue.
@@ -452,6 +454,7 @@ impl<'a> Model<'a> {
                 .collect(),
             accounts_blocked_max: 0,
             failovers: 0,
+            windows: vec![WindowObs::default(); cfg.windows.len()],
         };
         Model {
             cfg,
@@ -783,6 +786,7 @@ impl<'a> Model<'a> {
         // Backup routing is the carrier's path for calls: it skips the platform entirely.
         let backup = self.backup_on && is_call;
         let measured = now >= self.cfg.start.plus(self.cfg.warmup);
+        let windows = self.window_mask(now);
         let has_patience = b.patience.is_some();
         let sequential = b.flow.mode == FlowMode::Sequential;
         let accounts = b.client.accounts;
@@ -810,6 +814,7 @@ impl<'a> Model<'a> {
                 first_ring: None,
                 answered_at: SimTime::ZERO,
                 measured,
+                windows,
                 account,
                 stage_pos: 0,
                 tries: 0,
@@ -1001,11 +1006,17 @@ impl<'a> Model<'a> {
         cs.channels.acquire();
         self.channel_delta(now, true);
         let delay = now.since(requested);
-        let measured = self.calls.get(call).measured;
+        let (measured, windows) = {
+            let c = self.calls.get(call);
+            (c.measured, c.windows)
+        };
         self.tally(now, call, |c| c.legs_dialed += 1);
         if measured {
             self.obs.dial_delay.record(delay);
         }
+        for_each_window(&mut self.obs.windows, windows, |w| {
+            w.dial_delay.record(delay)
+        });
         self.obs.timeline.record_dial(delay);
         if let Some(a) = &mut self.auto {
             if a.recent.len() >= AUTO_WINDOW_MAX {
@@ -1020,6 +1031,7 @@ impl<'a> Model<'a> {
             if c.measured {
                 self.obs.pdd.record(pdd);
             }
+            for_each_window(&mut self.obs.windows, c.windows, |w| w.pdd.record(pdd));
             if self.obs.timeline.keep {
                 self.obs.timeline.at(now, self.backup_on);
                 self.obs.timeline.record_pdd(pdd);
@@ -1055,8 +1067,8 @@ impl<'a> Model<'a> {
         cm.answered_at = now;
         self.cancel_legs(now, call, Some(leg));
         let c = self.calls.get(call);
-        let (backup, arrival, seed, source, measured) =
-            (c.backup, c.arrival, c.seed, c.source, c.measured);
+        let (backup, arrival, seed, source, measured, windows) =
+            (c.backup, c.arrival, c.seed, c.source, c.measured, c.windows);
         self.tally(now, call, |c| {
             c.connected += 1;
             if backup {
@@ -1066,6 +1078,9 @@ impl<'a> Model<'a> {
         if measured {
             self.obs.answer_wait.record(now.since(arrival));
         }
+        for_each_window(&mut self.obs.windows, windows, |w| {
+            w.answer_wait.record(now.since(arrival))
+        });
         let talk = self.sources[source as usize]
             .behaviour
             .talk_time
@@ -1105,6 +1120,10 @@ impl<'a> Model<'a> {
         if c.measured {
             self.obs.abandon_wait.record(now.since(c.arrival));
         }
+        let (windows, waited) = (c.windows, now.since(c.arrival));
+        for_each_window(&mut self.obs.windows, windows, |w| {
+            w.abandon_wait.record(waited)
+        });
         self.conclude(now, call, outcome);
     }
 
@@ -1326,7 +1345,8 @@ impl<'a> Model<'a> {
     #[inline]
     fn tally(&mut self, now: SimTime, call: u32, f: impl Fn(&mut Counts)) {
         let c = self.calls.get(call);
-        let (measured, source) = (c.measured, c.source as usize);
+        let (measured, source, windows) = (c.measured, c.source as usize, c.windows);
+        for_each_window(&mut self.obs.windows, windows, |w| f(&mut w.counts));
         if self.obs.timeline.keep {
             f(self.obs.timeline.at(now, self.backup_on));
             if self.per_source_detail {
@@ -1340,6 +1360,18 @@ impl<'a> Model<'a> {
                 f(&mut self.obs.per_source[source].total);
             }
         }
+    }
+
+    /// Bit i set when `now` lies in named window i.
+    #[inline]
+    fn window_mask(&self, now: SimTime) -> u32 {
+        let mut mask = 0u32;
+        for (i, w) in self.cfg.windows.iter().enumerate() {
+            if w.contains(now) {
+                mask |= 1 << i;
+            }
+        }
+        mask
     }
 
     fn free_call(&mut self, call: u32) {
@@ -1458,6 +1490,9 @@ impl<'a> Model<'a> {
                 let outcome = if c.state == CallState::Waiting {
                     unfinished_all += 1;
                     unfinished_measured += u64::from(c.measured);
+                    for_each_window(&mut self.obs.windows, c.windows, |w| {
+                        w.counts.unfinished += 1
+                    });
                     if self.per_source_detail {
                         let (source, measured) = (c.source as usize, c.measured);
                         let idx = self.obs.timeline.index_of(now);
@@ -1483,6 +1518,15 @@ impl<'a> Model<'a> {
         self.obs.timeline.finish(now);
         self.obs.dial_delay.settle();
         self.obs.pdd.settle();
+        for w in &mut self.obs.windows {
+            w.dial_delay.settle();
+            w.pdd.settle();
+            assert_eq!(
+                w.counts.offered,
+                w.counts.outcomes(),
+                "conservation: every offered call of a window ends in exactly one outcome"
+            );
+        }
         if !self.per_source_detail {
             self.obs.per_source[0].total = self.obs.counts.clone();
         }
@@ -1526,3 +1570,13 @@ pub fn profile_stream(
 
 #[cfg(test)]
 mod tests;
+
+/// Applies `f` to the windows whose bit is set in `mask` (nothing, cheaply, when it is 0).
+#[inline]
+fn for_each_window(windows: &mut [WindowObs], mut mask: u32, mut f: impl FnMut(&mut WindowObs)) {
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        f(&mut windows[i]);
+        mask &= mask - 1;
+    }
+}

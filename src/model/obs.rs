@@ -5,45 +5,21 @@
 use crate::time::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 
-/// Counters for one replication (or one timeline interval). Field names are CSV column names.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub offered: u64,
-    pub first_attempts: u64,
-    pub redials: u64,
-    pub connected: u64,
-    /// API requests completed through every stage.
-    pub served: u64,
-    pub abandoned_waiting: u64,
-    pub abandoned_ringing: u64,
-    pub no_answer: u64,
-    pub failed: u64,
-    /// Of `failed`, the final attempt's reason: refused (by a stage: sessions, pods, tenant limit;
-    /// or at the carrier: rejected, queue full, queue timeout), an error (dependency, pod crash),
-    /// a blocked account (403), a client timeout (504).
-    pub failed_refused: u64,
-    pub failed_error: u64,
-    pub failed_blocked: u64,
-    pub failed_timeout: u64,
-    /// Client retries (attempts after the first) of calls and requests.
-    pub retries: u64,
-    pub backup_routed: u64,
-    pub backup_connected: u64,
-    pub unfinished: u64,
-    pub legs_requested: u64,
-    /// Legs that had to wait in a carrier queue (did not dial on request).
-    pub legs_queued: u64,
-    pub legs_dialed: u64,
-    pub legs_rejected: u64,
-    pub legs_queue_full: u64,
-    pub legs_queue_timeout: u64,
-    pub legs_cancelled_queued: u64,
-    pub legs_cancelled_ringing: u64,
-}
-
-macro_rules! counts_fields {
-    ($($f:ident),*) => {
+/// Defines `Counts` from one list: each counter's name (its CSV column), unit-free meaning (the
+/// metric registry's description) and, through the generated `fields`, `add` and `DOCS`, the
+/// CSV order. Adding a counter touches this list only.
+macro_rules! counts {
+    ($($(#[doc = $doc:literal])+ $f:ident,)*) => {
+        /// Counters for one replication (or one timeline interval or window). Field names are
+        /// CSV column names.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Counts {
+            $($(#[doc = $doc])+ pub $f: u64,)*
+        }
         impl Counts {
+            /// (column name, description) of every counter, in the CSV order.
+            pub const DOCS: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($f), concat!($($doc),+)),)*];
             /// (column name, value) for every counter, in a fixed order (the CSV contract).
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($f), self.$f)),*]
@@ -54,33 +30,60 @@ macro_rules! counts_fields {
         }
     };
 }
-counts_fields!(
+
+counts! {
+    /// Calls or requests offered (first attempts and redials).
     offered,
+    /// Offered calls that were first attempts.
     first_attempts,
+    /// Offered calls that were redials of an abandoned or failed call.
     redials,
+    /// Calls answered by a destination.
     connected,
+    /// API requests completed through every stage.
     served,
+    /// Calls abandoned before any leg rang.
     abandoned_waiting,
+    /// Calls abandoned while a leg rang.
     abandoned_ringing,
+    /// Calls whose legs all rang out unanswered.
     no_answer,
+    /// Calls or requests that failed (carrier or platform).
     failed,
+    /// Of `failed`, refused by a stage (sessions, pods, tenant limit) or the carrier (rejected,
+    /// queue full, queue timeout).
     failed_refused,
+    /// Of `failed`, a dependency error or pod crash.
     failed_error,
+    /// Of `failed`, a blocked account (403).
     failed_blocked,
+    /// Of `failed`, a client timeout (504).
     failed_timeout,
+    /// Client retries (attempts after the first) of calls and requests.
     retries,
+    /// Calls sent by backup routing (one leg to the primary number; untracked, unrecorded).
     backup_routed,
+    /// Backup-routed calls that connected.
     backup_connected,
+    /// Calls still in flight at the drain limit.
     unfinished,
+    /// Legs requested from carriers.
     legs_requested,
+    /// Legs that had to wait in a carrier queue (did not dial on request).
     legs_queued,
+    /// Legs dialled.
     legs_dialed,
+    /// Legs rejected by a carrier over its limit.
     legs_rejected,
+    /// Legs refused because the carrier queue was full.
     legs_queue_full,
+    /// Legs that waited longer than the carrier queue's maximum wait.
     legs_queue_timeout,
+    /// Queued legs withdrawn because their call ended.
     legs_cancelled_queued,
-    legs_cancelled_ringing
-);
+    /// Ringing legs hung up because another leg answered or the caller left.
+    legs_cancelled_ringing,
+}
 
 impl Counts {
     pub fn abandoned(&self) -> u64 {
@@ -489,6 +492,39 @@ impl StageObs {
     }
 }
 
+/// What the calls arriving in one named clock window observed, whatever happens to them later
+/// (a call that arrives at 11:59 and is answered at 12:01 belongs to a 10:00-12:00 window).
+#[derive(Clone, Debug, Default)]
+pub struct WindowObs {
+    pub counts: Counts,
+    pub dial_delay: DelayHist,
+    pub pdd: DelayHist,
+    pub answer_wait: MeanAcc,
+    pub abandon_wait: MeanAcc,
+}
+
+impl WindowObs {
+    pub fn view(&self) -> CallStats<'_> {
+        CallStats {
+            counts: &self.counts,
+            dial_delay: &self.dial_delay,
+            pdd: &self.pdd,
+            answer_wait: &self.answer_wait,
+            abandon_wait: &self.abandon_wait,
+        }
+    }
+}
+
+/// The call-level observations every metric is computed from: the run's totals or one window's.
+#[derive(Clone, Copy)]
+pub struct CallStats<'a> {
+    pub counts: &'a Counts,
+    pub dial_delay: &'a DelayHist,
+    pub pdd: &'a DelayHist,
+    pub answer_wait: &'a MeanAcc,
+    pub abandon_wait: &'a MeanAcc,
+}
+
 /// Everything one replication reports.
 pub struct Observations {
     pub counts: Counts,
@@ -515,4 +551,19 @@ pub struct Observations {
     pub accounts_blocked_max: u64,
     /// Dependency failovers (health check or scheduled).
     pub failovers: u64,
+    /// Per named window (`[windows]`), in the scenario's order.
+    pub windows: Vec<WindowObs>,
+}
+
+impl Observations {
+    /// The run's totals (calls after the warm-up).
+    pub fn totals(&self) -> CallStats<'_> {
+        CallStats {
+            counts: &self.counts,
+            dial_delay: &self.dial_delay,
+            pdd: &self.pdd,
+            answer_wait: &self.answer_wait,
+            abandon_wait: &self.abandon_wait,
+        }
+    }
 }

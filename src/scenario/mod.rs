@@ -250,6 +250,7 @@ const TOP_KEYS: &[&str] = &[
     "validation",
     "stages",
     "dependencies",
+    "windows",
 ];
 
 fn build(
@@ -443,6 +444,7 @@ fn build(
         dependencies: &dependencies,
     };
     let changes = build_changes(ctx, &top, doc, &names, start)?;
+    let windows = build_windows(&top, start, end)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -458,6 +460,7 @@ fn build(
         stages,
         dependencies,
         changes,
+        windows,
     };
     Ok(Scenario {
         name,
@@ -470,6 +473,67 @@ fn build(
         validation,
         model,
     })
+}
+
+/// `[windows] peak = ["10:00", "12:00"]`: named clock windows of arrivals, inside the run.
+fn build_windows(top: &Obj, start: SimTime, end: SimTime) -> Result<Vec<Window>> {
+    let Some(w) = top.table_opt("windows")? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<Window> = Vec::new();
+    for (name, v) in w.table {
+        let _ = w.get(name);
+        let expected = "expected a pair of clock times such as [\"10:00\", \"12:00\"]";
+        let pair = match v {
+            toml::Value::Array(a) if a.len() == 2 => (a[0].as_str(), a[1].as_str()),
+            other => return Err(w.err(name, format!("{expected}, found {}", describe(other)))),
+        };
+        let (Some(a), Some(b)) = pair else {
+            return Err(w.err(name, format!("{expected}, found non-string values")));
+        };
+        check_window_name(name).map_err(|m| w.err(name, m))?;
+        let ws = parse_clock(a).map_err(|m| w.err(name, m))?;
+        let we = parse_clock(b).map_err(|m| w.err(name, m))?;
+        if we <= ws {
+            return Err(w.err(
+                name,
+                format!("the window must end after it starts: {b} <= {a}"),
+            ));
+        }
+        if ws < start || we > end {
+            return Err(w.err(
+                name,
+                format!(
+                    "the window {a}-{b} must lie within the run ({}-{}): arrivals outside it are not simulated",
+                    start.clock_hhmmss(),
+                    end.clock_hhmmss()
+                ),
+            ));
+        }
+        if out.len() == MAX_WINDOWS {
+            return Err(w.err(name, format!("at most {MAX_WINDOWS} windows are allowed")));
+        }
+        out.push(Window {
+            name: name.clone(),
+            start: ws,
+            end: we,
+        });
+    }
+    Ok(out)
+}
+
+/// Window names become metric suffixes (`abandon_ratio@peak`): letters, digits, `_` and `-`.
+pub fn check_window_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "window name `{name}` must be letters, digits, `_` or `-` (it becomes a metric suffix such as `abandon_ratio@{name}`)"
+        ));
+    }
+    Ok(())
 }
 
 fn dur_key(o: &Obj, key: &str) -> Result<Option<SimDuration>> {

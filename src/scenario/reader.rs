@@ -310,7 +310,7 @@ impl<'a> Obj<'a> {
 }
 
 /// Edit distance <= 2 or a case-insensitive match: enough for "did you mean".
-fn close(a: &str, b: &str) -> bool {
+pub fn close(a: &str, b: &str) -> bool {
     if a.eq_ignore_ascii_case(b) {
         return true;
     }

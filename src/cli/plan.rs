@@ -1,0 +1,451 @@
+//! `callsim plan`: the least value of a lever at which every target holds with the stated
+//! confidence. Points are evaluated as the search (src/plan.rs) asks for them; a point whose
+//! verdict is unclear gets more replications (doubling, up to --max-replications).
+
+use super::run::fmt_num;
+use super::sweep::{load_points, point_label};
+use super::work::Manifest;
+use super::{CliError, CommonArgs};
+use crate::batch::{evaluate, Config, EvalOptions, Unit};
+use crate::export::{num, OutputFiles};
+use crate::grid::parse_vary;
+use crate::plan::{
+    analytic_estimate, combine, contradictions, judge, parse_target, search, Answer, Judgement,
+    Target, Verdict,
+};
+use std::path::PathBuf;
+
+pub const PLAN_EXAMPLES: &str = "\
+Examples:
+  callsim plan scenarios/contact-centre.toml --vary carriers.trunk.rate=5/s..40/s:1/s \\
+      --window peak=10:00-12:00 --target 'dial_delay_ms_p95@peak <= 2000' --target 'abandon_ratio@peak <= 0.01'
+  callsim plan scenarios/validation/erlang-c-c10-a8.toml --vary carriers.trunk.channels=8..30:1 \\
+      --target 'dial_delay_ms_p90 <= 1000'
+
+The lever must help as it grows (more rate, channels, pods): plan assumes each target is monotone
+in it, says so, and reports any evaluated point that contradicts it. Thresholds are in the
+metric's unit (ms for delays, a fraction for ratios). On a cluster, run each round's points as a
+sharded `callsim sweep` (see deploy/README.md).";
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = PLAN_EXAMPLES)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The lever: KEY=RANGE (or a list), ascending; keys joined by `;` move together.
+    #[arg(long = "vary", value_name = "KEY=RANGE")]
+    pub vary: String,
+    /// A target, 'METRIC OP VALUE' with OP one of <=, <, >=, > (repeatable; all must hold).
+    #[arg(long = "target", value_name = "'METRIC OP VALUE'", required = true)]
+    pub targets: Vec<String>,
+    /// Run this variant at every point.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// One-sided confidence that each target holds at the answer.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Most replications a point may get while its verdict is unclear (default: 8 x the
+    /// starting count).
+    #[arg(long, value_name = "N")]
+    pub max_replications: Option<u32>,
+    /// Write plan.csv (every evaluated point and target) and manifest.json into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// One evaluated point: its replications so far and its judgements.
+struct Evaluated {
+    index: usize,
+    reps: Vec<crate::batch::UnitValues>,
+    judgements: Vec<Judgement>,
+    verdict: Verdict,
+}
+
+struct Planner<'a> {
+    a: &'a PlanArgs,
+    points: Vec<Vec<(String, String)>>,
+    configs: Vec<Option<Config>>,
+    targets: Vec<Target>,
+    /// Column of each target in its point's names.
+    start_reps: u32,
+    max_reps: u32,
+    seed: u64,
+    done: Vec<Evaluated>,
+}
+
+pub fn run(a: PlanArgs, _argv: &[String]) -> Result<(), CliError> {
+    if a.common.shard.is_some() {
+        return Err(CliError::input(
+            "plan --shard: plan chooses its points one round at a time; on a cluster run each round as a sharded `callsim sweep` over the bracket (deploy/README.md)",
+        ));
+    }
+    if !(a.confidence > 0.5 && a.confidence < 1.0) {
+        return Err(CliError::input(format!(
+            "--confidence {}: expected a value between 0.5 and 1, e.g. 0.95",
+            a.confidence
+        )));
+    }
+    let mut p = Planner::new(&a)?;
+    p.run_search(_argv)
+}
+
+impl<'a> Planner<'a> {
+    fn new(a: &'a PlanArgs) -> Result<Planner<'a>, CliError> {
+        let vary = parse_vary(&a.vary).map_err(CliError::input)?;
+        let points: Vec<Vec<(String, String)>> = (0..vary.values.len())
+            .map(|i| {
+                vary.keys
+                    .iter()
+                    .cloned()
+                    .zip(vary.values[i].iter().cloned())
+                    .collect()
+            })
+            .collect();
+        // The ends are loaded now, so a bad key or value is refused before any run.
+        let mut configs: Vec<Option<Config>> = (0..points.len()).map(|_| None).collect();
+        let ends = load_points(
+            &a.common,
+            a.variant.as_deref(),
+            &[points[0].clone(), points[points.len() - 1].clone()],
+        )?;
+        let mut ends = ends.into_iter();
+        configs[0] = ends.next();
+        if points.len() > 1 {
+            configs[points.len() - 1] = ends.next();
+        }
+        let first = configs[0].as_ref().expect("loaded");
+        let cols = crate::metrics::columns(&first.scenario.model);
+        let extra = crate::stats::detail_names(&first.scenario.model);
+        let mut targets = Vec::new();
+        for t in &a.targets {
+            let mut t = parse_target(t).map_err(CliError::input)?;
+            t.metric = crate::metrics::lookup(&t.metric, &cols, &extra)
+                .map_err(|e| CliError::input(format!("--target: {e}")))?;
+            targets.push(t);
+        }
+        let start_reps = first.scenario.replications.max(2);
+        let max_reps = a
+            .max_replications
+            .unwrap_or(start_reps.saturating_mul(8))
+            .max(start_reps);
+        let seed = first.scenario.seed;
+        Ok(Planner {
+            a,
+            points,
+            configs,
+            targets,
+            start_reps,
+            max_reps,
+            seed,
+            done: Vec::new(),
+        })
+    }
+
+    fn config(&mut self, i: usize) -> Result<&Config, CliError> {
+        if self.configs[i].is_none() {
+            let c = load_points(
+                &self.a.common,
+                self.a.variant.as_deref(),
+                &[self.points[i].clone()],
+            )?;
+            self.configs[i] = c.into_iter().next();
+        }
+        Ok(self.configs[i].as_ref().expect("loaded"))
+    }
+
+    /// Evaluates point i, adding replications while its verdict is unclear.
+    fn evaluate(&mut self, i: usize) -> Result<Verdict, CliError> {
+        let opts = EvalOptions {
+            seed: self.seed,
+            threads: self.a.common.threads,
+            progress: !self.a.common.quiet,
+            label: format!("plan {}", point_label(&self.points[i])),
+        };
+        let targets = self.targets.clone();
+        let confidence = self.a.confidence;
+        let (start, max) = (self.start_reps, self.max_reps);
+        let cfg = self.config(i)?;
+        let names = cfg.names();
+        let cols: Vec<usize> = targets
+            .iter()
+            .map(|t| {
+                names
+                    .iter()
+                    .position(|n| *n == t.metric)
+                    .expect("looked up")
+            })
+            .collect();
+        let mut reps: Vec<crate::batch::UnitValues> = Vec::new();
+        let mut n = 0u32;
+        let mut next = start;
+        loop {
+            let units: Vec<Unit> = (n..next)
+                .map(|r| Unit {
+                    config: 0,
+                    replication: r,
+                })
+                .collect();
+            let got =
+                evaluate(std::slice::from_ref(cfg), &units, &opts).map_err(CliError::failure)?;
+            reps.extend(got);
+            n = next;
+            let judgements: Vec<Judgement> = targets
+                .iter()
+                .zip(&cols)
+                .map(|(t, &j)| {
+                    judge(
+                        t,
+                        &reps.iter().map(|u| u.values[j]).collect::<Vec<_>>(),
+                        confidence,
+                    )
+                })
+                .collect();
+            let verdict = combine(&judgements.iter().map(|j| j.verdict).collect::<Vec<_>>());
+            if verdict != Verdict::Unclear || n >= max {
+                self.print_point(i, n, &judgements, verdict);
+                self.done.push(Evaluated {
+                    index: i,
+                    reps,
+                    judgements,
+                    verdict,
+                });
+                return Ok(verdict);
+            }
+            next = n.saturating_mul(2).min(max);
+        }
+    }
+
+    fn print_point(&self, i: usize, n: u32, js: &[Judgement], verdict: Verdict) {
+        crate::sayln!(
+            "point {}: {}  ({n} replications)  {}",
+            self.done.len() + 1,
+            point_label(&self.points[i]),
+            verdict.as_str()
+        );
+        for (t, j) in self.targets.iter().zip(js) {
+            let side = if matches!(t.op, crate::plan::Op::Le | crate::plan::Op::Lt) {
+                "upper"
+            } else {
+                "lower"
+            };
+            let why = match j.verdict {
+                Verdict::Pass => format!(
+                    "its {side} {:.0}% bound {} meets {}",
+                    self.a.confidence * 100.0,
+                    fmt_num(j.bound),
+                    t.text()
+                ),
+                Verdict::Fail => format!(
+                    "even the other bound {} misses {}",
+                    fmt_num(j.far),
+                    t.text()
+                ),
+                Verdict::Unclear => format!(
+                    "the bounds [{}, {}] straddle {}",
+                    fmt_num(j.far.min(j.bound)),
+                    fmt_num(j.far.max(j.bound)),
+                    t.threshold
+                ),
+            };
+            crate::sayln!(
+                "  {:<32} mean {:>10}  {}: {why}",
+                t.metric,
+                fmt_num(j.mean),
+                j.verdict.as_str()
+            );
+        }
+    }
+
+    fn run_search(&mut self, argv: &[String]) -> Result<(), CliError> {
+        let first = self.configs[0].as_ref().expect("loaded");
+        let lever = self.points[0]
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+            .join(";");
+        crate::sayln!(
+            "seed {}  scenario {}  lever {}  {} values  targets: {}  (confidence {}, {}..{} replications per point)",
+            self.seed,
+            self.a.common.scenario.display(),
+            lever,
+            self.points.len(),
+            self.targets.iter().map(Target::text).collect::<Vec<_>>().join(", "),
+            self.a.confidence,
+            self.start_reps,
+            self.max_reps
+        );
+        crate::sayln!("assumes every target gets easier as the lever grows (monotone); evaluated points that contradict it are reported");
+        let estimate = self.analytic(first);
+        let guess = estimate
+            .as_ref()
+            .and_then(|(e, _)| self.grid_index_at(e.value));
+        if let Some((e, _)) = &estimate {
+            crate::sayln!("analytic estimate: {} ({})", fmt_num(e.value), e.model);
+        }
+        let answer = search(self.points.len(), guess, &mut |i| {
+            self.evaluate(i).map_err(|e| e.message.clone())
+        })
+        .map_err(CliError::failure)?;
+        self.report(answer, estimate, argv)
+    }
+
+    /// The first target with an analytic model, and that target.
+    fn analytic(&self, c: &Config) -> Option<(crate::plan::Estimate, Target)> {
+        let lever = &self.points[0][0].0;
+        self.targets.iter().find_map(|t| {
+            let window = t.metric.split_once('@').and_then(|(_, w)| {
+                c.scenario
+                    .model
+                    .windows
+                    .iter()
+                    .find(|x| x.name == w)
+                    .map(|x| (x.start.as_secs_f64(), x.end.as_secs_f64()))
+            });
+            analytic_estimate(&c.scenario.model, lever, t, window).map(|e| (e, t.clone()))
+        })
+    }
+
+    /// The least grid index whose first key's value is at least `v` (numbers and `/s` rates).
+    fn grid_index_at(&self, v: f64) -> Option<usize> {
+        let vals: Vec<f64> = self
+            .points
+            .iter()
+            .map(|p| numeric(&p[0].1))
+            .collect::<Option<_>>()?;
+        Some(
+            vals.iter()
+                .position(|x| *x >= v - 1e-9)
+                .unwrap_or(vals.len() - 1),
+        )
+    }
+
+    fn report(
+        &self,
+        answer: Answer,
+        estimate: Option<(crate::plan::Estimate, Target)>,
+        argv: &[String],
+    ) -> Result<(), CliError> {
+        let evaluated: Vec<(usize, Verdict)> =
+            self.done.iter().map(|e| (e.index, e.verdict)).collect();
+        let bad = contradictions(&evaluated);
+        for (i, j) in &bad {
+            crate::sayln!(
+                "warning: not monotone: {} passes but the larger {} fails; the answer assumes monotonicity and may be wrong",
+                point_label(&self.points[*i]),
+                point_label(&self.points[*j])
+            );
+        }
+        let answer_text = match &answer {
+            Answer::None => {
+                let best = self.done.iter().max_by_key(|e| e.index).expect("evaluated");
+                let detail: Vec<String> = self
+                    .targets
+                    .iter()
+                    .zip(&best.judgements)
+                    .map(|(t, j)| {
+                        format!("{} {} ({})", t.metric, fmt_num(j.mean), j.verdict.as_str())
+                    })
+                    .collect();
+                return Err(CliError::input(format!(
+                    "no value in {} meets the targets with {}% confidence; the best was {}: {}",
+                    self.a.vary,
+                    self.a.confidence * 100.0,
+                    point_label(&self.points[best.index]),
+                    detail.join(", ")
+                )));
+            }
+            Answer::Found {
+                index,
+                uncertain_from: None,
+            } => {
+                crate::sayln!("answer: {} is the least value in range at which every target holds ({}% one-sided confidence per target; {} points evaluated)", point_label(&self.points[*index]), self.a.confidence * 100.0, self.done.len());
+                self.points[*index][0].1.clone()
+            }
+            Answer::Found {
+                index,
+                uncertain_from: Some(f),
+            } => {
+                crate::sayln!("answer: uncertain: between {} and {}; {} passes, the values from {} stayed unclear after {} replications (raise --max-replications to decide)", point_label(&self.points[*f]), point_label(&self.points[*index]), point_label(&self.points[*index]), self.points[*f][0].1, self.max_reps);
+                self.points[*index][0].1.clone()
+            }
+        };
+        if let Some((e, t)) = &estimate {
+            crate::sayln!("analytic estimate for {}: {} from {}; the simulated answer is {}. Why they differ: {}", t.text(), fmt_num(e.value), e.model, answer_text, e.caveats);
+        }
+        self.write(&answer_text, argv)
+    }
+
+    fn write(&self, answer: &str, argv: &[String]) -> Result<(), CliError> {
+        let Some(out) = &self.a.out else {
+            return Ok(());
+        };
+        let mut f = OutputFiles::new(out).map_err(CliError::input)?;
+        let w = f.create("plan.csv").map_err(CliError::failure)?;
+        let mut wr = csv::Writer::from_writer(w);
+        let keys: Vec<String> = self.points[0].iter().map(|(k, _)| k.clone()).collect();
+        let mut header: Vec<String> = vec!["point".into()];
+        header.extend(keys.iter().cloned());
+        header.extend(
+            [
+                "metric",
+                "window",
+                "op",
+                "threshold",
+                "mean",
+                "ci95_low",
+                "ci95_high",
+                "bound",
+                "replications",
+                "verdict",
+            ]
+            .map(String::from),
+        );
+        let res = (|| -> Result<(), csv::Error> {
+            wr.write_record(&header)?;
+            for (k, e) in self.done.iter().enumerate() {
+                for (t, j) in self.targets.iter().zip(&e.judgements) {
+                    let names = self.configs[e.index].as_ref().expect("evaluated").names();
+                    let col = names
+                        .iter()
+                        .position(|n| *n == t.metric)
+                        .expect("looked up");
+                    let est = crate::stats::estimate(
+                        &e.reps.iter().map(|u| u.values[col]).collect::<Vec<_>>(),
+                        0.95,
+                    );
+                    let (metric, window) = t.metric.split_once('@').unwrap_or((&t.metric, ""));
+                    let mut rec = vec![(k + 1).to_string()];
+                    rec.extend(self.points[e.index].iter().map(|(_, v)| v.clone()));
+                    rec.extend([
+                        metric.to_string(),
+                        window.to_string(),
+                        t.op.as_str().to_string(),
+                        num(t.threshold),
+                        num(est.mean),
+                        num(est.low()),
+                        num(est.high()),
+                        num(j.bound),
+                        j.n.to_string(),
+                        j.verdict.as_str().to_string(),
+                    ]);
+                    wr.write_record(&rec)?;
+                }
+            }
+            wr.flush().map_err(csv::Error::from)
+        })();
+        res.map_err(|e| CliError::failure(format!("writing plan.csv: {e}")))?;
+        drop(wr);
+        let sc = &self.configs[0].as_ref().expect("loaded").scenario;
+        let mut m = Manifest::new("plan", &super::result_args(argv), out, sc, &self.a.common)?;
+        m.answer = Some(answer.to_string());
+        m.write(&mut f)?;
+        f.commit().map_err(CliError::failure)?;
+        crate::sayln!("wrote plan.csv in {}", out.display());
+        Ok(())
+    }
+}
+
+/// The number in a grid value: `18`, `2.5`, or a rate per second `18/s`.
+fn numeric(v: &str) -> Option<f64> {
+    v.strip_suffix("/s").unwrap_or(v).trim().parse().ok()
+}

@@ -1,0 +1,415 @@
+//! The metric registry: every metric's name, unit, meaning, how it is computed from one
+//! replication, and whether it exists per named window. `run`, `compare`, `sweep`, `plan`, the
+//! CSV writers and docs/outputs.md all read it; a metric is looked up by name once (an unknown
+//! name is an error with a "did you mean") and by index afterwards. Pure; no I/O.
+//!
+//! Aggregation across replications is the same for every metric: the mean of the replication
+//! values with a Student-t interval (`stats::estimate`); a value undefined in a replication (a
+//! percentile of no samples, a ratio of nothing) is NaN there and left out of the mean.
+
+use crate::model::config::ModelConfig;
+use crate::model::obs::{CallStats, Counts, DelayHist, Observations};
+use std::sync::OnceLock;
+
+/// How a metric is computed from one replication.
+#[derive(Clone, Copy)]
+enum Compute {
+    /// Counter `i` of `Counts::DOCS`.
+    Count(usize),
+    /// From the call-level observations (totals or a window's).
+    Calls(fn(&CallStats) -> f64),
+    /// From the whole run (not defined per window).
+    Run(fn(&Observations) -> f64),
+}
+
+/// One metric of the registry.
+#[derive(Clone, Copy)]
+pub struct MetricDef {
+    pub name: &'static str,
+    /// Unit of the value: `calls`, `legs`, `ratio`, `ms`, `s`, `events`.
+    pub unit: &'static str,
+    pub description: &'static str,
+    compute: Compute,
+}
+
+impl MetricDef {
+    /// Exists per named window too (`name@window`): computed from the window's own calls.
+    pub fn per_window(&self) -> bool {
+        !matches!(self.compute, Compute::Run(_))
+    }
+    /// The value for one replication's totals.
+    fn of_run(&self, o: &Observations) -> f64 {
+        match self.compute {
+            Compute::Run(f) => f(o),
+            _ => self.of_calls(&o.totals()),
+        }
+    }
+    fn of_calls(&self, c: &CallStats) -> f64 {
+        match self.compute {
+            Compute::Count(i) => c.counts.fields()[i].1 as f64,
+            Compute::Calls(f) => f(c),
+            Compute::Run(_) => f64::NAN,
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// The percentile statistics every delay metric reports, everywhere: (suffix, quantile), with
+/// the quantile 1.0 meaning the maximum.
+pub const DELAY_STATS: &[(&str, f64)] = &[
+    ("p50", 0.50),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("max", 1.0),
+];
+
+fn delay_stat(h: &DelayHist, q: f64) -> f64 {
+    if q >= 1.0 {
+        h.max_ms()
+    } else {
+        h.quantile_ms(q)
+    }
+}
+
+/// Defines the delay metrics of one histogram: mean and each of `DELAY_STATS`.
+macro_rules! delay_metrics {
+    ($v:ident, $hist:ident, $base:literal, $what:literal) => {{
+        $v.push(MetricDef {
+            name: concat!($base, "_mean"),
+            unit: "ms",
+            description: concat!("Mean ", $what, "."),
+            compute: Compute::Calls(|c| c.$hist.mean_ms()),
+        });
+        let stats: [(&'static str, fn(&CallStats) -> f64, &'static str); 5] = [
+            (
+                concat!($base, "_p50"),
+                |c| delay_stat(c.$hist, 0.50),
+                concat!("Median ", $what, "."),
+            ),
+            (
+                concat!($base, "_p90"),
+                |c| delay_stat(c.$hist, 0.90),
+                concat!("90th percentile of ", $what, "."),
+            ),
+            (
+                concat!($base, "_p95"),
+                |c| delay_stat(c.$hist, 0.95),
+                concat!("95th percentile of ", $what, "."),
+            ),
+            (
+                concat!($base, "_p99"),
+                |c| delay_stat(c.$hist, 0.99),
+                concat!("99th percentile of ", $what, "."),
+            ),
+            (
+                concat!($base, "_max"),
+                |c| delay_stat(c.$hist, 1.0),
+                concat!("Largest ", $what, "."),
+            ),
+        ];
+        for (name, f, description) in stats {
+            $v.push(MetricDef {
+                name,
+                unit: "ms",
+                description,
+                compute: Compute::Calls(f),
+            });
+        }
+    }};
+}
+
+/// Every metric, in the fixed order of the summary CSV's columns.
+pub fn registry() -> &'static [MetricDef] {
+    static R: OnceLock<Vec<MetricDef>> = OnceLock::new();
+    R.get_or_init(build_registry)
+}
+
+fn build_registry() -> Vec<MetricDef> {
+    let mut v: Vec<MetricDef> = Counts::DOCS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, description))| MetricDef {
+            name,
+            unit: if name.starts_with("legs_") {
+                "legs"
+            } else {
+                "calls"
+            },
+            description,
+            compute: Compute::Count(i),
+        })
+        .collect();
+    let calls: [(
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&CallStats) -> f64,
+    ); 7] = [
+        (
+            "abandoned",
+            "calls",
+            "Calls abandoned (waiting or ringing).",
+            |c| c.counts.abandoned() as f64,
+        ),
+        ("connect_ratio", "ratio", "Connected / offered.", |c| {
+            ratio(c.counts.connected, c.counts.offered)
+        }),
+        ("served_ratio", "ratio", "Requests served / offered.", |c| {
+            ratio(c.counts.served, c.counts.offered)
+        }),
+        ("abandon_ratio", "ratio", "Abandoned / offered.", |c| {
+            ratio(c.counts.abandoned(), c.counts.offered)
+        }),
+        ("fail_ratio", "ratio", "Failed / offered.", |c| {
+            ratio(c.counts.failed, c.counts.offered)
+        }),
+        ("backup_ratio", "ratio", "Backup-routed / offered.", |c| {
+            ratio(c.counts.backup_routed, c.counts.offered)
+        }),
+        (
+            "legs_per_call",
+            "legs",
+            "Legs requested / offered calls.",
+            |c| ratio(c.counts.legs_requested, c.counts.offered),
+        ),
+    ];
+    for (name, unit, description, f) in calls {
+        v.push(MetricDef {
+            name,
+            unit,
+            description,
+            compute: Compute::Calls(f),
+        });
+    }
+    delay_metrics!(
+        v,
+        dial_delay,
+        "dial_delay_ms",
+        "the dial delay (leg requested to leg dialled, every leg)"
+    );
+    delay_metrics!(
+        v,
+        pdd,
+        "pdd_ms",
+        "the post-dial delay (arrival to the first leg ringing)"
+    );
+    v.push(MetricDef {
+        name: "answer_wait_s_mean",
+        unit: "s",
+        description: "Mean time from arrival to answer, connected calls.",
+        compute: Compute::Calls(|c| c.answer_wait.mean_ms() / 1e3),
+    });
+    v.push(MetricDef {
+        name: "abandon_wait_s_mean",
+        unit: "s",
+        description: "Mean time from arrival to hang-up, abandoned calls.",
+        compute: Compute::Calls(|c| c.abandon_wait.mean_ms() / 1e3),
+    });
+    v.push(MetricDef {
+        name: "backup_on_s",
+        unit: "s",
+        description: "Seconds of backup routing in force during the run.",
+        compute: Compute::Run(|o| o.backup_on_s),
+    });
+    v.push(MetricDef {
+        name: "events",
+        unit: "events",
+        description: "Events the engine handled (a measure of work, not of the system).",
+        compute: Compute::Run(|o| o.events as f64),
+    });
+    v
+}
+
+/// Index of the registry metric called `name`.
+pub fn index_of(name: &str) -> Option<usize> {
+    registry().iter().position(|d| d.name == name)
+}
+
+/// One metric column of a scenario: a registry metric over the run, or over a named window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub def: usize,
+    /// Index into `ModelConfig::windows`; None: the run's totals.
+    pub window: Option<usize>,
+    /// `dial_delay_ms_p95` or `dial_delay_ms_p95@peak`.
+    pub name: String,
+}
+
+impl Column {
+    pub fn def(&self) -> &'static MetricDef {
+        &registry()[self.def]
+    }
+}
+
+/// The metric columns of a scenario, in output order: every registry metric over the run,
+/// then every per-window metric for each window in turn.
+pub fn columns(cfg: &ModelConfig) -> Vec<Column> {
+    let r = registry();
+    let mut out: Vec<Column> = (0..r.len())
+        .map(|i| Column {
+            def: i,
+            window: None,
+            name: r[i].name.to_string(),
+        })
+        .collect();
+    for (w, win) in cfg.windows.iter().enumerate() {
+        for (i, d) in r.iter().enumerate().filter(|(_, d)| d.per_window()) {
+            out.push(Column {
+                def: i,
+                window: Some(w),
+                name: format!("{}@{}", d.name, win.name),
+            });
+        }
+    }
+    out
+}
+
+/// One replication's value of each column.
+pub fn values(cols: &[Column], o: &Observations) -> Vec<f64> {
+    cols.iter()
+        .map(|c| match c.window {
+            None => c.def().of_run(o),
+            Some(w) => c.def().of_calls(&o.windows[w].view()),
+        })
+        .collect()
+}
+
+/// One replication's metric values, aligned with a list of column names: what summary.csv
+/// rows, compare, sweep and plan aggregate, and what a shard file carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RepValues {
+    pub replication: u32,
+    pub values: Vec<f64>,
+}
+
+/// Mean and 95% interval of column `j` over replications.
+pub fn estimate_column(rows: &[RepValues], j: usize, level: f64) -> crate::stats::Estimate {
+    let v: Vec<f64> = rows.iter().map(|r| r.values[j]).collect();
+    crate::stats::estimate(&v, level)
+}
+
+/// Resolves a metric name (`abandon_ratio`, `dial_delay_ms_p95@peak`, or a per-tenant/stage
+/// name among `extra`) against a scenario's columns; unknown names get a "did you mean".
+pub fn lookup(name: &str, cols: &[Column], extra: &[String]) -> Result<String, String> {
+    let name = name.trim();
+    if cols.iter().any(|c| c.name == name) || extra.iter().any(|e| e == name) {
+        return Ok(name.to_string());
+    }
+    if let Some((base, win)) = name.split_once('@') {
+        if index_of(base).is_none() {
+            return Err(unknown(base, cols, extra));
+        }
+        let windows: Vec<&str> = cols
+            .iter()
+            .filter_map(|c| c.name.split_once('@').map(|(_, w)| w))
+            .fold(Vec::new(), |mut v, w| {
+                if !v.contains(&w) {
+                    v.push(w);
+                }
+                v
+            });
+        if !windows.contains(&win) {
+            return Err(if windows.is_empty() {
+                format!("unknown window `{win}` in metric `{name}`: the scenario defines no windows; add [windows] {win} = [\"10:00\", \"12:00\"] or --window {win}=10:00-12:00")
+            } else {
+                format!(
+                    "unknown window `{win}` in metric `{name}`; the windows are: {}",
+                    windows.join(", ")
+                )
+            });
+        }
+        return Err(format!(
+            "metric `{base}` is a property of the whole run and has no per-window value"
+        ));
+    }
+    Err(unknown(name, cols, extra))
+}
+
+fn unknown(name: &str, cols: &[Column], extra: &[String]) -> String {
+    let all = cols
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(extra.iter().map(String::as_str));
+    let hint = all
+        .clone()
+        .find(|c| crate::scenario::reader::close(name, c))
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown metric `{name}`{hint}; `callsim metrics` lists them (e.g. abandon_ratio, dial_delay_ms_p95, connected)"
+    )
+}
+
+/// The registry as a Markdown table (`callsim metrics --markdown`, and docs/outputs.md, which
+/// a test keeps equal to it).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| metric | unit | per window | meaning |\n|---|---|---|---|\n");
+    for d in registry() {
+        s += &format!(
+            "| `{}` | {} | {} | {} |\n",
+            d.name,
+            d.unit,
+            if d.per_window() { "yes" } else { "no" },
+            d.description.replace('\n', " ")
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_units_last() {
+        let r = registry();
+        for (i, d) in r.iter().enumerate() {
+            assert!(
+                r[..i].iter().all(|e| e.name != d.name),
+                "duplicate {}",
+                d.name
+            );
+            if d.unit == "ms" {
+                assert!(d.name.starts_with("dial_delay_ms") || d.name.starts_with("pdd_ms"));
+            }
+        }
+        // Every delay metric carries the same statistics.
+        for base in ["dial_delay_ms", "pdd_ms"] {
+            for (suffix, _) in DELAY_STATS {
+                assert!(
+                    index_of(&format!("{base}_{suffix}")).is_some(),
+                    "{base}_{suffix}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_says_what_is_wrong() {
+        let cols: Vec<Column> = (0..registry().len())
+            .map(|i| Column {
+                def: i,
+                window: None,
+                name: registry()[i].name.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            lookup("abandon_ratio", &cols, &[]).unwrap(),
+            "abandon_ratio"
+        );
+        let e = lookup("abandon_ration", &cols, &[]).unwrap_err();
+        assert!(e.contains("did you mean `abandon_ratio`"), "{e}");
+        let e = lookup("abandon_ratio@peak", &cols, &[]).unwrap_err();
+        assert!(e.contains("defines no windows"), "{e}");
+        let e = lookup("dial_delay_ms_p97", &cols, &[]).unwrap_err();
+        assert!(e.contains("unknown metric"), "{e}");
+    }
+}
