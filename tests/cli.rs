@@ -32,20 +32,20 @@ rate = "1/s"
 /// The metrics `compare` reports, in order: the binary's own list, not a copy of it.
 use callsim::cli::compare::COMPARE_METRICS;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     root().join("tests").join("fixtures").join(name)
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
 /// Runs the binary from the crate root with stdin closed.
-fn callsim(args: &[&str]) -> Output {
+pub(crate) fn callsim(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(root())
@@ -54,7 +54,7 @@ fn callsim(args: &[&str]) -> Output {
         .expect("start callsim")
 }
 
-fn show(args: &[&str], o: &Output) -> String {
+pub(crate) fn show(args: &[&str], o: &Output) -> String {
     format!(
         "callsim {}\nexit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
         args.join(" "),
@@ -64,23 +64,23 @@ fn show(args: &[&str], o: &Output) -> String {
     )
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs and asserts success; returns stdout.
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let o = callsim(args);
     assert!(o.status.success(), "expected success\n{}", show(args, &o));
     stdout(&o)
 }
 
 /// Names in `dir`, sorted.
-fn listing(dir: &Path) -> BTreeSet<String> {
+pub(crate) fn listing(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| {

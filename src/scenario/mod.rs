@@ -444,7 +444,7 @@ fn build(
         dependencies: &dependencies,
     };
     let changes = build_changes(ctx, &top, doc, &names, start)?;
-    let windows = build_windows(&top, start, end)?;
+    let windows = build_windows(&top, start, end.plus(drain))?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -476,6 +476,8 @@ fn build(
 }
 
 /// `[windows] peak = ["10:00", "12:00"]`: named clock windows of arrivals, inside the run.
+/// `end` is the end of the drain: redials and retries can arrive after the run's `end`, and a
+/// window may reach them.
 fn build_windows(top: &Obj, start: SimTime, end: SimTime) -> Result<Vec<Window>> {
     let Some(w) = top.table_opt("windows")? else {
         return Ok(Vec::new());
@@ -504,7 +506,7 @@ fn build_windows(top: &Obj, start: SimTime, end: SimTime) -> Result<Vec<Window>>
             return Err(w.err(
                 name,
                 format!(
-                    "the window {a}-{b} must lie within the run ({}-{}): arrivals outside it are not simulated",
+                    "the window {a}-{b} must lie within the run and its drain ({}-{}): nothing arrives outside it",
                     start.clock_hhmmss(),
                     end.clock_hhmmss()
                 ),

@@ -1,0 +1,433 @@
+//! Windows, sweeps, plan, shards and merge, through the binary: exact answers on systems with
+//! a closed form, byte identity of sharded and unsharded outputs, and bad input refused with
+//! exit code 2 and nothing written.
+
+use crate::cli::{callsim, fixture, listing, ok, s, show, stderr};
+use std::fs;
+use std::path::Path;
+use tempfile::TempDir;
+
+const SWEEP: &[&str] = &[
+    "sweep",
+    "--vary",
+    "carriers.main.rate=1/s..3/s:1/s",
+    "-n",
+    "3",
+    "--window",
+    "late=09:04-09:10",
+    "-q",
+];
+
+fn sweep_args<'a>(f: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![SWEEP[0], f];
+    a.extend(&SWEEP[1..]);
+    a.extend(extra);
+    a
+}
+
+/// Runs a sweep whole, then in `n` shards merged; the CSVs must be identical.
+fn sharded_equals_whole(cmd: &[&str], file: &str, n: u32) {
+    let tmp = TempDir::new().unwrap();
+    let whole = tmp.path().join("whole");
+    let shards = tmp.path().join("shards");
+    let merged = tmp.path().join("merged");
+    let mut a = cmd.to_vec();
+    a.extend(["--out", s(&whole)]);
+    ok(&a);
+    for i in 0..n {
+        let spec = format!("{i}/{n}");
+        let mut a = cmd.to_vec();
+        a.extend(["--shard", &spec, "--out", s(&shards)]);
+        ok(&a);
+    }
+    ok(&["merge", s(&shards), "--out", s(&merged)]);
+    let (w, m) = (
+        fs::read(whole.join(file)).unwrap(),
+        fs::read(merged.join(file)).unwrap(),
+    );
+    assert!(
+        w == m,
+        "{n} shards: merged {file} differs from the unsharded one"
+    );
+    assert_eq!(listing(&merged), listing(&whole), "{n} shards");
+}
+
+#[test]
+fn sharded_sweeps_merge_byte_for_byte() {
+    let f = fixture("cli-small.toml");
+    let cmd = sweep_args(s(&f), &[]);
+    for n in [1, 2, 3, 7] {
+        sharded_equals_whole(&cmd, "sweep.csv", n);
+    }
+}
+
+#[test]
+fn sharded_compares_merge_byte_for_byte() {
+    let f = fixture("cli-small.toml");
+    let cmd = [
+        "compare",
+        s(&f),
+        "-n",
+        "3",
+        "-q",
+        "--window",
+        "w=09:02-09:05",
+    ];
+    sharded_equals_whole(&cmd, "compare.csv", 2);
+}
+
+#[test]
+fn sweep_csv_is_tidy_and_windows_are_exact() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    // A window spanning the whole run and its drain holds every call (redials too): its
+    // metrics equal the totals.
+    let stdout = ok(&[
+        "sweep",
+        s(&f),
+        "--vary",
+        "carriers.main.rate=1/s..3/s:1/s",
+        "-n",
+        "3",
+        "-q",
+        "--window",
+        "all=09:00-10:10",
+        "--out",
+        s(&out),
+    ]);
+    assert!(stdout.contains("abandon_ratio@all"), "{stdout}");
+    let text = fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "point,carriers.main.rate,variant,metric,mean,ci95_low,ci95_high,replications"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let get = |p: &str, m: &str| {
+        rows.iter()
+            .find(|r| r[0] == p && r[3] == m)
+            .unwrap_or_else(|| panic!("no row {p} {m}"))[4]
+    };
+    let mut compared = 0;
+    for m in [
+        "offered",
+        "abandoned",
+        "connected",
+        "dial_delay_ms_p50",
+        "dial_delay_ms_p95",
+        "dial_delay_ms_max",
+        "pdd_ms_p99",
+        "abandon_ratio",
+    ] {
+        for p in ["0", "1", "2"] {
+            assert_eq!(get(p, m), get(p, &format!("{m}@all")), "{m} at point {p}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 24);
+    // Every point has every metric, and the rate column echoes the values as written.
+    for p in ["0", "1", "2"] {
+        assert!(rows
+            .iter()
+            .any(|r| r[0] == p && r[1] == format!("{}/s", p.parse::<u32>().unwrap() + 1)));
+    }
+}
+
+#[test]
+fn a_window_counts_only_its_own_arrivals() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    ok(&[
+        "run",
+        s(&f),
+        "-q",
+        "-n",
+        "2",
+        "--window",
+        "a=09:00-09:05",
+        "--window",
+        "b=09:05-10:10",
+        "--out",
+        s(&out),
+    ]);
+    let text = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| {
+        head.iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("no column {n}"))
+    };
+    for line in lines.filter(|l| l.starts_with("replication,")) {
+        let v: Vec<f64> = line
+            .split(',')
+            .skip(5)
+            .map(|x| x.parse().unwrap_or(f64::NAN))
+            .collect();
+        let at = |n: &str| v[col(n) - 5];
+        // The two windows partition the arrivals (no warm-up; b runs to the end of the drain, so
+        // it holds the last redials too): counts add up exactly.
+        for m in [
+            "offered",
+            "connected",
+            "abandoned",
+            "no_answer",
+            "redials",
+            "legs_dialed",
+        ] {
+            assert_eq!(at(&format!("{m}@a")) + at(&format!("{m}@b")), at(m), "{m}");
+        }
+        assert!(at("offered@a") > 0.0 && at("offered@b") > 0.0);
+    }
+}
+
+/// Plan's answer line.
+fn answer(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("answer:"))
+        .unwrap_or_else(|| panic!("no answer in\n{stdout}"))
+        .to_string()
+}
+
+#[test]
+fn plan_finds_the_exact_erlang_c_channel_count() {
+    // 0.08 calls/s x 100 s = 8 Erlangs. Service level: P(wait > 20 s) <= 10%, i.e. the p90
+    // wait <= 20 s. The exact answer comes from the analytic module, not from this file.
+    let want = callsim::analytic::min_channels_for_wait(0.08, 100.0, 20.0, 0.1).unwrap();
+    let stdout = ok(&[
+        "plan",
+        "scenarios/validation/erlang-c-c10-a8.toml",
+        "--vary",
+        "carriers.trunk.channels=5..30:1",
+        "--target",
+        "dial_delay_ms_p90 <= 20000",
+        "--set",
+        "duration=400h",
+        "-q",
+    ]);
+    assert!(
+        answer(&stdout).contains(&format!(
+            "carriers.trunk.channels={want} is the least value"
+        )),
+        "want {want}\n{stdout}"
+    );
+}
+
+#[test]
+fn plan_finds_the_exact_md1_dial_rate_on_its_grid() {
+    // Poisson legs at 8/s through a token bucket of burst 1: M/D/1. The least rate on a 0.1/s
+    // grid whose p95 wait is at most 500 ms is the exact minimum rounded up to the grid.
+    let exact = callsim::analytic::min_dial_rate_for_percentile(8.0, 0.95, 0.5).unwrap();
+    let want = (exact * 10.0).ceil() / 10.0;
+    let stdout = ok(&[
+        "plan",
+        "scenarios/validation/md1-rho80.toml",
+        "--vary",
+        "carriers.trunk.rate=8.1/s..20/s:0.1/s",
+        "--target",
+        "dial_delay_ms_p95 <= 500",
+        "-q",
+    ]);
+    assert!(
+        answer(&stdout).contains(&format!("carriers.trunk.rate={want}/s is the least")),
+        "exact {exact}, want {want}/s\n{stdout}"
+    );
+}
+
+#[test]
+fn plan_answers_the_readme_question() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("plan");
+    let stdout = ok(&[
+        "plan",
+        "scenarios/sales-line.toml",
+        "--vary",
+        "carriers.carrier.rate=4/s..20/s:1/s",
+        "--target",
+        "dial_delay_ms_p95@peak <= 2000",
+        "--target",
+        "abandon_ratio@peak <= 0.01",
+        "-q",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        answer(&stdout).contains("carriers.carrier.rate=9/s is the least value"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("analytic estimate"), "{stdout}");
+    let csv = fs::read_to_string(out.join("plan.csv")).unwrap();
+    assert!(csv.starts_with("point,carriers.carrier.rate,metric,window,op,threshold,mean,ci95_low,ci95_high,bound,replications,verdict\n"));
+    assert!(csv.contains(",9/s,abandon_ratio,peak,<=,0.01,"), "{csv}");
+    assert!(
+        csv.contains(",8/s,dial_delay_ms_p95,peak,<=,2000,") && csv.contains(",fail\n"),
+        "{csv}"
+    );
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"answer\": \"9/s\""), "{manifest}");
+}
+
+/// Runs, expects exit 2 with `needle` on stderr and no output directory.
+fn refused(args: &[&str], needle: &str, out: &Path) {
+    let o = callsim(args);
+    assert_eq!(o.status.code(), Some(2), "{}", show(args, &o));
+    assert!(
+        stderr(&o).contains(needle),
+        "want `{needle}`\n{}",
+        show(args, &o)
+    );
+    assert!(
+        !out.join("sweep.csv").exists() && !out.join("plan.csv").exists(),
+        "an output was written\n{}",
+        show(args, &o)
+    );
+}
+
+#[test]
+fn bad_sweeps_and_plans_are_refused_before_running() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    let o = s(&out);
+    let sweep = |vary: &str| {
+        vec!["sweep", s(&f), "--vary", vary, "-q", "--out", o]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    for (vary, needle) in [
+        ("carriers.mian.rate=1/s,2/s", "carriers.mian"),
+        ("carriers.main.rate=fast,2/s", "fast"),
+        ("carriers.main.rate=3/s..1/s:1/s", "reversed"),
+        ("carriers.main.rate=1/s..3/s:0/s", "greater than 0"),
+        ("carriers.main.rate=1/s..3/s", "no step"),
+        ("carriers.main.rate=", "no values"),
+        ("carriers.main.rate=1/s..3/s:1s", "same unit"),
+    ] {
+        let a = sweep(vary);
+        refused(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            needle,
+            &out,
+        );
+    }
+    let plan = |target: &str, vary: &str| {
+        vec![
+            "plan",
+            s(&f),
+            "--vary",
+            vary,
+            "--target",
+            target,
+            "-q",
+            "--out",
+            o,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    for (target, vary, needle) in [
+        (
+            "abandon_ration <= 0.1",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "did you mean `abandon_ratio`",
+        ),
+        (
+            "abandon_ratio@peak <= 0.1",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "unknown window `peak`",
+        ),
+        (
+            "abandon_ratio = 0.1",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "OP one of",
+        ),
+        // The fixture abandons a few percent at any rate: nothing in range meets 0.1%.
+        (
+            "abandon_ratio <= 0.001",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "no value in carriers.main.rate=1/s..3/s:1/s meets the targets",
+        ),
+    ] {
+        let a = plan(target, vary);
+        refused(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            needle,
+            &out,
+        );
+    }
+}
+
+#[test]
+fn merge_refuses_shards_that_do_not_belong_together() {
+    let tmp = TempDir::new().unwrap();
+    let f = fixture("cli-small.toml");
+    let d = |n: &str| tmp.path().join(n);
+    let shard = |dir: &str, spec: &str, extra: &[&str]| {
+        let mut a = sweep_args(s(&f), &["--shard", spec, "--out"]);
+        let p = d(dir);
+        a.push(s(&p));
+        a.extend(extra);
+        ok(&a);
+    };
+    shard("a", "0/3", &[]);
+    shard("a", "1/3", &[]);
+    let out = d("merged");
+    let merge = |dirs: &[&str]| {
+        let mut a = vec!["merge".to_string()];
+        a.extend(dirs.iter().map(|x| s(&d(x)).to_string()));
+        a.extend(["--out".to_string(), s(&out).to_string()]);
+        a
+    };
+    let run = |a: Vec<String>, needle: &str| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = callsim(&a);
+        assert_eq!(o.status.code(), Some(2), "{}", show(&a, &o));
+        assert!(
+            stderr(&o).contains(needle),
+            "want `{needle}`\n{}",
+            show(&a, &o)
+        );
+        assert!(!out.exists(), "merge wrote output\n{}", show(&a, &o));
+    };
+    run(merge(&["a"]), "missing shard 2 of 3");
+    // Another seed, and another shard count.
+    shard("b", "2/3", &["--seed", "99"]);
+    run(merge(&["a", "b"]), "the seeds differ");
+    shard("c", "2/4", &[]);
+    run(merge(&["a", "c"]), "do not belong together");
+    // A duplicate shard.
+    shard("e", "1/3", &[]);
+    run(merge(&["a", "e"]), "appears twice");
+    // Another callsim version (a doctored header) and a file that is not a shard.
+    shard("v", "2/3", &[]);
+    let p = d("v").join("shard-2-of-3.csv");
+    let text = fs::read_to_string(&p).unwrap().replacen(
+        "\"callsim_version\":\"",
+        "\"callsim_version\":\"9.",
+        1,
+    );
+    fs::write(&p, text).unwrap();
+    run(merge(&["a", "v"]), "callsim versions differ");
+    fs::write(d("a").join("shard-2-of-3.csv"), "hello\n").unwrap();
+    run(merge(&["a"]), "not a callsim shard file");
+    // Shards of another scenario (same name, other content).
+    let other = d("other.toml");
+    fs::write(
+        &other,
+        fs::read_to_string(&f)
+            .unwrap()
+            .replace("seed = 7", "seed = 7 # edited"),
+    )
+    .unwrap();
+    let mut a = sweep_args(s(&other), &["--shard", "2/3", "--out"]);
+    let x = d("x");
+    a.push(s(&x));
+    ok(&a);
+    fs::remove_file(d("a").join("shard-2-of-3.csv")).unwrap();
+    run(merge(&["a", "x"]), "the scenarios differ");
+}
