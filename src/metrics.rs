@@ -358,7 +358,7 @@ pub fn markdown_table() -> String {
             d.name,
             d.unit,
             if d.per_window() { "yes" } else { "no" },
-            d.description.replace('\n', " ")
+            d.description.trim().replace("\n", " ")
         );
     }
     s
@@ -390,6 +390,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// docs/outputs.md carries the registry's table between markers; re-bless with
+    /// `CALLSIM_BLESS=1 cargo test --lib metrics`.
+    #[test]
+    fn docs_list_every_metric() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (a, b) = ("<!-- metrics-table:start -->\n", "<!-- metrics-table:end -->");
+        let i = doc.find(a).expect("start marker") + a.len();
+        let j = doc.find(b).expect("end marker");
+        if std::env::var("CALLSIM_BLESS").is_ok_and(|v| v == "1") {
+            let new = format!("{}{}{}", &doc[..i], markdown_table(), &doc[j..]);
+            std::fs::write(&path, new).unwrap();
+            return;
+        }
+        assert_eq!(&doc[i..j], markdown_table(), "docs/outputs.md's metric table is stale; re-bless");
     }
 
     #[test]
