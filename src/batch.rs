@@ -358,7 +358,7 @@ pub fn find_shards(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    n.starts_with("shard-") && n.ends_with(".csv")
+                    is_shard_name(&n)
                 })
                 .collect();
             found.sort();
@@ -376,6 +376,110 @@ pub fn find_shards(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         return Err("no shard files (shard-I-of-N.csv) found in the given directories".into());
     }
     Ok(out)
+}
+
+/// `shard-I-of-N.csv` exactly (not a run shard's row files such as `shard-0-of-2.timeline.csv`).
+fn is_shard_name(n: &str) -> bool {
+    let Some(mid) = n
+        .strip_prefix("shard-")
+        .and_then(|r| r.strip_suffix(".csv"))
+    else {
+        return false;
+    };
+    let Some((i, c)) = mid.split_once("-of-") else {
+        return false;
+    };
+    !i.is_empty() && !c.is_empty() && i.chars().chain(c.chars()).all(|x| x.is_ascii_digit())
+}
+
+/// Joins the row files of a run's shards (`inputs[i]` from shard i) into `out`: the header
+/// once, then every replication's rows in replication order (replication r is in shard
+/// r mod N). Streams; rows are copied as parsed CSV records, which the csv crate writes back
+/// byte for byte.
+pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Result<(), String> {
+    let n = inputs.len();
+    let mut readers = Vec::with_capacity(n);
+    for p in inputs {
+        let f = std::fs::File::open(p).map_err(|e| {
+            format!(
+                "cannot read `{}`: {e} (a shard's row file is missing)",
+                p.display()
+            )
+        })?;
+        readers.push(
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(std::io::BufReader::new(f)),
+        );
+    }
+    let mut wr = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    let io = |p: &Path, e: csv::Error| format!("`{}`: {e}", p.display());
+    let mut pending: Vec<Option<csv::ByteRecord>> = vec![None; n];
+    let mut header: Option<csv::ByteRecord> = None;
+    for (i, r) in readers.iter_mut().enumerate() {
+        let mut rec = csv::ByteRecord::new();
+        if r.read_byte_record(&mut rec)
+            .map_err(|e| io(&inputs[i], e))?
+        {
+            match &header {
+                None => header = Some(rec),
+                Some(h) if *h != rec => {
+                    return Err(format!(
+                        "`{}` has another header than `{}`",
+                        inputs[i].display(),
+                        inputs[0].display()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let Some(h) = header else {
+        return Ok(()); // every shard's file is empty, as the unsharded one would be
+    };
+    wr.write_byte_record(&h).map_err(|e| e.to_string())?;
+    let rep_of = |rec: &csv::ByteRecord| -> Option<u32> {
+        std::str::from_utf8(rec.get(1)?).ok()?.parse().ok()
+    };
+    for r in 0..replications {
+        let i = r as usize % n;
+        loop {
+            if pending[i].is_none() {
+                let mut rec = csv::ByteRecord::new();
+                if !readers[i]
+                    .read_byte_record(&mut rec)
+                    .map_err(|e| io(&inputs[i], e))?
+                {
+                    break;
+                }
+                pending[i] = Some(rec);
+            }
+            let rec = pending[i].as_ref().expect("read");
+            match rep_of(rec) {
+                Some(x) if x == r => {
+                    wr.write_byte_record(rec).map_err(|e| e.to_string())?;
+                    pending[i] = None;
+                }
+                Some(x) if x > r && x < replications && x as usize % n == i => break,
+                _ => return Err(format!("`{}`: a row of replication {:?} where replication {r} or a later one of this shard was expected", inputs[i].display(), rep_of(rec))),
+            }
+        }
+    }
+    for (i, p) in pending.iter().enumerate() {
+        let mut rec = csv::ByteRecord::new();
+        if p.is_some()
+            || readers[i]
+                .read_byte_record(&mut rec)
+                .map_err(|e| io(&inputs[i], e))?
+        {
+            return Err(format!(
+                "`{}` has rows beyond its replications",
+                inputs[i].display()
+            ));
+        }
+    }
+    wr.flush().map_err(|e| e.to_string())
 }
 
 /// Checks that `shards` belong together and are complete, and returns their header (with

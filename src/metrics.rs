@@ -398,7 +398,10 @@ mod tests {
     fn docs_list_every_metric() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md");
         let doc = std::fs::read_to_string(&path).unwrap();
-        let (a, b) = ("<!-- metrics-table:start -->\n", "<!-- metrics-table:end -->");
+        let (a, b) = (
+            "<!-- metrics-table:start -->\n",
+            "<!-- metrics-table:end -->",
+        );
         let i = doc.find(a).expect("start marker") + a.len();
         let j = doc.find(b).expect("end marker");
         if std::env::var("CALLSIM_BLESS").is_ok_and(|v| v == "1") {
@@ -406,7 +409,11 @@ mod tests {
             std::fs::write(&path, new).unwrap();
             return;
         }
-        assert_eq!(&doc[i..j], markdown_table(), "docs/outputs.md's metric table is stale; re-bless");
+        assert_eq!(
+            &doc[i..j],
+            markdown_table(),
+            "docs/outputs.md's metric table is stale; re-bless"
+        );
     }
 
     #[test]

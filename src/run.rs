@@ -45,7 +45,18 @@ pub fn run_replications(
     opts: &RunOptions,
     sinks: &SinkFactory,
 ) -> Result<Vec<ReplicationResult>, String> {
-    let n = opts.replications as usize;
+    let all: Vec<u32> = (0..opts.replications).collect();
+    run_listed(sc, opts, &all, sinks)
+}
+
+/// As `run_replications`, for the listed replication indices (a shard's), in that order.
+pub fn run_listed(
+    sc: &Scenario,
+    opts: &RunOptions,
+    reps: &[u32],
+    sinks: &SinkFactory,
+) -> Result<Vec<ReplicationResult>, String> {
+    let n = reps.len();
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     } else {
@@ -60,9 +71,8 @@ pub fn run_replications(
     let span = (sc.model.end.as_ns() - sc.model.start.as_ns()).max(1);
     let start_ns = sc.model.start.as_ns();
     let out = pool.install(|| {
-        (0..n as u32)
-            .into_par_iter()
-            .map(|i| {
+        reps.par_iter()
+            .map(|&i| {
                 let mut shown = 0u64;
                 let r =
                     run_one_caught(sc, opts.seed, i, opts.timeline, sinks, &mut |t: SimTime| {

@@ -1,4 +1,4 @@
-//! `callsim merge`: reassembles the shard files of a sharded `compare` or `sweep` and writes
+//! `callsim merge`: reassembles the shard files of a sharded `run`, `compare` or `sweep` and writes
 //! exactly (byte for byte) what the unsharded command writes. Shards that do not belong
 //! together (another scenario, seed, command or callsim version) are refused, and missing or
 //! duplicate shards are named.
@@ -78,7 +78,24 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
         shards.len(),
         h.args.join(" ")
     );
+    let mut by_index: Vec<PathBuf> = vec![PathBuf::new(); h.shard_count as usize];
+    for s in &shards {
+        if let Some(slot) = by_index.get_mut(s.header.shard_index as usize) {
+            *slot = s.path.clone();
+        }
+    }
     match cli.command {
+        Command::Run(ra) => {
+            let sc = super::run::load_common(&ra.common, ra.variant.as_deref())?;
+            let cfg = Config {
+                label: String::new(),
+                scenario: sc,
+            };
+            let (reps, seed) = (cfg.scenario.replications, cfg.scenario.seed);
+            let names = check(std::slice::from_ref(&cfg), reps, seed)?;
+            let units = assemble(shards, &names).map_err(CliError::input)?;
+            super::run::merge_into(&ra, units, &by_index, &h.args)
+        }
         Command::Compare(ca) => {
             let job = compare::prepare(&ca)?;
             let names = check(&job.configs, job.reps, job.seed)?;
@@ -92,7 +109,7 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
             sweep::render(&sa, &job, units, &h.args)
         }
         _ => Err(CliError::input(format!(
-            "{}: shards of `callsim {}` cannot be merged; only compare and sweep shards can",
+            "{}: shards of `callsim {}` cannot be merged; only run, compare and sweep shards can",
             shards[0].path.display(),
             h.args.first().map(String::as_str).unwrap_or("?")
         ))),

@@ -2,11 +2,15 @@
 //! CSV with --out.
 
 use super::{CliError, CommonArgs};
+use crate::batch::{
+    all_units, file_sha256, write_shard, Config, Shard, ShardHeader, Unit, UnitValues, SHARD_FORMAT,
+};
 use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, OutputFiles};
+use crate::metrics::RepValues;
 use crate::model::CallSink;
-use crate::run::{run_replications, ReplicationResult, RunOptions};
+use crate::run::{run_listed, ReplicationResult, RunOptions};
 use crate::scenario::{load, Scenario};
-use crate::stats::estimate;
+use crate::stats::{detail_metrics, estimate};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,19 +44,26 @@ pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, Cl
 
 pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
     let sc = load_common(&a.common, a.variant.as_deref())?;
-    if a.common.shard.is_some() {
-        return Err(CliError::input(
-            "run --shard is not supported yet: shard a `compare` or `sweep` instead (their shards merge exactly)",
-        ));
-    }
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
+    let shard = match &a.common.shard {
+        Some(spec) => Some(Shard::parse(spec).map_err(CliError::input)?),
+        None => None,
+    };
     let mut files = match &a.out {
         Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
         None => None,
     };
+    let reps: Vec<u32> = match shard {
+        Some(sh) => sh
+            .select(&all_units(1, sc.replications))
+            .iter()
+            .map(|u| u.replication)
+            .collect(),
+        None => (0..sc.replications).collect(),
+    };
     let opts = RunOptions {
         seed: sc.seed,
-        replications: sc.replications,
+        replications: reps.len() as u32,
         threads: a.common.threads,
         progress: !a.common.quiet,
         label: sc.name.clone(),
@@ -84,63 +95,40 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         }
     };
     let wall = Instant::now();
-    let result = run_replications(&sc, &opts, &sinks);
+    let result = run_listed(&sc, &opts, &reps, &sinks);
     let wall_s = wall.elapsed().as_secs_f64();
     let results = match result {
         Ok(r) => r,
         Err(e) => {
-            for p in &parts {
-                let _ = std::fs::remove_file(p);
-            }
+            remove_parts(&parts);
             return Err(CliError::failure(e));
         }
     };
-    crate::cli::say(&summary_text(&sc, &results, wall_s));
+    if shard.is_none() {
+        crate::cli::say(&summary_text(&sc, &results, wall_s));
+    }
     if let Some(f) = files.as_mut() {
-        let written = (|| -> Result<(), String> {
-            let cols = crate::metrics::columns(&sc.model);
-            let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
-            let rows: Vec<crate::metrics::RepValues> = results
-                .iter()
-                .map(|r| crate::metrics::RepValues {
-                    replication: r.replication,
-                    values: crate::metrics::values(&cols, &r.obs),
-                })
-                .collect();
-            write_summary(f.create("summary.csv")?, &names, &rows, sc.seed, &variant)?;
-            write_timeline(
-                f.create("timeline.csv")?,
-                &results,
+        let written = match shard {
+            Some(sh) => {
+                write_shard_files(f, sh, &sc, &variant, &results, &parts, a.calls_csv, argv)
+            }
+            None => write_run_files(
+                f,
+                &sc,
                 &variant,
-                sc.model.start.as_ns(),
-                sc.model.interval.as_ns(),
-            )?;
-            if a.calls_csv {
-                concat_parts(f.create("calls.csv")?, &parts)?;
-            }
-            let m = &sc.model;
-            if m.sources.len() > 1 || !m.stages.is_empty() {
-                let (t, tl) = (f.create("tenants.csv")?, f.create("tenants_timeline.csv")?);
-                crate::export::write_tenants(t, tl, &results, m, &variant)?;
-            }
-            if !m.stages.is_empty() {
-                let (t, tl) = (f.create("stages.csv")?, f.create("stages_timeline.csv")?);
-                crate::export::write_stages(t, tl, &results, m, &variant)?;
-            }
-            Ok(())
-        })()
-        .map_err(CliError::failure)
-        .and_then(|()| {
-            let args = super::result_args(argv);
-            super::work::Manifest::new("run", &args, f.dir(), &sc, &a.common)?.write(f)
-        });
+                &results,
+                &parts,
+                a.calls_csv,
+                argv,
+                &a.common,
+            ),
+        };
         if let Err(e) = written {
-            for p in &parts {
-                let _ = std::fs::remove_file(p);
-            }
+            remove_parts(&parts);
             return Err(e);
         }
     }
+    remove_parts(&parts);
     if let Some(f) = files {
         let dir = f.dir().to_path_buf();
         let paths = f.commit().map_err(CliError::failure)?;
@@ -150,6 +138,219 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
             .collect();
         crate::sayln!("wrote {} in {}", names.join(", "), dir.display());
     }
+    Ok(())
+}
+
+fn remove_parts(parts: &[PathBuf]) {
+    for p in parts {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Each replication's metric values, by column.
+fn rep_values(sc: &Scenario, results: &[ReplicationResult]) -> (Vec<String>, Vec<RepValues>) {
+    let cols = crate::metrics::columns(&sc.model);
+    let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+    let rows = results
+        .iter()
+        .map(|r| RepValues {
+            replication: r.replication,
+            values: crate::metrics::values(&cols, &r.obs),
+        })
+        .collect();
+    (names, rows)
+}
+
+/// The files of one row per replication and something (interval, call, source, stage), in the
+/// order `run` writes them: a shard writes its replications' rows, and `merge` joins them.
+pub fn row_files(sc: &Scenario, calls_csv: bool) -> Vec<&'static str> {
+    let m = &sc.model;
+    let mut v = vec!["timeline.csv"];
+    if calls_csv {
+        v.push("calls.csv");
+    }
+    if m.sources.len() > 1 || !m.stages.is_empty() {
+        v.extend(["tenants.csv", "tenants_timeline.csv"]);
+    }
+    if !m.stages.is_empty() {
+        v.extend(["stages.csv", "stages_timeline.csv"]);
+    }
+    v
+}
+
+/// Writes the row files, each named `prefix` + its name.
+#[allow(clippy::too_many_arguments)]
+fn write_row_files(
+    f: &mut OutputFiles,
+    prefix: &str,
+    sc: &Scenario,
+    variant: &str,
+    results: &[ReplicationResult],
+    parts: &[PathBuf],
+    calls_csv: bool,
+) -> Result<(), String> {
+    let m = &sc.model;
+    let name = |n: &str| format!("{prefix}{n}");
+    write_timeline(
+        f.create(&name("timeline.csv"))?,
+        results,
+        variant,
+        m.start.as_ns(),
+        m.interval.as_ns(),
+    )?;
+    if calls_csv {
+        let mine: Vec<PathBuf> = results
+            .iter()
+            .map(|r| parts[r.replication as usize].clone())
+            .collect();
+        concat_parts(f.create(&name("calls.csv"))?, &mine)?;
+    }
+    if m.sources.len() > 1 || !m.stages.is_empty() {
+        let (t, tl) = (
+            f.create(&name("tenants.csv"))?,
+            f.create(&name("tenants_timeline.csv"))?,
+        );
+        crate::export::write_tenants(t, tl, results, m, variant)?;
+    }
+    if !m.stages.is_empty() {
+        let (t, tl) = (
+            f.create(&name("stages.csv"))?,
+            f.create(&name("stages_timeline.csv"))?,
+        );
+        crate::export::write_stages(t, tl, results, m, variant)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_run_files(
+    f: &mut OutputFiles,
+    sc: &Scenario,
+    variant: &str,
+    results: &[ReplicationResult],
+    parts: &[PathBuf],
+    calls_csv: bool,
+    argv: &[String],
+    common: &CommonArgs,
+) -> Result<(), CliError> {
+    let (names, rows) = rep_values(sc, results);
+    let summary = f.create("summary.csv").map_err(CliError::failure)?;
+    write_summary(summary, &names, &rows, sc.seed, variant).map_err(CliError::failure)?;
+    write_row_files(f, "", sc, variant, results, parts, calls_csv).map_err(CliError::failure)?;
+    let args = super::result_args(argv);
+    let dir = f.dir().to_path_buf();
+    super::work::Manifest::new("run", &args, &dir, sc, common)?.write(f)
+}
+
+/// A shard of a run: its replications' metric values (`shard-I-of-N.csv`) and rows of every
+/// row file (`shard-I-of-N.timeline.csv`, ...).
+#[allow(clippy::too_many_arguments)]
+fn write_shard_files(
+    f: &mut OutputFiles,
+    sh: Shard,
+    sc: &Scenario,
+    variant: &str,
+    results: &[ReplicationResult],
+    parts: &[PathBuf],
+    calls_csv: bool,
+    argv: &[String],
+) -> Result<(), CliError> {
+    // The same values as a compare or sweep unit: registry columns, then per tenant and stage.
+    let (_, rows) = rep_values(sc, results);
+    let configs = [Config {
+        label: variant.to_string(),
+        scenario: sc.clone(),
+    }];
+    let units: Vec<UnitValues> = rows
+        .into_iter()
+        .zip(results)
+        .map(|(r, res)| {
+            let mut values = r.values;
+            values.extend(detail_metrics(&res.obs, &sc.model).into_iter().map(|x| x.1));
+            UnitValues {
+                unit: Unit {
+                    config: 0,
+                    replication: r.replication,
+                },
+                values,
+            }
+        })
+        .collect();
+    let header = ShardHeader {
+        format: SHARD_FORMAT,
+        callsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        args: super::result_args(argv),
+        scenario: sc.path.display().to_string(),
+        scenario_sha256: file_sha256(&sc.path).map_err(CliError::input)?,
+        seed: sc.seed,
+        replications: sc.replications,
+        configs: 1,
+        units: sc.replications as u64,
+        shard_index: sh.index,
+        shard_count: sh.count,
+    };
+    let w = f.create(&sh.file_name()).map_err(CliError::failure)?;
+    write_shard(w, &header, &configs, &units).map_err(CliError::failure)?;
+    let prefix = format!("{}.", sh.file_name().trim_end_matches(".csv"));
+    write_row_files(f, &prefix, sc, variant, results, parts, calls_csv).map_err(CliError::failure)
+}
+
+/// `merge` of a run's shards: summary.csv from the metric values, each row file joined in
+/// replication order, the manifest; the same bytes as the unsharded run.
+pub fn merge_into(
+    a: &RunArgs,
+    units: Vec<UnitValues>,
+    shard_paths: &[PathBuf],
+    args: &[String],
+) -> Result<(), CliError> {
+    let sc = load_common(&a.common, a.variant.as_deref())?;
+    let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
+    let out = a
+        .out
+        .as_ref()
+        .ok_or_else(|| CliError::input("merge needs --out"))?;
+    let mut f = OutputFiles::new(out).map_err(CliError::input)?;
+    let names: Vec<String> = crate::metrics::columns(&sc.model)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let rows: Vec<RepValues> = units
+        .into_iter()
+        .map(|u| RepValues {
+            replication: u.unit.replication,
+            values: u.values[..names.len()].to_vec(),
+        })
+        .collect();
+    write_summary(
+        f.create("summary.csv").map_err(CliError::failure)?,
+        &names,
+        &rows,
+        sc.seed,
+        &variant,
+    )
+    .map_err(CliError::failure)?;
+    for file in row_files(&sc, a.calls_csv) {
+        let inputs: Vec<PathBuf> = shard_paths
+            .iter()
+            .map(|p| {
+                let stem = p
+                    .file_name()
+                    .expect("file")
+                    .to_string_lossy()
+                    .trim_end_matches(".csv")
+                    .to_string();
+                p.with_file_name(format!("{stem}.{file}"))
+            })
+            .collect();
+        let w = f.create(file).map_err(CliError::failure)?;
+        crate::batch::merge_rows(w, &inputs, sc.replications).map_err(CliError::input)?;
+    }
+    super::work::Manifest::new("run", args, out, &sc, &a.common)?.write(&mut f)?;
+    f.commit().map_err(CliError::failure)?;
+    crate::sayln!(
+        "wrote summary.csv and the run's row files in {}",
+        out.display()
+    );
     Ok(())
 }
 
