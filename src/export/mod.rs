@@ -196,10 +196,15 @@ pub fn write_timeline(
     header.extend([
         "abandoned",
         "dial_delay_ms_p50",
+        "dial_delay_ms_p90",
         "dial_delay_ms_p95",
         "dial_delay_ms_p99",
         "dial_delay_ms_max",
+        "pdd_ms_p50",
+        "pdd_ms_p90",
         "pdd_ms_p95",
+        "pdd_ms_p99",
+        "pdd_ms_max",
         "queue_len_max",
         "channels_in_use_max",
         "accounts_blocked_max",
@@ -225,10 +230,15 @@ pub fn write_timeline(
             rec.push(row.counts.abandoned().to_string());
             for v in [
                 row.dial_delay_ms_p50,
+                row.dial_delay_ms_p90,
                 row.dial_delay_ms_p95,
                 row.dial_delay_ms_p99,
                 row.dial_delay_ms_max,
+                row.pdd_ms_p50,
+                row.pdd_ms_p90,
                 row.pdd_ms_p95,
+                row.pdd_ms_p99,
+                row.pdd_ms_max,
             ] {
                 rec.push(num(v));
             }
