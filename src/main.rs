@@ -7,6 +7,7 @@ fn main() {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let cli = callsim::cli::Cli::parse_from(&argv);
+    callsim::export::install_signal_cleanup();
     if let Err(e) = callsim::cli::main_with(cli, &argv) {
         eprintln!("error: {e}");
         std::process::exit(e.code);

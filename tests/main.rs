@@ -3,6 +3,7 @@
 mod callrail;
 mod cli;
 mod golden;
+mod hardening;
 mod incidents;
 mod planning;
 mod validate;

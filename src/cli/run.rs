@@ -49,9 +49,10 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         Some(spec) => Some(Shard::parse(spec).map_err(CliError::input)?),
         None => None,
     };
-    let mut files = match &a.out {
-        Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
-        None => None,
+    let mut files = match (&a.out, shard) {
+        (Some(d), None) => Some(OutputFiles::new(d).map_err(CliError::input)?),
+        (Some(d), Some(_)) => Some(OutputFiles::shared(d).map_err(CliError::input)?),
+        (None, _) => None,
     };
     let reps: Vec<u32> = match shard {
         Some(sh) => sh
@@ -76,7 +77,7 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         sc.path.display(),
         variant_note(&sc)
     );
-    let parts: Vec<PathBuf> = match (&files, a.calls_csv) {
+    let parts: Vec<PathBuf> = match (&mut files, a.calls_csv) {
         (Some(f), true) => (0..sc.replications)
             .map(|r| f.scratch_path(&format!("calls-{r}.csv")))
             .collect(),

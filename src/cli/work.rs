@@ -49,7 +49,7 @@ pub fn evaluate_or_shard(
         shard_count: shard.count,
     };
     let mine = shard.select(&all);
-    let mut files = OutputFiles::new(out).map_err(CliError::input)?;
+    let mut files = OutputFiles::shared(out).map_err(CliError::input)?;
     let values = evaluate(configs, &mine, &opts).map_err(CliError::failure)?;
     let name = shard.file_name();
     let w = files.create(&name).map_err(CliError::failure)?;

@@ -6,6 +6,8 @@
 use crate::metrics::{estimate_column, RepValues};
 use crate::model::{CallRecord, CallSink, Outcome};
 use crate::run::ReplicationResult;
+mod files;
+pub use files::{install_signal_cleanup, OutputFiles, OUTPUT_NAMES};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -23,95 +25,6 @@ pub fn num(x: f64) -> String {
         }
     } else {
         format!("{x}")
-    }
-}
-
-/// A set of output files committed together.
-pub struct OutputFiles {
-    dir: PathBuf,
-    created_dir: bool,
-    pending: Vec<(PathBuf, PathBuf)>,
-    committed: bool,
-}
-
-impl OutputFiles {
-    /// Prepares `dir` (created if missing).
-    pub fn new(dir: &Path) -> Result<OutputFiles, String> {
-        let existed = dir.exists();
-        if existed && !dir.is_dir() {
-            return Err(format!(
-                "--out `{}` exists and is not a directory",
-                dir.display()
-            ));
-        }
-        if !existed {
-            fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create output directory `{}`: {e}", dir.display()))?;
-        }
-        Ok(OutputFiles {
-            dir: dir.to_path_buf(),
-            created_dir: !existed,
-            pending: Vec::new(),
-            committed: false,
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// A temporary path that becomes `name` on commit.
-    pub fn temp_path(&mut self, name: &str) -> PathBuf {
-        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        self.pending.push((tmp.clone(), self.dir.join(name)));
-        tmp
-    }
-
-    /// Final names of the files created so far, in creation order.
-    pub fn pending_names(&self) -> Vec<String> {
-        self.pending
-            .iter()
-            .filter_map(|(_, f)| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect()
-    }
-
-    /// A scratch file removed at the end whatever happens (e.g. per-replication parts).
-    pub fn scratch_path(&self, name: &str) -> PathBuf {
-        self.dir
-            .join(format!(".{name}.part-{}", std::process::id()))
-    }
-
-    pub fn create(&mut self, name: &str) -> Result<BufWriter<File>, String> {
-        let p = self.temp_path(name);
-        File::create(&p)
-            .map(BufWriter::new)
-            .map_err(|e| format!("cannot write `{}`: {e}", p.display()))
-    }
-
-    /// Renames every temporary file to its final name.
-    pub fn commit(mut self) -> Result<Vec<PathBuf>, String> {
-        let mut out = Vec::new();
-        for (tmp, fin) in &self.pending {
-            fs::rename(tmp, fin)
-                .map_err(|e| format!("cannot move `{}` into place: {e}", fin.display()))?;
-            out.push(fin.clone());
-        }
-        self.committed = true;
-        Ok(out)
-    }
-}
-
-impl Drop for OutputFiles {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        for (tmp, _) in &self.pending {
-            let _ = fs::remove_file(tmp);
-        }
-        if self.created_dir {
-            let _ = fs::remove_dir(&self.dir); // only succeeds when empty
-        }
     }
 }
 

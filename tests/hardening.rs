@@ -1,0 +1,170 @@
+//! Kill-safety and one run per output folder, through the binary: a run killed at any moment
+//! (SIGKILL) leaves leftovers that the next run into the folder removes; SIGINT and SIGTERM
+//! remove the run's temporary files and exit 130 and 143; a folder holds exactly one run's
+//! files.
+
+use crate::cli::{fixture, listing, ok, root, s};
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_callsim");
+
+/// A run long enough to be interrupted (about a second), with per-call output.
+fn long_run(out: &Path) -> Child {
+    Command::new(BIN)
+        .args([
+            "run",
+            "scenarios/callrail-2018-05-14.toml",
+            "-n",
+            "4",
+            "--threads",
+            "1",
+            "-q",
+            "--calls-csv",
+            "--out",
+        ])
+        .arg(out)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start callsim")
+}
+
+fn hidden(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+/// The files manifest.json lists.
+fn manifest_files(dir: &Path) -> BTreeSet<String> {
+    let m = fs::read_to_string(dir.join("manifest.json")).expect("manifest.json");
+    let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn sigkill_leftovers_are_removed_by_the_next_run() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "mine").unwrap();
+    // Deterministic "random" moments between 20 ms and 1.2 s (an LCG; no clock in the choice).
+    let mut x: u64 = 12345;
+    let mut left_some = 0;
+    for _ in 0..20 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let ms = 20 + (x >> 33) % 1200;
+        let mut child = long_run(&out);
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        left_some += usize::from(!hidden(&out).is_empty());
+    }
+    assert!(
+        left_some > 0,
+        "no kill left a temporary file: the test did not exercise the clean-up"
+    );
+    let f = fixture("cli-small.toml");
+    ok(&["run", s(&f), "-q", "-n", "2", "--out", s(&out)]);
+    assert_eq!(
+        hidden(&out),
+        Vec::<String>::new(),
+        "leftovers of killed runs remain"
+    );
+    // Everything but the user's own file is the last run's, as its manifest says.
+    let mut files = listing(&out);
+    assert!(
+        files.remove("notes.txt"),
+        "a file callsim did not write was removed"
+    );
+    assert_eq!(files, manifest_files(&out));
+    assert!(
+        !files.contains("calls.csv"),
+        "an earlier run's calls.csv was left beside the new files"
+    );
+}
+
+#[test]
+fn sigint_and_sigterm_remove_temporary_files_and_keep_earlier_results() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    ok(&["run", s(&f), "-q", "-n", "1", "--out", s(&out)]);
+    let before = fs::read(out.join("summary.csv")).unwrap();
+    for (sig, code) in [("-INT", 130), ("-TERM", 143)] {
+        let mut child = long_run(&out);
+        std::thread::sleep(Duration::from_millis(400));
+        let k = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(k.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{sig}");
+        assert_eq!(
+            hidden(&out),
+            Vec::<String>::new(),
+            "{sig} left temporary files"
+        );
+        assert_eq!(
+            fs::read(out.join("summary.csv")).unwrap(),
+            before,
+            "{sig} touched the earlier results"
+        );
+    }
+}
+
+#[test]
+fn an_output_folder_holds_one_run() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    ok(&[
+        "run",
+        s(&f),
+        "-q",
+        "-n",
+        "1",
+        "--calls-csv",
+        "--out",
+        s(&out),
+    ]);
+    assert!(out.join("calls.csv").exists());
+    ok(&[
+        "run",
+        s(&f),
+        "-q",
+        "-n",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        !out.join("calls.csv").exists(),
+        "calls.csv of the earlier run is still there"
+    );
+    assert_eq!(listing(&out), manifest_files(&out));
+    // A compare into the same folder replaces the run's files too.
+    ok(&["compare", s(&f), "-q", "-n", "2", "--out", s(&out)]);
+    assert_eq!(
+        listing(&out),
+        BTreeSet::from(["compare.csv".to_string(), "manifest.json".to_string()])
+    );
+}
