@@ -58,6 +58,18 @@ pub fn load_str(
     variant: Option<&str>,
     sets: &[String],
 ) -> Result<Scenario> {
+    let sc = load_one(path, text, variant, sets)?;
+    // Every variant is validated by every command: a typo in a variant not chosen this time is
+    // still an error now, not in a later compare.
+    for v in &sc.variants {
+        if Some(v.as_str()) != variant {
+            load_one(path, text, Some(v), sets)?;
+        }
+    }
+    Ok(sc)
+}
+
+fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> Result<Scenario> {
     let ctx = Ctx::new(path, text);
     if text.trim().is_empty() {
         return Err(ctx.err(
@@ -88,6 +100,47 @@ pub fn load_str(
             ))
         }
     };
+    let mut variants_tbl = variants_tbl;
+    // `--set variants.NAME.KEY=VALUE` changes a variant (and applies when it is chosen).
+    let mut variant_sets: Vec<(String, String)> = Vec::new();
+    for s in sets
+        .iter()
+        .filter(|s| s.trim_start().starts_with("variants."))
+    {
+        let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            origin: Some(format!("--set {s}")),
+            message: m,
+        })?;
+        let toml::Value::Table(inner) = &ov["variants"] else {
+            unreachable!("parse_set nests by key path")
+        };
+        let name = inner.keys().next().cloned().unwrap_or_default();
+        if !variants_tbl.contains_key(&name) {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                key: Some(k),
+                origin: Some(format!("--set {s}")),
+                message: format!(
+                    "no variant named `{name}` to change; variants: {}",
+                    variants_tbl.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        variant_sets.push((
+            name,
+            k.split_once('.')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .split_once('.')
+                .map(|x| x.1.to_string())
+                .unwrap_or_default(),
+        ));
+        merge(&mut variants_tbl, inner);
+    }
     let variants: Vec<String> = variants_tbl.keys().cloned().collect();
     if let Some(name) = variant {
         let Some(ov) = variants_tbl.get(name) else {
@@ -109,18 +162,28 @@ pub fn load_str(
         };
         let ov = expand_dotted(ov);
         for leaf in leaf_paths(&ov, "") {
+            let from_set = variant_sets
+                .iter()
+                .any(|(v, k)| v == name && (leaf == *k || leaf.starts_with(&format!("{k}."))));
             let line = ctx.map.line_of(&format!("variants.{name}.{leaf}"));
             ctx.overrides.borrow_mut().push((
                 leaf,
                 Origin {
-                    label: format!("variant `{name}`"),
-                    line,
+                    label: if from_set {
+                        format!("--set into variant `{name}`")
+                    } else {
+                        format!("variant `{name}`")
+                    },
+                    line: if from_set { None } else { line },
                 },
             ));
         }
         merge(&mut doc, &ov);
     }
-    for s in sets {
+    for s in sets
+        .iter()
+        .filter(|s| !s.trim_start().starts_with("variants."))
+    {
         let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
             file: path.to_path_buf(),
             line: None,
@@ -1272,6 +1335,8 @@ fn build_changes(
             ));
         };
         let o = Obj::new(ctx, path.clone(), t);
+        // Unknown keys first: `att = "17:30"` is a misspelt `at`, not a missing one.
+        o.finish(&["at", "action", "description", "set"])?;
         let at = parse_clock(o.str_req("at", "\"17:30\"")?).map_err(|m| o.err("at", m))?;
         let action = o.choice_opt("action", &["reset_accounts"])?;
         let _ = o.str_opt("description")?;

@@ -1,1 +1,185 @@
+//! The loader tested in process (no binary spawned): each bad input's message names the file,
+//! the line, the key and what was expected; good input is read as written.
 
+use super::*;
+
+const VALID: &str = r#"name = "case"
+start = "09:00"
+end = "09:10"
+
+[carriers.main]
+rate = "2/s"
+burst = 2
+
+[sources.callers]
+rate = "1/s"
+
+[variants.fast]
+carriers.main.rate = "4/s"
+"#;
+
+fn load_text(text: &str, variant: Option<&str>, sets: &[&str]) -> Result<Scenario> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    load_str(Path::new("case.toml"), text, variant, &sets)
+}
+
+/// The error of loading `VALID` with `from` replaced by `to`, as printed.
+fn err_of(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "VALID has no `{from}`");
+    match load_text(&VALID.replacen(from, to, 1), None, &[]) {
+        Ok(_) => panic!("`{to}` was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn contains_all(e: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(e.contains(p), "`{p}` not in: {e}");
+    }
+}
+
+#[test]
+fn valid_input_is_read_as_written() {
+    let sc = load_text(VALID, None, &[]).unwrap();
+    assert_eq!(sc.name, "case");
+    assert_eq!(sc.variants, ["fast"]);
+    assert_eq!(sc.model.carriers[0].name, "main");
+    let fast = load_text(VALID, Some("fast"), &[]).unwrap();
+    assert_eq!(fast.variant.as_deref(), Some("fast"));
+    let w = load_text(VALID, None, &["windows.peak=[\"09:02\",\"09:05\"]"]).unwrap();
+    assert_eq!(w.model.windows.len(), 1);
+    assert_eq!(w.model.windows[0].start.clock_hhmm(), "09:02");
+}
+
+#[test]
+fn errors_name_file_line_key_and_expectation() {
+    contains_all(
+        &err_of("burst = 2", "brust = 2"),
+        &["case.toml:7", "carriers.main.brust", "did you mean `burst`"],
+    );
+    contains_all(
+        &err_of("burst = 2", "burst = \"ten\""),
+        &["case.toml:7", "carriers.main.burst"],
+    );
+    contains_all(
+        &err_of("rate = \"2/s\"", "rate = \"-2/s\""),
+        &["case.toml:6", "negative", "expected a rate >= 0"],
+    );
+    contains_all(
+        &err_of("end = \"09:10\"", "end = \"08:10\""),
+        &["end", "must end after it starts"],
+    );
+    contains_all(
+        &err_of("end = \"09:10\"", "end = \"25:99\""),
+        &["case.toml:3", "end"],
+    );
+    contains_all(
+        &err_of("[carriers.main]", "[carriers.main"),
+        &["case.toml:5", "invalid TOML"],
+    );
+    contains_all(
+        &err_of("rate = \"1/s\"", "rate = \"1/fortnight\""),
+        &["sources.callers.rate", "unknown unit"],
+    );
+}
+
+#[test]
+fn windows_are_checked() {
+    let with = |w: &str| {
+        load_text(
+            &format!("{VALID}\n[windows]\n{w}\n")
+                .replace("[variants.fast]\ncarriers.main.rate = \"4/s\"\n", ""),
+            None,
+            &[],
+        )
+    };
+    assert!(with("peak = [\"09:02\", \"09:05\"]").is_ok());
+    contains_all(
+        &with("peak = [\"09:05\", \"09:02\"]")
+            .unwrap_err()
+            .to_string(),
+        &["windows.peak", "must end after it starts"],
+    );
+    contains_all(
+        &with("peak = [\"08:00\", \"09:02\"]")
+            .unwrap_err()
+            .to_string(),
+        &["windows.peak", "within the run"],
+    );
+    contains_all(
+        &with("peak = \"09:02\"").unwrap_err().to_string(),
+        &["windows.peak", "pair of clock times"],
+    );
+    contains_all(
+        &with("\"pe ak\" = [\"09:02\", \"09:05\"]")
+            .unwrap_err()
+            .to_string(),
+        &["letters, digits"],
+    );
+}
+
+#[test]
+fn every_variant_is_validated_whichever_is_chosen() {
+    let bad = VALID.replace(
+        "carriers.main.rate = \"4/s\"",
+        "carriers.main.rte = \"4/s\"",
+    );
+    for chosen in [None, Some("fast")] {
+        let e = load_text(&bad, chosen, &[]).unwrap_err().to_string();
+        contains_all(
+            &e,
+            &[
+                "case.toml:13",
+                "carriers.main.rte",
+                "from variant `fast`",
+                "did you mean `rate`",
+            ],
+        );
+    }
+}
+
+#[test]
+fn sets_into_variants_apply_or_are_refused() {
+    let sc = load_text(VALID, Some("fast"), &["variants.fast.seed=3"]).unwrap();
+    assert_eq!(sc.seed, 3);
+    let base = load_text(VALID, None, &["variants.fast.seed=3"]).unwrap();
+    assert_eq!(
+        base.seed, DEFAULT_SEED,
+        "a --set into a variant changes only that variant"
+    );
+    let e = load_text(VALID, None, &["variants.slow.seed=3"])
+        .unwrap_err()
+        .to_string();
+    contains_all(
+        &e,
+        &["--set variants.slow.seed=3", "no variant named `slow`"],
+    );
+    let e = load_text(
+        VALID,
+        Some("fast"),
+        &["variants.fast.carriers.main.rate=-1/s"],
+    )
+    .unwrap_err()
+    .to_string();
+    contains_all(&e, &["--set into variant `fast`", "negative"]);
+    let e = load_text(VALID, None, &["carriers.main.rate=-1/s"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["from --set carriers.main.rate=-1/s", "negative"]);
+}
+
+#[test]
+fn unknown_keys_in_changes_are_named() {
+    let text = format!(
+        "{VALID}\n[[changes]]\natt = \"09:05\"\nset = {{ carriers.main.rate = \"3/s\" }}\n"
+    );
+    let e = load_text(&text, None, &[]).unwrap_err().to_string();
+    contains_all(
+        &e,
+        &["changes[0].att", "unknown key `att`", "did you mean `at`"],
+    );
+    let text =
+        format!("{VALID}\n[[changes]]\nat = \"09:05\"\nset = {{ carriers.main.rat = \"3/s\" }}\n");
+    let e = load_text(&text, None, &[]).unwrap_err().to_string();
+    contains_all(&e, &["rat", "did you mean `rate`"]);
+}
