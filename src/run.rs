@@ -56,6 +56,18 @@ pub fn run_listed(
     reps: &[u32],
     sinks: &SinkFactory,
 ) -> Result<Vec<ReplicationResult>, String> {
+    run_map(sc, opts, reps, sinks, &Ok)
+}
+
+/// As `run_listed`, reducing each replication with `reduce` on its worker as soon as it ends,
+/// so only the reduced values are kept (memory does not grow with the replications' size).
+pub fn run_map<T: Send>(
+    sc: &Scenario,
+    opts: &RunOptions,
+    reps: &[u32],
+    sinks: &SinkFactory,
+    reduce: &(dyn Fn(ReplicationResult) -> Result<T, String> + Sync),
+) -> Result<Vec<T>, String> {
     let n = reps.len();
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |p| p.get())
@@ -86,7 +98,7 @@ pub fn run_listed(
                         }
                     });
                 bar.inc(PROGRESS_STEPS - shown);
-                r
+                r.and_then(reduce)
             })
             .collect::<Result<Vec<_>, String>>()
     });

@@ -8,7 +8,7 @@ use crate::batch::{
 use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, OutputFiles};
 use crate::metrics::RepValues;
 use crate::model::CallSink;
-use crate::run::{run_listed, ReplicationResult, RunOptions};
+use crate::run::{run_map, ReplicationResult, RunOptions};
 use crate::scenario::{load, Scenario};
 use crate::stats::{detail_metrics, estimate};
 use std::path::PathBuf;
@@ -42,6 +42,16 @@ pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, Cl
     Ok(sc)
 }
 
+/// What `run` keeps of a replication once it has ended: its metric values (registry columns,
+/// then per tenant and stage) and engine counts. Its rows of the row files are on disk by then.
+pub struct RepRecord {
+    pub replication: u32,
+    pub values: Vec<f64>,
+    pub events: u64,
+    pub offered: u64,
+    pub wall_s: f64,
+}
+
 pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
     let sc = load_common(&a.common, a.variant.as_deref())?;
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
@@ -62,14 +72,6 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
             .collect(),
         None => (0..sc.replications).collect(),
     };
-    let opts = RunOptions {
-        seed: sc.seed,
-        replications: reps.len() as u32,
-        threads: a.common.threads,
-        progress: !a.common.quiet,
-        label: sc.name.clone(),
-        timeline: a.out.is_some(),
-    };
     crate::sayln!(
         "seed {}  replications {}  scenario {}{}",
         sc.seed,
@@ -77,59 +79,25 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         sc.path.display(),
         variant_note(&sc)
     );
-    let parts: Vec<PathBuf> = match (&mut files, a.calls_csv) {
-        (Some(f), true) => (0..sc.replications)
-            .map(|r| f.scratch_path(&format!("calls-{r}.csv")))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let source_names: Vec<String> = sc.model.sources.iter().map(|s| s.name.clone()).collect();
-    let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> {
-        match parts.get(rep as usize) {
-            Some(p) => Ok(Some(Box::new(CallsCsvSink::create(
-                p,
-                &variant,
-                rep,
-                source_names.clone(),
-            )?))),
-            None => Ok(None),
-        }
-    };
+    let parts = files
+        .as_mut()
+        .map(|f| Parts::new(f, &sc, a.calls_csv))
+        .unwrap_or_default();
     let wall = Instant::now();
-    let result = run_listed(&sc, &opts, &reps, &sinks);
+    let records = run_reduced(&sc, &a, &variant, &reps, &parts);
     let wall_s = wall.elapsed().as_secs_f64();
-    let results = match result {
-        Ok(r) => r,
-        Err(e) => {
-            remove_parts(&parts);
-            return Err(CliError::failure(e));
+    let written = records.and_then(|records| {
+        if shard.is_none() {
+            crate::cli::say(&summary_text(&sc, &records, wall_s));
         }
-    };
-    if shard.is_none() {
-        crate::cli::say(&summary_text(&sc, &results, wall_s));
-    }
-    if let Some(f) = files.as_mut() {
-        let written = match shard {
-            Some(sh) => {
-                write_shard_files(f, sh, &sc, &variant, &results, &parts, a.calls_csv, argv)
-            }
-            None => write_run_files(
-                f,
-                &sc,
-                &variant,
-                &results,
-                &parts,
-                a.calls_csv,
-                argv,
-                &a.common,
-            ),
-        };
-        if let Err(e) = written {
-            remove_parts(&parts);
-            return Err(e);
+        match (files.as_mut(), shard) {
+            (Some(f), Some(sh)) => write_shard_files(f, sh, &sc, &variant, &records, &parts, argv),
+            (Some(f), None) => write_run_files(f, &sc, &variant, &records, &parts, argv, &a.common),
+            (None, _) => Ok(()),
         }
-    }
-    remove_parts(&parts);
+    });
+    parts.remove();
+    written?;
     if let Some(f) = files {
         let dir = f.dir().to_path_buf();
         let paths = f.commit().map_err(CliError::failure)?;
@@ -142,24 +110,174 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn remove_parts(parts: &[PathBuf]) {
-    for p in parts {
-        let _ = std::fs::remove_file(p);
-    }
+/// Runs the listed replications; each, as it ends, is reduced to a `RepRecord` and its rows
+/// are written to its part files, so memory holds no finished replication's observations.
+fn run_reduced(
+    sc: &Scenario,
+    a: &RunArgs,
+    variant: &str,
+    reps: &[u32],
+    parts: &Parts,
+) -> Result<Vec<RepRecord>, CliError> {
+    let opts = RunOptions {
+        seed: sc.seed,
+        replications: reps.len() as u32,
+        threads: a.common.threads,
+        progress: !a.common.quiet,
+        label: sc.name.clone(),
+        timeline: a.out.is_some(),
+    };
+    let source_names: Vec<String> = sc.model.sources.iter().map(|s| s.name.clone()).collect();
+    let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> {
+        match parts.calls.get(rep as usize) {
+            Some(p) => Ok(Some(Box::new(CallsCsvSink::create(
+                p,
+                variant,
+                rep,
+                source_names.clone(),
+            )?))),
+            None => Ok(None),
+        }
+    };
+    let cols = crate::metrics::columns(&sc.model);
+    let reduce = |r: ReplicationResult| -> Result<RepRecord, String> {
+        parts.write_rows(sc, variant, &r)?;
+        let mut values = crate::metrics::values(&cols, &r.obs);
+        values.extend(detail_metrics(&r.obs, &sc.model).into_iter().map(|x| x.1));
+        Ok(RepRecord {
+            replication: r.replication,
+            values,
+            events: r.obs.events,
+            offered: r.obs.counts.offered,
+            wall_s: r.wall_s,
+        })
+    };
+    run_map(sc, &opts, reps, &sinks, &reduce).map_err(CliError::failure)
 }
 
-/// Each replication's metric values, by column.
-fn rep_values(sc: &Scenario, results: &[ReplicationResult]) -> (Vec<String>, Vec<RepValues>) {
-    let cols = crate::metrics::columns(&sc.model);
-    let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
-    let rows = results
-        .iter()
-        .map(|r| RepValues {
-            replication: r.replication,
-            values: crate::metrics::values(&cols, &r.obs),
-        })
-        .collect();
-    (names, rows)
+/// Per-replication part files of the row files (hidden scratch files in the output folder).
+#[derive(Default)]
+struct Parts {
+    /// calls.csv rows of replication r (no header), when asked for.
+    calls: Vec<PathBuf>,
+    /// For each row file but calls.csv: (name, the part of each replication).
+    rows: Vec<(&'static str, Vec<PathBuf>)>,
+}
+
+impl Parts {
+    fn new(f: &mut OutputFiles, sc: &Scenario, calls_csv: bool) -> Parts {
+        let n = sc.replications;
+        let calls = if calls_csv {
+            (0..n)
+                .map(|r| f.scratch_path(&format!("calls-{r}.csv")))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rows = row_files(sc, false)
+            .into_iter()
+            .map(|name| {
+                (
+                    name,
+                    (0..n)
+                        .map(|r| f.scratch_path(&format!("{name}-{r}")))
+                        .collect(),
+                )
+            })
+            .collect();
+        Parts { calls, rows }
+    }
+
+    /// Writes replication `r`'s rows of every row file (each part with its header line).
+    fn write_rows(
+        &self,
+        sc: &Scenario,
+        variant: &str,
+        r: &ReplicationResult,
+    ) -> Result<(), String> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let i = r.replication as usize;
+        let part = |name: &str| -> Result<std::io::BufWriter<std::fs::File>, String> {
+            let p = &self
+                .rows
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("a row file")
+                .1[i];
+            std::fs::File::create(p)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+        };
+        let one = std::slice::from_ref(r);
+        let m = &sc.model;
+        write_timeline(
+            part("timeline.csv")?,
+            one,
+            variant,
+            m.start.as_ns(),
+            m.interval.as_ns(),
+        )?;
+        if m.sources.len() > 1 || !m.stages.is_empty() {
+            crate::export::write_tenants(
+                part("tenants.csv")?,
+                part("tenants_timeline.csv")?,
+                one,
+                m,
+                variant,
+            )?;
+        }
+        if !m.stages.is_empty() {
+            crate::export::write_stages(
+                part("stages.csv")?,
+                part("stages_timeline.csv")?,
+                one,
+                m,
+                variant,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes each row file as `prefix` + its name: the header once, then the parts of `reps`
+    /// in order; calls.csv from its parts.
+    fn assemble(&self, f: &mut OutputFiles, prefix: &str, reps: &[u32]) -> Result<(), String> {
+        let mut names: Vec<&str> = self.rows.iter().map(|(n, _)| *n).collect();
+        if !self.calls.is_empty() {
+            names.insert(1, "calls.csv");
+        }
+        for name in names {
+            let w = f.create(&format!("{prefix}{name}"))?;
+            if name == "calls.csv" {
+                let mine: Vec<PathBuf> = reps
+                    .iter()
+                    .map(|&r| self.calls[r as usize].clone())
+                    .collect();
+                concat_parts(w, &mine)?;
+            } else {
+                let p = &self
+                    .rows
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("a row file")
+                    .1;
+                let mine: Vec<PathBuf> = reps.iter().map(|&r| p[r as usize].clone()).collect();
+                crate::export::concat_with_header(w, &mine)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self) {
+        for p in self
+            .calls
+            .iter()
+            .chain(self.rows.iter().flat_map(|(_, v)| v))
+        {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// The files of one row per replication and something (interval, call, source, stage), in the
@@ -179,102 +297,63 @@ pub fn row_files(sc: &Scenario, calls_csv: bool) -> Vec<&'static str> {
     v
 }
 
-/// Writes the row files, each named `prefix` + its name.
-#[allow(clippy::too_many_arguments)]
-fn write_row_files(
-    f: &mut OutputFiles,
-    prefix: &str,
-    sc: &Scenario,
-    variant: &str,
-    results: &[ReplicationResult],
-    parts: &[PathBuf],
-    calls_csv: bool,
-) -> Result<(), String> {
-    let m = &sc.model;
-    let name = |n: &str| format!("{prefix}{n}");
-    write_timeline(
-        f.create(&name("timeline.csv"))?,
-        results,
-        variant,
-        m.start.as_ns(),
-        m.interval.as_ns(),
-    )?;
-    if calls_csv {
-        let mine: Vec<PathBuf> = results
-            .iter()
-            .map(|r| parts[r.replication as usize].clone())
-            .collect();
-        concat_parts(f.create(&name("calls.csv"))?, &mine)?;
-    }
-    if m.sources.len() > 1 || !m.stages.is_empty() {
-        let (t, tl) = (
-            f.create(&name("tenants.csv"))?,
-            f.create(&name("tenants_timeline.csv"))?,
-        );
-        crate::export::write_tenants(t, tl, results, m, variant)?;
-    }
-    if !m.stages.is_empty() {
-        let (t, tl) = (
-            f.create(&name("stages.csv"))?,
-            f.create(&name("stages_timeline.csv"))?,
-        );
-        crate::export::write_stages(t, tl, results, m, variant)?;
-    }
-    Ok(())
+fn summary_rows(sc: &Scenario, records: &[RepRecord]) -> (Vec<String>, Vec<RepValues>) {
+    let names: Vec<String> = crate::metrics::columns(&sc.model)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let rows = records
+        .iter()
+        .map(|r| RepValues {
+            replication: r.replication,
+            values: r.values[..names.len()].to_vec(),
+        })
+        .collect();
+    (names, rows)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_run_files(
     f: &mut OutputFiles,
     sc: &Scenario,
     variant: &str,
-    results: &[ReplicationResult],
-    parts: &[PathBuf],
-    calls_csv: bool,
+    records: &[RepRecord],
+    parts: &Parts,
     argv: &[String],
     common: &CommonArgs,
 ) -> Result<(), CliError> {
-    let (names, rows) = rep_values(sc, results);
+    let (names, rows) = summary_rows(sc, records);
     let summary = f.create("summary.csv").map_err(CliError::failure)?;
     write_summary(summary, &names, &rows, sc.seed, variant).map_err(CliError::failure)?;
-    write_row_files(f, "", sc, variant, results, parts, calls_csv).map_err(CliError::failure)?;
+    let reps: Vec<u32> = records.iter().map(|r| r.replication).collect();
+    parts.assemble(f, "", &reps).map_err(CliError::failure)?;
     let args = super::result_args(argv);
     let dir = f.dir().to_path_buf();
     super::work::Manifest::new("run", &args, &dir, sc, common)?.write(f)
 }
 
-/// A shard of a run: its replications' metric values (`shard-I-of-N.csv`) and rows of every
-/// row file (`shard-I-of-N.timeline.csv`, ...).
-#[allow(clippy::too_many_arguments)]
+/// A shard of a run: its replications' metric values (`shard-I-of-N.csv`, the same values as
+/// a compare or sweep unit) and its rows of every row file (`shard-I-of-N.timeline.csv`, ...).
 fn write_shard_files(
     f: &mut OutputFiles,
     sh: Shard,
     sc: &Scenario,
     variant: &str,
-    results: &[ReplicationResult],
-    parts: &[PathBuf],
-    calls_csv: bool,
+    records: &[RepRecord],
+    parts: &Parts,
     argv: &[String],
 ) -> Result<(), CliError> {
-    // The same values as a compare or sweep unit: registry columns, then per tenant and stage.
-    let (_, rows) = rep_values(sc, results);
     let configs = [Config {
         label: variant.to_string(),
         scenario: sc.clone(),
     }];
-    let units: Vec<UnitValues> = rows
-        .into_iter()
-        .zip(results)
-        .map(|(r, res)| {
-            let mut values = r.values;
-            values.extend(detail_metrics(&res.obs, &sc.model).into_iter().map(|x| x.1));
-            UnitValues {
-                unit: Unit {
-                    config: 0,
-                    replication: r.replication,
-                },
-                values,
-            }
+    let units: Vec<UnitValues> = records
+        .iter()
+        .map(|r| UnitValues {
+            unit: Unit {
+                config: 0,
+                replication: r.replication,
+            },
+            values: r.values.clone(),
         })
         .collect();
     let header = ShardHeader {
@@ -293,7 +372,8 @@ fn write_shard_files(
     let w = f.create(&sh.file_name()).map_err(CliError::failure)?;
     write_shard(w, &header, &configs, &units).map_err(CliError::failure)?;
     let prefix = format!("{}.", sh.file_name().trim_end_matches(".csv"));
-    write_row_files(f, &prefix, sc, variant, results, parts, calls_csv).map_err(CliError::failure)
+    let reps: Vec<u32> = records.iter().map(|r| r.replication).collect();
+    parts.assemble(f, &prefix, &reps).map_err(CliError::failure)
 }
 
 /// `merge` of a run's shards: summary.csv from the metric values, each row file joined in
@@ -311,17 +391,17 @@ pub fn merge_into(
         .as_ref()
         .ok_or_else(|| CliError::input("merge needs --out"))?;
     let mut f = OutputFiles::new(out).map_err(CliError::input)?;
-    let names: Vec<String> = crate::metrics::columns(&sc.model)
+    let records: Vec<RepRecord> = units
         .into_iter()
-        .map(|c| c.name)
-        .collect();
-    let rows: Vec<RepValues> = units
-        .into_iter()
-        .map(|u| RepValues {
+        .map(|u| RepRecord {
             replication: u.unit.replication,
-            values: u.values[..names.len()].to_vec(),
+            values: u.values,
+            events: 0,
+            offered: 0,
+            wall_s: 0.0,
         })
         .collect();
+    let (names, rows) = summary_rows(&sc, &records);
     write_summary(
         f.create("summary.csv").map_err(CliError::failure)?,
         &names,
@@ -418,19 +498,19 @@ fn summary_line(label: &str, values: &[f64]) -> String {
 
 /// The terminal summary: key metrics with 95% CIs over replications (per window too), per
 /// tenant and stage where the scenario has them, and engine speed.
-pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -> String {
-    let cols = crate::metrics::columns(&sc.model);
-    let rows: Vec<Vec<f64>> = results
-        .iter()
-        .map(|r| crate::metrics::values(&cols, &r.obs))
-        .collect();
-    let n = results.len();
+pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String {
+    let names = Config {
+        label: String::new(),
+        scenario: sc.clone(),
+    }
+    .names();
+    let n = records.len();
     let col = |name: &str| -> Vec<f64> {
-        let j = cols
+        let j = names
             .iter()
-            .position(|c| c.name == name)
+            .position(|c| c == name)
             .unwrap_or_else(|| panic!("summary row `{name}` is not a metric"));
-        rows.iter().map(|m| m[j]).collect()
+        records.iter().map(|r| r.values[j]).collect()
     };
     let mut s = format!("{}\n", sc.name);
     let ci_head = if n > 1 {
@@ -454,19 +534,16 @@ pub fn summary_text(sc: &Scenario, results: &[ReplicationResult], wall_s: f64) -
         }
     }
     // Per tenant (source) and per stage, when the scenario has several or a platform.
-    let details: Vec<Vec<(String, f64)>> = results
-        .iter()
-        .map(|r| crate::stats::detail_metrics(&r.obs, &sc.model))
-        .collect();
-    if let Some(first) = details.first().filter(|d| !d.is_empty()) {
+    let details = crate::stats::detail_names(&sc.model);
+    if !details.is_empty() {
         s += "  per tenant and stage:\n";
-        for (j, (name, _)) in first.iter().enumerate() {
-            s += &summary_line(name, &details.iter().map(|d| d[j].1).collect::<Vec<_>>());
+        for name in &details {
+            s += &summary_line(name, &col(name));
         }
     }
-    let events: u64 = results.iter().map(|r| r.obs.events).sum();
-    let calls: u64 = results.iter().map(|r| r.obs.counts.offered).sum();
-    let cpu_s: f64 = results.iter().map(|r| r.wall_s).sum();
+    let events: u64 = records.iter().map(|r| r.events).sum();
+    let calls: u64 = records.iter().map(|r| r.offered).sum();
+    let cpu_s: f64 = records.iter().map(|r| r.wall_s).sum();
     s += &format!(
         "  events {events} in {wall_s:.2} s wall ({cpu_s:.2} s in replications): {:.2} M events/s, {:.2} M calls/s per thread\n",
         events as f64 / cpu_s.max(1e-9) / 1e6,

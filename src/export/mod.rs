@@ -261,6 +261,26 @@ pub fn concat_parts(mut w: impl Write, parts: &[PathBuf]) -> Result<(), String> 
     w.flush().map_err(csv_err)
 }
 
+/// Concatenates CSV parts that each start with the same header line: the header once (from the
+/// first non-empty part), then every part's rows. Parts are removed as they are copied.
+pub fn concat_with_header(mut w: impl Write, parts: &[PathBuf]) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut header_written = false;
+    for p in parts {
+        let f = File::open(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        let mut r = std::io::BufReader::new(f);
+        let mut first = String::new();
+        r.read_line(&mut first).map_err(csv_err)?;
+        if !first.is_empty() && !header_written {
+            w.write_all(first.as_bytes()).map_err(csv_err)?;
+            header_written = true;
+        }
+        std::io::copy(&mut r, &mut w).map_err(csv_err)?;
+        let _ = fs::remove_file(p);
+    }
+    w.flush().map_err(csv_err)
+}
+
 impl Outcome {
     pub fn is_abandoned(self) -> bool {
         matches!(self, Outcome::AbandonedWaiting | Outcome::AbandonedRinging)
