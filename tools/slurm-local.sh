@@ -7,6 +7,7 @@
 #                                 wait (up to SLURM_LOCAL_TIMEOUT s, default 60) for the node idle
 #   tools/slurm-local.sh stop     stop only the daemons this script started (their PIDs are in
 #                                 the state file), leave any other alone
+#   tools/slurm-local.sh stop PID...  only those of them (tools/ci-slurm.sh stops what it started)
 #   tools/slurm-local.sh status   print what runs and what this script started
 # Idempotent; run as root. Exit 0 when the node is idle, 1 when it does not come up (with the
 # tail of the daemon logs), 2 on bad usage or when not root.
@@ -46,14 +47,20 @@ munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 record() { echo "$1 $2" >>"$STATE"; }
 
-stop() {
+stop() { # [PID...]: the recorded daemons with these PIDs (default: every recorded one)
   if [ ! -s "$STATE" ]; then
     say "nothing to stop (this script started no daemon that is still recorded in $STATE)"
     rm -f "$STATE"
     return 0
   fi
+  local keep name pid
+  keep=$(mktemp)
   # Stop in reverse start order: slurmd, slurmctld, munged.
   tac "$STATE" | while read -r name pid; do
+    if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx -- "$pid"; then
+      echo "$name $pid" >>"$keep"
+      continue
+    fi
     if pid_alive "$pid" "$name"; then
       kill "$pid"
       for _ in $(seq 50); do pid_alive "$pid" "$name" || break; sleep 0.2; done
@@ -66,7 +73,8 @@ stop() {
       say "$name (pid $pid) already gone"
     fi
   done
-  rm -f "$STATE"
+  if [ -s "$keep" ]; then tac "$keep" >"$STATE"; else rm -f "$STATE"; fi
+  rm -f "$keep"
 }
 
 status() {
@@ -80,9 +88,9 @@ status() {
 
 case "${1:-start}" in
   start) ;;
-  stop) stop; exit 0 ;;
+  stop) shift; stop "$@"; exit 0 ;;
   status) status; exit 0 ;;
-  *) err "usage: tools/slurm-local.sh [start|stop|status]"; exit 2 ;;
+  *) err "usage: tools/slurm-local.sh [start | stop [PID...] | status]"; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { err "must run as root (it installs packages and starts daemons)"; exit 2; }
 mkdir -p "$DIR"
