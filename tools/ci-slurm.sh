@@ -8,12 +8,14 @@
 #      on the cluster, must be byte-identical (cmp) to the same sweep run in one process.
 # Stops the daemons it started on exit. As root (installs packages); about a minute.
 #   tools/ci-slurm.sh
+#   CALLSIM_BIN=/path/to/callsim tools/ci-slurm.sh    check another build
 # When this callsim has no `sweep` command yet, part 3 cannot run: exit 1 saying so, unless
 # CALLSIM_SLURM_ALLOW_MISSING=1 (then parts 1-2 run and it exits 0, saying part 3 was skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-BIN=$repo/target/release/callsim
+# CALLSIM_BIN: another callsim build to check (default: this checkout's release build).
+BIN=${CALLSIM_BIN:-$repo/target/release/callsim}
 SCENARIO=scenarios/callrail-2018-05-14.toml
 SWEEP_ARGS=(--vary carriers.carrier.rate=16/s..24/s:4/s -n 3)
 SHARDS=3
@@ -24,7 +26,10 @@ fail() {
   exit 1
 }
 
-[ -x "$BIN" ] || cargo build --release --locked >/dev/null
+if [ -z "${CALLSIM_BIN:-}" ]; then
+  [ -x "$BIN" ] || cargo build --release --locked >/dev/null
+fi
+[ -x "$BIN" ] || fail "no callsim binary at $BIN"
 have_sweep=1
 if ! "$BIN" sweep --help >/dev/null 2>&1 || ! "$BIN" merge --help >/dev/null 2>&1; then
   have_sweep=0
