@@ -95,9 +95,30 @@ esac
 SH
 chmod +x "$work/standin-callsim"
 
+# submit LOG ARGS...: deploy/slurm/submit.sh ARGS under a time limit (a job that never runs would
+# otherwise block sbatch --wait for ever); its output to LOG, or here if LOG is -. Returns its
+# exit status; exits the script if the time limit was hit.
+STEP_TIMEOUT=${CI_SLURM_STEP_TIMEOUT:-300}
+submit() {
+  local log=$1 rc=0
+  shift
+  if [ "$log" = - ]; then
+    timeout "$STEP_TIMEOUT" deploy/slurm/submit.sh "$@" || rc=$?
+  else
+    timeout "$STEP_TIMEOUT" deploy/slurm/submit.sh "$@" >"$log" 2>&1 || rc=$?
+  fi
+  if [ "$rc" = 124 ]; then
+    [ "$log" = - ] || cat "$log" >&2
+    squeue >&2 || true
+    fail "deploy/slurm/submit.sh did not finish within $STEP_TIMEOUT s (CI_SLURM_STEP_TIMEOUT)"
+  fi
+  return "$rc"
+}
+
 t=$SECONDS
-deploy/slurm/submit.sh --shards 4 --out "$work/standin" --callsim "$work/standin-callsim" --wait \
-  "$SCENARIO" --vary carriers.carrier.rate=10/s,20/s
+submit - --shards 4 --out "$work/standin" --callsim "$work/standin-callsim" --wait \
+  "$SCENARIO" --vary carriers.carrier.rate=10/s,20/s ||
+  fail "the stand-in sweep through deploy/slurm/submit.sh failed"
 for i in 0 1 2 3; do echo "shard $i of 4, $(basename "$SCENARIO")"; done >"$work/standin-expected.csv"
 cmp "$work/standin-expected.csv" "$work/standin/merged/sweep.csv" ||
   fail "the stand-in's merged file differs from the 4 shards in order"
@@ -105,10 +126,14 @@ say "part 1 ok: 4-task array + dependent merge through deploy/slurm/submit.sh ($
 
 # 2. A failing shard: the merge must be cancelled and submit.sh --wait must fail.
 t=$SECONDS
-if STANDIN_FAIL_SHARD=1 deploy/slurm/submit.sh --shards 4 --out "$work/standin-fail" \
-  --callsim "$work/standin-callsim" --wait "$SCENARIO" >"$work/fail.log" 2>&1; then
+rc=0
+export STANDIN_FAIL_SHARD=1 # read by the stand-in in the jobs (sbatch exports the environment)
+submit "$work/fail.log" --shards 4 --out "$work/standin-fail" --callsim "$work/standin-callsim" \
+  --wait "$SCENARIO" || rc=$?
+unset STANDIN_FAIL_SHARD
+if [ "$rc" != 1 ]; then
   cat "$work/fail.log" >&2
-  fail "submit.sh --wait succeeded although shard 1 failed"
+  fail "submit.sh --wait exited $rc although shard 1 failed; expected 1"
 fi
 grep -q "shard 1 fails on purpose" "$work/fail.log" || { cat "$work/fail.log" >&2; fail "the failing shard's log was not shown"; }
 [ ! -e "$work/standin-fail/merged/sweep.csv" ] || fail "the merge ran although shard 1 failed"
@@ -121,8 +146,8 @@ if [ "$have_sweep" = 0 ]; then
   exit 0
 fi
 t=$SECONDS
-deploy/slurm/submit.sh --shards "$SHARDS" --out "$work/cluster" --callsim "$BIN" --wait \
-  "$SCENARIO" "${SWEEP_ARGS[@]}"
+submit - --shards "$SHARDS" --out "$work/cluster" --callsim "$BIN" --wait \
+  "$SCENARIO" "${SWEEP_ARGS[@]}" || fail "the sharded sweep through deploy/slurm/submit.sh failed"
 say "sharded sweep on the cluster: $((SECONDS - t)) s"
 t=$SECONDS
 "$BIN" sweep "$SCENARIO" "${SWEEP_ARGS[@]}" --out "$work/single" >/dev/null
