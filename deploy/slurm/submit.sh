@@ -26,7 +26,7 @@ sbatch's own environment variables apply to both jobs (SBATCH_PARTITION, SBATCH_
 SBATCH_ACCOUNT, ...).
 
 Example:
-  deploy/slurm/submit.sh --shards 8 --out /shared/sweeps/callrail-rate --callsim /shared/bin/callsim \\
+  deploy/slurm/submit.sh --shards 8 --out /nfs/sweeps/callrail-rate --callsim /nfs/bin/callsim \\
     scenarios/callrail-2018-05-14.toml --vary carriers.carrier.rate=10/s..30/s:5/s -n 20
 USAGE
 }
