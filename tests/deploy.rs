@@ -169,6 +169,12 @@ fn k8s_sweep_runs_callsim_sweep_with_shard_auto_into_the_shared_volume() {
         flag(&cmd, "--vary").is_some(),
         "a sweep varies something: {cmd:?}"
     );
+    let cpu = text(container(&sweep, "sweep"), "resources.requests.cpu");
+    assert_eq!(
+        flag(&cmd, "--threads"),
+        Some(cpu),
+        "worker threads must match the CPU request: {cmd:?}"
+    );
     // The scenario ships in the image under the working directory, as in this repository.
     assert_eq!(
         text(container(&sweep, "sweep"), "workingDir"),

@@ -12,13 +12,14 @@ usage: deploy/slurm/submit.sh [OPTIONS] SCENARIO [SWEEP ARGS...]
 Runs \`callsim sweep SCENARIO [SWEEP ARGS...]\` as N shards on a Slurm cluster and merges them
 into exactly what the single-process sweep writes (DIR/merged/sweep.csv and manifest.json).
 SWEEP ARGS go to \`callsim sweep\` unchanged: --vary KEY=VALUES (repeatable), -n N, --seed S.
-Do not pass --shard or --out: this script sets them.
+Do not pass --shard, --out or --threads: this script sets them.
 
 Options (each has an environment default):
   --shards N         shards = array tasks (CALLSIM_SHARDS, default 4)
   --out DIR          output directory on a filesystem every node sees (CALLSIM_OUT; required):
                      DIR/shards the partial files, DIR/merged the merged result, DIR/logs the logs
   --callsim PATH     the callsim binary, runnable on every node (CALLSIM_BIN, default: callsim on PATH)
+  --cpus-per-task C  CPUs per shard, used as callsim's worker threads (CALLSIM_CPUS, default 1)
   --max-running M    run at most M tasks at once (--array=0-(N-1)%M)
   --wait             wait for the merge job; exit 0 only if every shard and the merge succeeded
   -h, --help         this text
@@ -40,6 +41,7 @@ shards=${CALLSIM_SHARDS:-4}
 out=${CALLSIM_OUT:-}
 callsim=${CALLSIM_BIN:-}
 max_running=
+cpus=${CALLSIM_CPUS:-1}
 wait=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a value"; out=$2; shift 2 ;;
     --callsim) [ $# -ge 2 ] || die "--callsim needs a value"; callsim=$2; shift 2 ;;
     --max-running) [ $# -ge 2 ] || die "--max-running needs a value"; max_running=$2; shift 2 ;;
+    --cpus-per-task) [ $# -ge 2 ] || die "--cpus-per-task needs a value"; cpus=$2; shift 2 ;;
     --wait) wait=1; shift ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
@@ -59,11 +62,13 @@ scenario=$1
 shift
 for a in "$@"; do
   case "$a" in
-    --shard | --shard=* | --out | --out=*) die "do not pass $a: submit.sh sets --shard auto and --out itself" ;;
+    --shard | --shard=* | --out | --out=* | --threads | --threads=*)
+      die "do not pass $a: submit.sh sets --shard auto, --out and --threads (from --cpus-per-task) itself" ;;
   esac
 done
 [[ "$shards" =~ ^[1-9][0-9]*$ ]] || die "--shards must be a positive integer, got '$shards'"
 [ -z "$max_running" ] || [[ "$max_running" =~ ^[1-9][0-9]*$ ]] || die "--max-running must be a positive integer, got '$max_running'"
+[[ "$cpus" =~ ^[1-9][0-9]*$ ]] || die "--cpus-per-task must be a positive integer, got '$cpus'"
 [ -n "$out" ] || die "--out DIR (or CALLSIM_OUT) is required"
 [ -f "$scenario" ] || die "no scenario file '$scenario'"
 if [ -z "$callsim" ]; then
@@ -92,7 +97,7 @@ fi
 
 array=0-$((shards - 1))
 [ -z "$max_running" ] || array=$array%$max_running
-array_id=$(sbatch --parsable --array="$array" --output="$logs/sweep-%A_%a.out" \
+array_id=$(sbatch --parsable --array="$array" --cpus-per-task="$cpus" --output="$logs/sweep-%A_%a.out" \
   "$here/sweep.sbatch" "$callsim" "$shard_dir" "$scenario" "$@")
 array_id=${array_id%%;*}
 [[ "$array_id" =~ ^[0-9]+$ ]] || die "sbatch did not return a job id for the array (got '$array_id')"
