@@ -2,6 +2,7 @@
 
 mod callrail;
 mod cli;
+mod deploy;
 mod golden;
 mod hardening;
 mod incidents;
