@@ -134,6 +134,7 @@ impl<E: Copy> Scheduler<E> {
     }
 
     /// Removes and returns the earliest event, advancing the clock to its time.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         if let Some(m) = self.lane_min {
             let lane_key = self.lanes[m]
