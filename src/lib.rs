@@ -3,6 +3,7 @@
 
 pub mod analytic;
 pub mod batch;
+pub mod budget;
 pub mod cli;
 pub mod cli_erlang;
 pub mod dist;

@@ -12,13 +12,24 @@ pub struct CheckArgs {
     /// Override any scenario key, e.g. --set carriers.carrier.rate=30/s (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Most events one replication may take (the run commands refuse more).
+    #[arg(long, value_name = "N", default_value_t = crate::budget::DEFAULT_MAX_EVENTS)]
+    pub max_events: f64,
 }
 
 pub fn run(a: CheckArgs) -> Result<(), CliError> {
     let sc = load(&a.scenario, None, &a.sets)?;
     crate::cli::say(&describe(&sc));
+    crate::cli::say(&work_text(&sc));
+    let budget = |sc: &Scenario, label: &str| {
+        crate::budget::check(&sc.model, a.max_events)
+            .map(|_| ())
+            .map_err(|e| CliError::input(format!("{}{label}: {e}", a.scenario.display())))
+    };
+    budget(&sc, "")?;
     for v in &sc.variants {
         let vs = load(&a.scenario, Some(v), &a.sets)?;
+        budget(&vs, &format!(" (variant {v})"))?;
         crate::sayln!(
             "variant `{v}`: ok ({} scheduled changes)",
             vs.model.changes.len()
@@ -26,6 +37,30 @@ pub fn run(a: CheckArgs) -> Result<(), CliError> {
     }
     crate::sayln!("{}: ok", a.scenario.display());
     Ok(())
+}
+
+/// The work estimate: calls, events, time and output per replication and in all.
+pub fn work_text(sc: &Scenario) -> String {
+    use crate::budget::{duration_words, sci, EVENTS_PER_S};
+    let w = crate::budget::estimate(&sc.model);
+    let n = f64::from(sc.replications);
+    let calls = w.calls.map_or("calls from the trace".to_string(), |c| {
+        format!("about {} calls", sci(c))
+    });
+    let mb = |b: f64| format!("{:.1} MB", b / 1e6);
+    format!(
+        "  work per replication: {calls}, {} legs, {} events (about {} at {} events/s); {} replications: about {} on one core\n  output with --out: timeline about {} per replication ({} rows), {} in all; calls.csv about {} more with --calls-csv\n",
+        sci(w.legs),
+        sci(w.events),
+        duration_words(w.seconds()),
+        sci(EVENTS_PER_S),
+        sc.replications,
+        duration_words(w.seconds() * n),
+        mb(w.timeline_bytes),
+        sci(w.timeline_rows),
+        mb(w.timeline_bytes * n),
+        mb(w.calls_bytes * n)
+    )
 }
 
 /// A plain-words description of a loaded scenario.

@@ -160,6 +160,10 @@ pub struct CommonArgs {
     /// Indexed Jobs), and write DIR/shard-I-of-N.csv for `callsim merge`.
     #[arg(long, value_name = "I/N|auto", requires = "out")]
     pub shard: Option<String>,
+    /// Most events one replication may take: a scenario whose estimate is larger is refused
+    /// before it runs (see `callsim check`), and a run that grows past it stops.
+    #[arg(long, value_name = "N", default_value_t = crate::budget::DEFAULT_MAX_EVENTS)]
+    pub max_events: f64,
 }
 
 impl CommonArgs {

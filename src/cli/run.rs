@@ -39,6 +39,13 @@ pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, Cl
     if let Some(n) = c.replications {
         sc.replications = n;
     }
+    let label = sc
+        .variant
+        .as_ref()
+        .map(|v| format!(" (variant {v})"))
+        .unwrap_or_default();
+    crate::budget::check(&sc.model, c.max_events)
+        .map_err(|e| CliError::input(format!("{}{label}: {e}", c.scenario.display())))?;
     Ok(sc)
 }
 

@@ -1,0 +1,204 @@
+//! The work a scenario asks for, estimated before anything runs, and the budget it must fit:
+//! expected calls, legs and events per replication (arrivals from the rate profiles, periodic
+//! timers from their intervals), timeline rows, output size and run time at the engine's
+//! measured speed. `check` prints it; every command refuses a scenario whose estimate exceeds
+//! the budget (a 6-line file with `rate = "1000000000000/s"` must not take the machine down).
+//! Pure; no I/O.
+
+use crate::model::config::{ArrivalSpec, BackupPolicy, ModelConfig, SourceKind};
+
+/// Events per second one replication runs at on the reference machine (results/BENCHMARKS.md:
+/// Erlang-A c=100 at about 5 M calls/s and 2.2 events per call; platform scenarios are slower).
+pub const EVENTS_PER_S: f64 = 5.0e6;
+
+/// Default most events one replication may take (about 20 minutes at `EVENTS_PER_S`).
+pub const DEFAULT_MAX_EVENTS: f64 = 6.0e9;
+
+/// Bytes a timeline row takes in timeline.csv (about; per source and stage rows add more).
+const TIMELINE_ROW_BYTES: f64 = 260.0;
+/// Bytes a calls.csv row takes (about).
+const CALLS_ROW_BYTES: f64 = 110.0;
+
+/// The estimate for one replication.
+#[derive(Clone, Debug, Default)]
+pub struct Work {
+    /// Expected first attempts (None: a trace, counted only when read).
+    pub calls: Option<f64>,
+    pub legs: f64,
+    /// Events of periodic timers: (what, count).
+    pub timers: Vec<(String, f64)>,
+    pub events: f64,
+    pub timeline_rows: f64,
+    /// Bytes of timeline.csv (and tenants/stages timelines) per replication with --out.
+    pub timeline_bytes: f64,
+    /// Bytes of calls.csv per replication with --calls-csv.
+    pub calls_bytes: f64,
+}
+
+impl Work {
+    pub fn seconds(&self) -> f64 {
+        self.events / EVENTS_PER_S
+    }
+}
+
+/// Estimates the work of one replication of `cfg`.
+pub fn estimate(cfg: &ModelConfig) -> Work {
+    let (a, b) = (cfg.start.as_secs_f64(), cfg.end.as_secs_f64());
+    let span = (cfg.end.as_ns() - cfg.start.as_ns() + cfg.drain.as_ns()) as f64 / 1e9;
+    let mut w = Work::default();
+    let mut calls = Some(0.0);
+    let mut events = 0.0;
+    for s in &cfg.sources {
+        let n = match &s.arrivals {
+            ArrivalSpec::Profile(p) => p.integral(a, b) * s.behaviour.rate_scale,
+            ArrivalSpec::Trace(_) => {
+                calls = None;
+                continue;
+            }
+        };
+        let legs = if s.behaviour.client.kind == SourceKind::Request {
+            0.0
+        } else {
+            s.behaviour.flow.legs.mean()
+        };
+        let stages = s.behaviour.client.stages.len() as f64;
+        calls = calls.map(|c| c + n);
+        w.legs += n * legs;
+        // An arrival, a patience check, an answer or timeout per leg, a talk end; a job end
+        // and a client timeout per stage.
+        events += n * (2.0 + 2.0 * legs + 2.0 * stages);
+    }
+    if let (Some(c), Some(max)) = (calls, cfg.max_calls) {
+        let cut = (max as f64 / c.max(1.0)).min(1.0);
+        calls = Some(c * cut);
+        w.legs *= cut;
+        events *= cut;
+    }
+    let mut timer = |what: String, every_ns: u64| {
+        let n = span * 1e9 / every_ns.max(1) as f64;
+        w.timers.push((what, n));
+        n
+    };
+    if let BackupPolicy::Auto(x) = &cfg.backup.policy {
+        events += timer(
+            "backup.auto.evaluate_every".into(),
+            x.evaluate_every.as_ns(),
+        );
+    }
+    for d in &cfg.dependencies {
+        if let Some(h) = &d.health_check {
+            events += timer(
+                format!("dependencies.{}.health_check.every", d.name),
+                h.every.as_ns(),
+            );
+        }
+    }
+    for s in &cfg.stages {
+        if let Some(x) = &s.autoscaler {
+            events += timer(
+                format!("stages.{}.autoscaler.evaluate_every", s.name),
+                x.evaluate_every.as_ns(),
+            );
+        }
+    }
+    w.calls = calls;
+    w.events = events;
+    w.timeline_rows = (span * 1e9 / cfg.interval.as_ns() as f64).ceil() + 1.0;
+    let per_row = 1.0
+        + cfg.sources.len() as f64 * f64::from(u8::from(cfg.sources.len() > 1))
+        + cfg.stages.len() as f64;
+    w.timeline_bytes = w.timeline_rows * TIMELINE_ROW_BYTES * per_row;
+    w.calls_bytes = calls.unwrap_or(0.0) * CALLS_ROW_BYTES;
+    w
+}
+
+/// Refuses work over `max_events` per replication, saying what grew and what to change.
+pub fn check(cfg: &ModelConfig, max_events: f64) -> Result<Work, String> {
+    let w = estimate(cfg);
+    if w.events <= max_events {
+        return Ok(w);
+    }
+    let biggest_timer = w.timers.iter().max_by(|x, y| x.1.total_cmp(&y.1));
+    let cause = match (biggest_timer, w.calls) {
+        (Some((what, n)), _) if *n > w.events / 2.0 => format!(
+            "`{what}` fires about {} times over the run; use a longer interval",
+            sci(*n)
+        ),
+        (_, Some(c)) => format!(
+            "about {} calls arrive per replication ({} legs); lower the rate (or rate_scale) or shorten the run",
+            sci(c),
+            sci(w.legs)
+        ),
+        _ => "the timers fire too often".to_string(),
+    };
+    Err(format!(
+        "the scenario would take about {} events per replication, about {} at {} events/s, over the budget of {} events (--max-events): {cause}",
+        sci(w.events),
+        duration_words(w.seconds()),
+        sci(EVENTS_PER_S),
+        sci(max_events)
+    ))
+}
+
+/// 1234567 -> "1.2e6"; small numbers as they are.
+pub fn sci(x: f64) -> String {
+    if x.abs() < 1e6 {
+        format!("{:.0}", x)
+    } else {
+        format!("{:.1e}", x)
+    }
+}
+
+/// Seconds in words: "40 s", "12 min", "3.5 h", "2.1 days", "35 years".
+pub fn duration_words(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 2.0 * 86400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s < 730.0 * 86400.0 {
+        format!("{:.1} days", s / 86400.0)
+    } else {
+        format!("{:.0} years", s / (365.25 * 86400.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg(text: &str) -> ModelConfig {
+        crate::scenario::load_str(Path::new("t.toml"), text, None, &[])
+            .unwrap()
+            .model
+    }
+
+    const ONE_HOUR: &str = "start = \"09:00\"\nend = \"10:00\"\ndrain = \"0s\"\n[carriers.c]\n[sources.s]\nrate = \"2/s\"\n";
+
+    #[test]
+    fn calls_and_legs_follow_the_profile() {
+        let w = estimate(&cfg(ONE_HOUR));
+        assert!((w.calls.unwrap() - 7200.0).abs() < 1e-6);
+        assert!((w.legs - 7200.0).abs() < 1e-6);
+        assert!((w.timeline_rows - 61.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn absurd_rates_and_timers_are_refused_with_the_cause() {
+        let huge = ONE_HOUR.replace("2/s", "1000000000000/s");
+        let e = check(&cfg(&huge), DEFAULT_MAX_EVENTS).unwrap_err();
+        assert!(
+            e.contains("3.6e15 calls") && e.contains("years") && e.contains("lower the rate"),
+            "{e}"
+        );
+        let auto = format!("{ONE_HOUR}[backup]\npolicy = \"auto\"\nauto = {{ metric = \"dial_delay_p95\", window = \"1m\", on_above = \"5s\", off_below = \"1s\", evaluate_every = \"1ns\", min_on = \"1m\" }}\n");
+        let e = check(&cfg(&auto), DEFAULT_MAX_EVENTS).unwrap_err();
+        assert!(
+            e.contains("backup.auto.evaluate_every") && e.contains("3.6e12"),
+            "{e}"
+        );
+        assert!(check(&cfg(ONE_HOUR), DEFAULT_MAX_EVENTS).is_ok());
+    }
+}
