@@ -112,6 +112,90 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
     w
 }
 
+/// Bytes a timeline row of one replication holds in memory while it runs (its counters and
+/// percentiles; per-source and per-stage rows add theirs).
+const TIMELINE_ROW_MEM: f64 = 340.0;
+
+/// Memory the timeline rows of one running replication take.
+pub fn timeline_memory(cfg: &ModelConfig, w: &Work) -> f64 {
+    let sources = if cfg.sources.len() > 1 || !cfg.stages.is_empty() {
+        cfg.sources.len() as f64 * 200.0
+    } else {
+        0.0
+    };
+    w.timeline_rows * (TIMELINE_ROW_MEM + sources + cfg.stages.len() as f64 * 120.0)
+}
+
+/// The default memory budget: half the machine's memory (4 GiB where it cannot be read).
+pub fn default_max_memory() -> f64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+    });
+    total_kb.map_or(4.0 * 1024.0 * 1024.0 * 1024.0, |kb| kb * 1024.0 / 2.0)
+}
+
+/// `8G`, `512M`, `100000K` or bytes.
+pub fn parse_bytes(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1024.0,
+                'M' => 1024.0 * 1024.0,
+                'G' => 1024.0 * 1024.0 * 1024.0,
+                'T' => 1024.0f64.powi(4),
+                _ => {
+                    return Err(format!(
+                        "`{s}`: expected a size such as 8G, 512M or 100000K"
+                    ))
+                }
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a size such as 8G, 512M or 100000K"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("`{s}`: the size must be greater than 0"));
+    }
+    Ok(v * mult)
+}
+
+/// The budget of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Most events per replication.
+    pub max_events: f64,
+    /// Most bytes the run may hold (all replications running at once).
+    pub max_memory: f64,
+    /// Replications running at once (threads).
+    pub parallel: f64,
+}
+
+/// Refuses work over the budget, saying what grew and what to change.
+pub fn check_budget(cfg: &ModelConfig, b: &Budget) -> Result<Work, String> {
+    let w = check(cfg, b.max_events)?;
+    let mem = timeline_memory(cfg, &w) * b.parallel;
+    if mem > b.max_memory {
+        return Err(format!(
+            "the timeline would hold {} rows per replication (timeline_interval {} over {} of run and drain), about {:.1} GB in memory for {} replications at once, over the memory budget of {:.1} GB (--max-memory): use a longer timeline_interval",
+            sci(w.timeline_rows),
+            cfg.interval,
+            duration_words((cfg.end.as_ns() - cfg.start.as_ns() + cfg.drain.as_ns()) as f64 / 1e9),
+            mem / 1e9,
+            b.parallel,
+            b.max_memory / 1e9
+        ));
+    }
+    Ok(w)
+}
+
 /// Refuses work over `max_events` per replication, saying what grew and what to change.
 pub fn check(cfg: &ModelConfig, max_events: f64) -> Result<Work, String> {
     let w = estimate(cfg);

@@ -168,3 +168,90 @@ fn an_output_folder_holds_one_run() {
         BTreeSet::from(["compare.csv".to_string(), "manifest.json".to_string()])
     );
 }
+
+/// Runs, expects exit 2 with every `needle` on stderr, and no output folder.
+fn refused_before_running(args: &[&str], needles: &[&str]) {
+    let o = crate::cli::callsim(args);
+    let err = crate::cli::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", crate::cli::show(args, &o));
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "want `{n}`\n{}",
+            crate::cli::show(args, &o)
+        );
+    }
+}
+
+#[test]
+fn work_over_the_budget_is_refused_before_it_runs() {
+    let tmp = TempDir::new().unwrap();
+    let huge = tmp.path().join("huge.toml");
+    fs::write(&huge, "start = \"09:00\"\nend = \"10:00\"\n[carriers.c]\n[sources.s]\nrate = \"1000000000000/s\"\n").unwrap();
+    let out = tmp.path().join("out");
+    refused_before_running(
+        &["run", s(&huge), "--out", s(&out)],
+        &["3.6e15 calls", "years", "--max-events", "lower the rate"],
+    );
+    refused_before_running(&["check", s(&huge)], &["3.6e15 calls"]);
+    assert!(!out.exists(), "an output folder was created");
+    let cr = "scenarios/callrail-2018-05-14.toml";
+    refused_before_running(
+        &[
+            "run",
+            cr,
+            "--set",
+            "sources.customers.rate_scale=1e20",
+            "-q",
+        ],
+        &["calls arrive per replication", "rate_scale"],
+    );
+    refused_before_running(
+        &[
+            "compare",
+            cr,
+            "--set",
+            "backup.auto.evaluate_every=1ns",
+            "-q",
+        ],
+        &[
+            "variant auto-backup",
+            "`backup.auto.evaluate_every` fires about",
+            "longer interval",
+        ],
+    );
+    let f = fixture("cli-small.toml");
+    refused_before_running(
+        &[
+            "run",
+            s(&f),
+            "--set",
+            "timeline_interval=1ms",
+            "--max-memory",
+            "100M",
+            "--out",
+            s(&out),
+        ],
+        &[
+            "timeline would hold",
+            "--max-memory",
+            "longer timeline_interval",
+        ],
+    );
+    refused_before_running(
+        &[
+            "run",
+            s(&f),
+            "--set",
+            "timeline_interval=1ms",
+            "--max-output",
+            "50M",
+            "--out",
+            s(&out),
+        ],
+        &["--max-output", "timeline.csv would hold"],
+    );
+    assert!(!out.exists(), "an output folder was created");
+    // The same scenario within the budget runs.
+    ok(&["run", s(&f), "-q", "-n", "1", "--max-events", "1e6"]);
+}

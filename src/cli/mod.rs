@@ -164,6 +164,31 @@ pub struct CommonArgs {
     /// before it runs (see `callsim check`), and a run that grows past it stops.
     #[arg(long, value_name = "N", default_value_t = crate::budget::DEFAULT_MAX_EVENTS)]
     pub max_events: f64,
+    /// Most memory the run may hold, e.g. 8G (default: half the machine's memory); a scenario
+    /// whose estimate is larger is refused before it runs.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_bytes)]
+    pub max_memory: Option<f64>,
+    /// Most bytes of output files a run may write (estimated before it runs), e.g. 50G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_bytes, default_value = "10G")]
+    pub max_output: f64,
+}
+
+impl CommonArgs {
+    /// The run's budget (threads: replications held in memory at once).
+    pub fn budget(&self, timeline: bool) -> crate::budget::Budget {
+        let threads = if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |p| p.get())
+        } else {
+            self.threads
+        };
+        crate::budget::Budget {
+            max_events: self.max_events,
+            max_memory: self
+                .max_memory
+                .unwrap_or_else(crate::budget::default_max_memory),
+            parallel: if timeline { threads as f64 } else { 0.0 },
+        }
+    }
 }
 
 impl CommonArgs {

@@ -30,8 +30,19 @@ pub struct RunArgs {
     pub calls_csv: bool,
 }
 
-/// Loads the scenario with the common flags applied.
+/// Loads the scenario with the common flags applied, within the budget of a run without a
+/// timeline (compare, sweep, plan).
 pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, CliError> {
+    load_checked(c, variant, false)
+}
+
+/// Loads the scenario with the common flags applied and refuses it when its estimated work is
+/// over the budget (`timeline`: the run keeps timeline rows in memory).
+pub fn load_checked(
+    c: &CommonArgs,
+    variant: Option<&str>,
+    timeline: bool,
+) -> Result<Scenario, CliError> {
     let mut sc = load(&c.scenario, variant, &c.all_sets()?)?;
     if let Some(s) = c.seed {
         sc.seed = s;
@@ -44,7 +55,7 @@ pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, Cl
         .as_ref()
         .map(|v| format!(" (variant {v})"))
         .unwrap_or_default();
-    crate::budget::check(&sc.model, c.max_events)
+    crate::budget::check_budget(&sc.model, &c.budget(timeline))
         .map_err(|e| CliError::input(format!("{}{label}: {e}", c.scenario.display())))?;
     Ok(sc)
 }
@@ -60,7 +71,10 @@ pub struct RepRecord {
 }
 
 pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
-    let sc = load_common(&a.common, a.variant.as_deref())?;
+    let sc = load_checked(&a.common, a.variant.as_deref(), a.out.is_some())?;
+    if a.out.is_some() {
+        check_output(&sc, &a)?;
+    }
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
     let shard = match &a.common.shard {
         Some(spec) => Some(Shard::parse(spec).map_err(CliError::input)?),
@@ -160,6 +174,35 @@ fn run_reduced(
         })
     };
     run_map(sc, &opts, reps, &sinks, &reduce).map_err(CliError::failure)
+}
+
+/// Refuses a run whose files would be larger than --max-output.
+fn check_output(sc: &Scenario, a: &RunArgs) -> Result<(), CliError> {
+    let w = crate::budget::estimate(&sc.model);
+    let n = f64::from(sc.replications);
+    let calls = if a.calls_csv { w.calls_bytes * n } else { 0.0 };
+    let total = w.timeline_bytes * n + calls;
+    if total <= a.common.max_output {
+        return Ok(());
+    }
+    let why = if calls > total / 2.0 {
+        format!(
+            "calls.csv would hold about {} rows",
+            crate::budget::sci(w.calls.unwrap_or(0.0) * n)
+        )
+    } else {
+        format!(
+            "timeline.csv would hold {} rows per replication (timeline_interval {})",
+            crate::budget::sci(w.timeline_rows),
+            sc.model.interval
+        )
+    };
+    Err(CliError::input(format!(
+        "{}: the outputs would take about {:.1} GB, over --max-output {:.1} GB: {why}; use a longer timeline_interval, fewer replications or no --calls-csv, or raise --max-output",
+        a.common.scenario.display(),
+        total / 1e9,
+        a.common.max_output / 1e9
+    )))
 }
 
 /// Per-replication part files of the row files (hidden scratch files in the output folder).
