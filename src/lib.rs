@@ -7,6 +7,7 @@ pub mod cli_erlang;
 pub mod dist;
 pub mod engine;
 pub mod export;
+pub mod fit;
 pub mod limiter;
 pub mod model;
 pub mod rng;
