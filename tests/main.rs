@@ -2,6 +2,7 @@
 
 mod callrail;
 mod cli;
+mod fit;
 mod golden;
 mod incidents;
 mod validate;

@@ -105,30 +105,49 @@ fn run_inner(a: &FitArgs, trace_tmp: Option<&Path>) -> Result<(), CliError> {
             if *max >= 47.0 * 3600.0 {
                 return Err(CliError::input("--trace: the records run past 47:00 of their first day; a trace covers one day (use the profile instead)"));
             }
-            let same_dir = t.parent().map(|p| p.as_os_str().is_empty() || Some(p) == a.out.parent()).unwrap_or(true)
+            let same_dir = t
+                .parent()
+                .map(|p| p.as_os_str().is_empty() || Some(p) == a.out.parent())
+                .unwrap_or(true)
                 && a.out.parent() == t.parent();
             Some(if same_dir {
-                t.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()
+                t.file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+                    .unwrap_or_default()
             } else {
-                std::path::absolute(t).unwrap_or(t.clone()).display().to_string()
+                std::path::absolute(t)
+                    .unwrap_or(t.clone())
+                    .display()
+                    .to_string()
             })
         }
         _ => None,
     };
-    let name = format!("fitted from {}", a.cdrs.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
+    let name = format!(
+        "fitted from {}",
+        a.cdrs
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default()
+    );
     let text = crate::fit::out::scenario(&fit, &name, trace_name.as_deref());
     if let (Some(t), Some(tt)) = (&a.trace, trace_tmp) {
-        std::fs::rename(tt, t).map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
+        std::fs::rename(tt, t)
+            .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
     }
     if let Err(e) = crate::scenario::load_str(&a.out, &text, None, &[]) {
         if let Some(t) = &a.trace {
             let _ = std::fs::remove_file(t);
         }
-        return Err(CliError::failure(format!("internal error: the fitted scenario does not load (please report it): {e}")));
+        return Err(CliError::failure(format!(
+            "internal error: the fitted scenario does not load (please report it): {e}"
+        )));
     }
     let t = tmp(&a.out);
-    std::fs::write(&t, &text).map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
-    std::fs::rename(&t, &a.out).map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", a.out.display())))?;
+    std::fs::write(&t, &text)
+        .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
+    std::fs::rename(&t, &a.out)
+        .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", a.out.display())))?;
     crate::cli::say(&crate::fit::out::summary_text(&fit, &a.out));
     Ok(())
 }

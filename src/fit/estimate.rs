@@ -16,7 +16,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Outcome::Connected, Outcome::Abandoned, Outcome::NoAnswer, Outcome::Failed];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Connected,
+        Outcome::Abandoned,
+        Outcome::NoAnswer,
+        Outcome::Failed,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Connected => "connected",
@@ -31,15 +36,18 @@ impl Outcome {
 pub const MAX_LEGS: usize = 10;
 
 /// Tolerance when telling a rang-out leg from a cancelled one by its ringing time: whole-second
-/// timestamps make a 30 s timeout read as 29-31 s.
+/// timestamps truncate both ends of a leg, but a whole-second timeout still reads exact. A caller who hung up within this much of the
+/// timeout is taken for a ring-out (Asterisk's `NO ANSWER` cannot tell them apart).
 pub fn ring_tolerance(t: f64) -> f64 {
-    (0.02 * t).max(1.5)
+    (0.01 * t).max(0.5)
 }
 
 /// A leg's status with `Unanswered` resolved against the ring timeout `t` (NaN: unknown).
 pub fn resolve(l: &Leg, t: f64) -> Status {
     match l.status {
-        Status::Unanswered if t.is_finite() && l.end - l.start >= t - ring_tolerance(t) => Status::RangOut,
+        Status::Unanswered if t.is_finite() && l.end - l.start >= t - ring_tolerance(t) => {
+            Status::RangOut
+        }
         Status::Unanswered => Status::Cancelled,
         s => s,
     }
@@ -63,26 +71,58 @@ pub struct Obs {
 pub fn observe(c: &Call, t: f64) -> Obs {
     let arrival = c.arrival();
     let st: Vec<Status> = c.legs.iter().map(|l| resolve(l, t)).collect();
-    let answered = c.legs.iter().zip(&st).filter(|(_, s)| **s == Status::Answered).filter_map(|(l, _)| l.answer.map(|a| (a, l.end)))
+    let answered = c
+        .legs
+        .iter()
+        .zip(&st)
+        .filter(|(_, s)| **s == Status::Answered)
+        .filter_map(|(l, _)| l.answer.map(|a| (a, l.end)))
         .min_by(|a, b| a.0.total_cmp(&b.0));
-    let last_end = c.legs.iter().map(|l| l.end).fold(f64::NEG_INFINITY, f64::max);
+    let last_end = c
+        .legs
+        .iter()
+        .map(|l| l.end)
+        .fold(f64::NEG_INFINITY, f64::max);
     let hangup = c.parent.map(|p| p.1).unwrap_or(last_end);
     let (outcome, wait, end, talk) = match answered {
-        Some((a, e)) => (Outcome::Connected, a - arrival, c.parent.map_or(e, |p| p.1.max(e)), Some(e - a)),
+        Some((a, e)) => (
+            Outcome::Connected,
+            a - arrival,
+            c.parent.map_or(e, |p| p.1.max(e)),
+            Some(e - a),
+        ),
         None if c.legs.is_empty() => (Outcome::Abandoned, hangup - arrival, hangup, None),
         None => {
-            let last = (0..c.legs.len()).max_by(|&a, &b| c.legs[a].end.total_cmp(&c.legs[b].end).then(a.cmp(&b))).unwrap_or(0);
+            let last = (0..c.legs.len())
+                .max_by(|&a, &b| c.legs[a].end.total_cmp(&c.legs[b].end).then(a.cmp(&b)))
+                .unwrap_or(0);
             let o = match st[last] {
                 Status::Cancelled => Outcome::Abandoned,
                 _ if st.iter().all(|s| *s == Status::Failed) => Outcome::Failed,
                 _ => Outcome::NoAnswer,
             };
-            (o, hangup.max(last_end) - arrival, hangup.max(last_end), None)
+            (
+                o,
+                hangup.max(last_end) - arrival,
+                hangup.max(last_end),
+                None,
+            )
         }
     };
     let first_start = c.legs.iter().map(|l| l.start).fold(f64::INFINITY, f64::min);
-    let setup = c.parent.filter(|_| !c.legs.is_empty()).map(|p| (first_start - p.0).max(0.0));
-    Obs { arrival, outcome, wait: wait.max(0.0), end, talk, setup, flow: flow_of(&c.legs) }
+    let setup = c
+        .parent
+        .filter(|_| !c.legs.is_empty())
+        .map(|p| (first_start - p.0).max(0.0));
+    Obs {
+        arrival,
+        outcome,
+        wait: wait.max(0.0),
+        end,
+        talk,
+        setup,
+        flow: flow_of(&c.legs),
+    }
 }
 
 fn flow_of(legs: &[Leg]) -> Option<usize> {
@@ -106,6 +146,8 @@ pub struct PosAcc {
     pub ev: LogHist,
     /// Ringing time of legs that did not answer (cancelled, rang out, busy).
     pub cens: LogHist,
+    /// Ringing time of legs cancelled at the instant another leg of their call answered.
+    pub tied: LogHist,
     pub failed: u64,
 }
 
@@ -138,7 +180,9 @@ impl RedialAcc {
             }
         }
         let prev = self.last.get(&c).copied();
-        let redial = prev.filter(|p| p.1 != Outcome::Connected && o.arrival >= p.0 && o.arrival - p.0 <= self.window);
+        let redial = prev.filter(|p| {
+            p.1 != Outcome::Connected && o.arrival >= p.0 && o.arrival - p.0 <= self.window
+        });
         let attempt = match redial {
             Some((end, out, a)) => {
                 self.redialled[out as usize][(a as usize).min(11)] += 1;
@@ -172,7 +216,15 @@ pub struct TraceOut {
 
 impl TraceOut {
     pub fn new(w: std::io::BufWriter<std::fs::File>, lag: f64) -> std::io::Result<TraceOut> {
-        let mut t = TraceOut { w, heap: BinaryHeap::new(), lag, written: 0, dropped: 0, last: 0.0, max_clock: 0.0 };
+        let mut t = TraceOut {
+            w,
+            heap: BinaryHeap::new(),
+            lag,
+            written: 0,
+            dropped: 0,
+            last: 0.0,
+            max_clock: 0.0,
+        };
         writeln!(t.w, "time")?;
         Ok(t)
     }
@@ -239,7 +291,10 @@ impl Acc {
             setup: LogHist::default(),
             answer_wait: LogHist::default(),
             outcomes: [0; 4],
-            redial: RedialAcc { window: redial_window, ..Default::default() },
+            redial: RedialAcc {
+                window: redial_window,
+                ..Default::default()
+            },
             trace,
             calls: 0,
             first_attempts: 0,
@@ -277,7 +332,10 @@ impl Acc {
                 self.before_day0 += 1;
                 return;
             }
-            *self.minutes.entry((o.arrival / 60.0).floor() as i64).or_default() += 1;
+            *self
+                .minutes
+                .entry((o.arrival / 60.0).floor() as i64)
+                .or_default() += 1;
             if let Some(t) = self.trace.as_mut() {
                 t.push(clock);
             }
@@ -288,6 +346,11 @@ impl Acc {
         let mut legs: Vec<&Leg> = c.legs.iter().collect();
         legs.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.line.cmp(&b.line)));
         let t = self.ring_timeout;
+        let won = legs
+            .iter()
+            .filter(|l| resolve(l, t) == Status::Answered)
+            .filter_map(|l| l.answer)
+            .fold(f64::INFINITY, f64::min);
         for (i, l) in legs.iter().enumerate() {
             let p = &mut self.pos[i.min(MAX_LEGS - 1)];
             let ring = l.end - l.start;
@@ -299,6 +362,7 @@ impl Acc {
                     p.cens.add(ring);
                     self.rangout.add(ring);
                 }
+                Status::Cancelled if (l.end - won).abs() < 1e-6 => p.tied.add(ring),
                 _ => p.cens.add(ring),
             }
         }

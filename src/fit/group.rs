@@ -33,7 +33,11 @@ impl Call {
     pub fn arrival(&self) -> f64 {
         match self.parent {
             Some((s, _)) => s,
-            None => self.legs.iter().map(|l| l.start).fold(f64::INFINITY, f64::min),
+            None => self
+                .legs
+                .iter()
+                .map(|l| l.start)
+                .fold(f64::INFINITY, f64::min),
         }
     }
 }
@@ -89,14 +93,21 @@ impl Grouper {
         if r.start < self.watermark - self.disorder {
             issues.add(
                 "out of order (used, but may split a call or miss a redial)",
-                format!("{path}:{}: starts {:.0} s before a row read earlier", r.line, self.watermark - r.start),
+                format!(
+                    "{path}:{}: starts {:.0} s before a row read earlier",
+                    r.line,
+                    self.watermark - r.start
+                ),
             );
         }
         let kh = key_hash(&r.key);
         if self.closed.contains(&kh) {
             issues.add(
                 "late row for a call already closed (skipped)",
-                format!("{path}:{}: call `{}` was closed {:.0} s of record time earlier", r.line, r.key, self.window),
+                format!(
+                    "{path}:{}: call `{}` was closed {:.0} s of record time earlier",
+                    r.line, r.key, self.window
+                ),
             );
             return self.flush();
         }
@@ -109,7 +120,13 @@ impl Grouper {
         }
         c.touched = wm;
         if c.leg_ids.contains(&r.leg_id) || (r.parent && c.parent.is_some()) {
-            issues.add("duplicate record (skipped)", format!("{path}:{}: duplicate of an earlier row of call `{}`", r.line, r.key));
+            issues.add(
+                "duplicate record (skipped)",
+                format!(
+                    "{path}:{}: duplicate of an earlier row of call `{}`",
+                    r.line, r.key
+                ),
+            );
             return self.flush();
         }
         c.leg_ids.push(r.leg_id);
@@ -119,7 +136,13 @@ impl Grouper {
         if r.parent {
             c.parent = Some((r.start, r.end));
         } else {
-            c.legs.push(Leg { start: r.start, answer: r.answer, end: r.end, status: r.status, line: r.line });
+            c.legs.push(Leg {
+                start: r.start,
+                answer: r.answer,
+                end: r.end,
+                status: r.status,
+                line: r.line,
+            });
         }
         self.peak_open = self.peak_open.max(self.open.len());
         self.flush()
@@ -165,5 +188,9 @@ impl Grouper {
 }
 
 fn sort_calls(v: &mut [Call]) {
-    v.sort_by(|a, b| a.arrival().total_cmp(&b.arrival()).then(a.first_line.cmp(&b.first_line)));
+    v.sort_by(|a, b| {
+        a.arrival()
+            .total_cmp(&b.arrival())
+            .then(a.first_line.cmp(&b.first_line))
+    });
 }

@@ -20,7 +20,11 @@ pub struct LogHist {
 
 impl Default for LogHist {
     fn default() -> Self {
-        LogHist { counts: vec![0; N + 2], n: 0, sum: 0.0 }
+        LogHist {
+            counts: vec![0; N + 2],
+            n: 0,
+            sum: 0.0,
+        }
     }
 }
 
@@ -54,6 +58,13 @@ impl LogHist {
         self.counts[Self::bin_of(x)] += 1;
         self.n += 1;
         self.sum += x;
+    }
+    pub fn merge(&mut self, o: &LogHist) {
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+        self.n += o.n;
+        self.sum += o.sum;
     }
     pub fn mean(&self) -> f64 {
         self.sum / self.n as f64
@@ -95,8 +106,12 @@ impl LogHist {
     }
 }
 
-/// Kaplan-Meier survival from events and right-censored times kept in two histograms. Within
-/// a bin, events come before censorings (the usual convention for ties).
+/// Kaplan-Meier survival from events and right-censored times kept in histograms. `tied`
+/// censorings are known to come after the events of their bin (a leg cancelled at the instant
+/// another leg of its call answered); the `other` censorings of a bin count as at risk for half
+/// of it when `half` is set (the life-table correction, for whole-second timestamps, where an
+/// event and a censoring read at the same second are equally likely to have come in either
+/// order); without `half` they come after the events (the usual convention for ties).
 #[derive(Clone, Debug)]
 pub struct KaplanMeier {
     /// (upper edge of bin, S after the bin, Greenwood standard error of S).
@@ -107,21 +122,35 @@ pub struct KaplanMeier {
 
 impl KaplanMeier {
     pub fn new(events: &LogHist, censored: &LogHist) -> KaplanMeier {
-        let mut at_risk = (events.n + censored.n) as f64;
+        Self::grouped(events, &LogHist::default(), censored, false)
+    }
+
+    pub fn grouped(
+        events: &LogHist,
+        tied: &LogHist,
+        censored: &LogHist,
+        half: bool,
+    ) -> KaplanMeier {
+        let mut at_risk = (events.n + tied.n + censored.n) as f64;
         let (mut s, mut g) = (1.0f64, 0.0f64);
         let mut steps = Vec::new();
         for i in 0..events.counts.len() {
             let (d, c) = (events.counts[i] as f64, censored.counts[i] as f64);
-            if d > 0.0 && at_risk > 0.0 {
-                s *= 1.0 - d / at_risk;
-                if at_risk > d {
-                    g += d / (at_risk * (at_risk - d));
+            let n = if half { at_risk - c / 2.0 } else { at_risk };
+            if d > 0.0 && n > 0.0 {
+                s *= 1.0 - d / n;
+                if n > d {
+                    g += d / (n * (n - d));
                 }
                 steps.push((LogHist::upper(i), s, s * g.sqrt()));
             }
-            at_risk -= d + c;
+            at_risk -= d + c + tied.counts[i] as f64;
         }
-        KaplanMeier { steps, events: events.n, censored: censored.n }
+        KaplanMeier {
+            steps,
+            events: events.n,
+            censored: censored.n + tied.n,
+        }
     }
     /// S(t) and its standard error.
     pub fn at(&self, t: f64) -> (f64, f64) {
@@ -141,7 +170,11 @@ impl KaplanMeier {
     /// The median and its 95% interval from the pointwise band (NaN where S stays above 0.5).
     pub fn median(&self) -> (f64, f64, f64) {
         let first = |f: &dyn Fn(f64, f64) -> bool| {
-            self.steps.iter().find(|x| f(x.1, x.2)).map(|x| x.0).unwrap_or(f64::NAN)
+            self.steps
+                .iter()
+                .find(|x| f(x.1, x.2))
+                .map(|x| x.0)
+                .unwrap_or(f64::NAN)
         };
         (
             first(&|s, _| s <= 0.5),
@@ -172,7 +205,10 @@ pub fn poisson_ci(n: u64) -> (f64, f64) {
         n * (1.0 - 1.0 / (9.0 * n) - Z95 / (3.0 * n.sqrt())).powi(3)
     };
     let m = n + 1.0;
-    (lo, m * (1.0 - 1.0 / (9.0 * m) + Z95 / (3.0 * m.sqrt())).powi(3))
+    (
+        lo,
+        m * (1.0 - 1.0 / (9.0 * m) + Z95 / (3.0 * m.sqrt())).powi(3),
+    )
 }
 
 #[cfg(test)]
@@ -197,11 +233,34 @@ mod tests {
     }
 
     #[test]
+    fn life_table_correction_halves_tied_censorings_only() {
+        // 10 at risk; at t = 5: 2 events, 4 censorings (2 of them tied to events of their call).
+        let (mut e, mut t, mut c) = (LogHist::default(), LogHist::default(), LogHist::default());
+        for _ in 0..2 {
+            e.add(5.0);
+            t.add(5.0);
+            c.add(5.0);
+        }
+        for _ in 0..4 {
+            c.add(9.0);
+        }
+        let s = |half| KaplanMeier::grouped(&e, &t, &c, half).at(6.0).0;
+        assert!((s(false) - 0.8).abs() < 1e-12);
+        assert!((s(true) - (1.0 - 2.0 / 9.0)).abs() < 1e-12);
+    }
+
+    #[test]
     fn intervals_cover_their_point() {
         let (lo, hi) = poisson_ci(100);
-        assert!((lo - 81.37).abs() < 0.1 && (hi - 121.6).abs() < 0.2, "{lo} {hi}");
+        assert!(
+            (lo - 81.37).abs() < 0.1 && (hi - 121.6).abs() < 0.2,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(30, 100);
-        assert!((lo - 0.2189).abs() < 1e-3 && (hi - 0.3958).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.2189).abs() < 1e-3 && (hi - 0.3958).abs() < 1e-3,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

@@ -67,15 +67,16 @@ impl Param {
 pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.26551223
-        + t * (1.00002368
-            + t * (0.37409196
-                + t * (0.09678418
-                    + t * (-0.18628806
-                        + t * (0.27886807
-                            + t * (-1.13520398
-                                + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
     if x >= 0.0 {
         r
     } else {
@@ -121,14 +122,22 @@ fn logistic(x: f64) -> f64 {
 /// Negative log-likelihood of events and right-censored times (optionally with a cure
 /// fraction p = logistic(last parameter): a subject never has the event with probability 1 − p).
 fn nll(family: Family, t: &[f64], events: &LogHist, cens: &LogHist, cure: bool) -> f64 {
-    let p = if cure { logistic(t[family.n_params()]) } else { 1.0 };
+    let p = if cure {
+        logistic(t[family.n_params()])
+    } else {
+        1.0
+    };
     let mut s = 0.0;
     for (x, n) in events.points() {
         s -= n as f64 * (log_f_s(family, t, x).0 + p.ln());
     }
     for (x, n) in cens.points() {
         let ls = log_f_s(family, t, x).1;
-        let v = if cure { (1.0 - p + p * ls.exp()).max(1e-300).ln() } else { ls };
+        let v = if cure {
+            (1.0 - p + p * ls.exp()).max(1e-300).ln()
+        } else {
+            ls
+        };
         s -= n as f64 * v;
     }
     if s.is_finite() {
@@ -156,8 +165,11 @@ pub fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], step: f64, iters: usiz
         if (vals[n] - vals[0]).abs() <= 1e-10 * (1.0 + vals[0].abs()) {
             break;
         }
-        let c: Vec<f64> = (0..n).map(|j| pts[..n].iter().map(|p| p[j]).sum::<f64>() / n as f64).collect();
-        let along = |a: f64| -> Vec<f64> { (0..n).map(|j| c[j] + a * (pts[n][j] - c[j])).collect() };
+        let c: Vec<f64> = (0..n)
+            .map(|j| pts[..n].iter().map(|p| p[j]).sum::<f64>() / n as f64)
+            .collect();
+        let along =
+            |a: f64| -> Vec<f64> { (0..n).map(|j| c[j] + a * (pts[n][j] - c[j])).collect() };
         let r = along(-1.0);
         let fr = f(&r);
         if fr < vals[0] {
@@ -167,19 +179,27 @@ pub fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], step: f64, iters: usiz
         } else if fr < vals[n - 1] {
             (pts[n], vals[n]) = (r, fr);
         } else {
-            let k = if fr < vals[n] { along(-0.5) } else { along(0.5) };
+            let k = if fr < vals[n] {
+                along(-0.5)
+            } else {
+                along(0.5)
+            };
             let fk = f(&k);
             if fk < vals[n].min(fr) {
                 (pts[n], vals[n]) = (k, fk);
             } else {
                 for i in 1..=n {
-                    pts[i] = (0..n).map(|j| pts[0][j] + 0.5 * (pts[i][j] - pts[0][j])).collect();
+                    pts[i] = (0..n)
+                        .map(|j| pts[0][j] + 0.5 * (pts[i][j] - pts[0][j]))
+                        .collect();
                     vals[i] = f(&pts[i]);
                 }
             }
         }
     }
-    let best = (0..=n).min_by(|&a, &b| vals[a].total_cmp(&vals[b])).unwrap_or(0);
+    let best = (0..=n)
+        .min_by(|&a, &b| vals[a].total_cmp(&vals[b]))
+        .unwrap_or(0);
     pts[best].clone()
 }
 
@@ -200,7 +220,9 @@ fn std_errors(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
             m[i][j] = if i == j {
                 (at(&[(i, 1.0)]) - 2.0 * f(x) + at(&[(i, -1.0)])) / (h[i] * h[i])
             } else {
-                (at(&[(i, 1.0), (j, 1.0)]) - at(&[(i, 1.0), (j, -1.0)]) - at(&[(i, -1.0), (j, 1.0)])
+                (at(&[(i, 1.0), (j, 1.0)])
+                    - at(&[(i, 1.0), (j, -1.0)])
+                    - at(&[(i, -1.0), (j, 1.0)])
                     + at(&[(i, -1.0), (j, -1.0)]))
                     / (4.0 * h[i] * h[j])
             };
@@ -209,7 +231,9 @@ fn std_errors(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     }
     // Gauss-Jordan with partial pivoting on [H | I].
     for c in 0..n {
-        let p = (c..n).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs())).unwrap_or(c);
+        let p = (c..n)
+            .max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))
+            .unwrap_or(c);
         m.swap(c, p);
         let d = m[c][c];
         if d.abs() < 1e-300 {
@@ -228,7 +252,15 @@ fn std_errors(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
             }
         }
     }
-    (0..n).map(|i| if m[i][n + i] > 0.0 { m[i][n + i].sqrt() } else { f64::NAN }).collect()
+    (0..n)
+        .map(|i| {
+            if m[i][n + i] > 0.0 {
+                m[i][n + i].sqrt()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
 }
 
 /// Starting values from the log moments of the events (and the censored times, as a rough guide).
@@ -272,13 +304,20 @@ pub fn fit(family: Family, events: &LogHist, cens: &LogHist, cure: bool) -> Para
         cure,
     };
     let km = KaplanMeier::new(events, cens);
-    pf.ks = km.steps.iter().map(|&(t, s, _)| (s - pf.survival(t)).abs()).fold(0.0, f64::max);
+    pf.ks = km
+        .steps
+        .iter()
+        .map(|&(t, s, _)| (s - pf.survival(t)).abs())
+        .fold(0.0, f64::max);
     pf
 }
 
 /// Every family, best (lowest AIC) first.
 pub fn fit_all(events: &LogHist, cens: &LogHist, cure: bool) -> Vec<ParamFit> {
-    let mut v: Vec<ParamFit> = Family::ALL.iter().map(|&f| fit(f, events, cens, cure)).collect();
+    let mut v: Vec<ParamFit> = Family::ALL
+        .iter()
+        .map(|&f| fit(f, events, cens, cure))
+        .collect();
     v.sort_by(|a, b| a.aic.total_cmp(&b.aic));
     v
 }
@@ -290,21 +329,34 @@ impl ParamFit {
     }
     /// Survival including the cure fraction: P(no event by x).
     pub fn survival(&self, x: f64) -> f64 {
-        self.cure_p().map_or(1.0 - self.cdf(x), |p| 1.0 - p * self.cdf(x))
+        self.cure_p()
+            .map_or(1.0 - self.cdf(x), |p| 1.0 - p * self.cdf(x))
     }
     pub fn cure_p(&self) -> Option<f64> {
-        self.cure.then(|| logistic(self.theta[self.family.n_params()]))
+        self.cure
+            .then(|| logistic(self.theta[self.family.n_params()]))
     }
     fn wald(&self, i: usize, name: &'static str, map: fn(f64) -> f64) -> Param {
         let (t, s) = (self.theta[i], self.se[i]);
-        Param { name, value: map(t), lo: map(t - Z95 * s), hi: map(t + Z95 * s) }
+        Param {
+            name,
+            value: map(t),
+            lo: map(t - Z95 * s),
+            hi: map(t + Z95 * s),
+        }
     }
     /// Natural parameters with 95% intervals (seconds for scales).
     pub fn params(&self) -> Vec<Param> {
         let mut v = match self.family {
             Family::Exponential => vec![self.wald(0, "mean_s", f64::exp)],
-            Family::Lognormal => vec![self.wald(0, "median_s", f64::exp), self.wald(1, "sigma", f64::exp)],
-            Family::Weibull => vec![self.wald(0, "shape", f64::exp), self.wald(1, "scale_s", f64::exp)],
+            Family::Lognormal => vec![
+                self.wald(0, "median_s", f64::exp),
+                self.wald(1, "sigma", f64::exp),
+            ],
+            Family::Weibull => vec![
+                self.wald(0, "shape", f64::exp),
+                self.wald(1, "scale_s", f64::exp),
+            ],
         };
         if self.cure {
             v.push(self.wald(self.family.n_params(), "p", logistic));
@@ -324,19 +376,27 @@ impl ParamFit {
         let p = self.params();
         let d = |s: f64| super::out::duration(s);
         match self.family {
-            Family::Exponential => format!("{{ dist = \"exponential\", mean = \"{}\" }}", d(p[0].value)),
+            Family::Exponential => {
+                format!("{{ dist = \"exponential\", mean = \"{}\" }}", d(p[0].value))
+            }
             Family::Lognormal => format!(
-                "{{ dist = \"lognormal\", median = \"{}\", sigma = {:.6} }}",
+                "{{ dist = \"lognormal\", median = \"{}\", sigma = {} }}",
                 d(p[0].value),
-                p[1].value
+                round6(p[1].value)
             ),
             Family::Weibull => format!(
-                "{{ dist = \"weibull\", shape = {:.6}, scale = \"{}\" }}",
-                p[0].value,
+                "{{ dist = \"weibull\", shape = {}, scale = \"{}\" }}",
+                round6(p[0].value),
                 d(p[1].value)
             ),
         }
     }
+}
+
+/// Six significant digits, never zero (the scenario reader wants a number > 0).
+fn round6(x: f64) -> f64 {
+    let m = 10f64.powi(5 - x.abs().log10().floor() as i32);
+    ((x * m).round() / m).max(1e-9)
 }
 
 #[cfg(test)]
@@ -365,7 +425,8 @@ mod tests {
     fn censored_weibull_is_recovered_and_the_naive_fit_is_not() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(8);
         let d = Weibull::new(40.0, 1.5).unwrap();
-        let (mut ev, mut ce, mut naive) = (LogHist::default(), LogHist::default(), LogHist::default());
+        let (mut ev, mut ce, mut naive) =
+            (LogHist::default(), LogHist::default(), LogHist::default());
         for i in 0..6000 {
             let x: f64 = d.sample(&mut rng);
             let c = 10.0 + (i % 50) as f64; // censoring at 10..59 s
@@ -380,6 +441,9 @@ mod tests {
         let p = f.params();
         assert!(p[0].covers(1.5) && p[1].covers(40.0), "{p:?}");
         let n = fit(Family::Weibull, &naive, &LogHist::default(), false).params();
-        assert!(!n[1].covers(40.0), "ignoring censoring should be visibly biased: {n:?}");
+        assert!(
+            !n[1].covers(40.0),
+            "ignoring censoring should be visibly biased: {n:?}"
+        );
     }
 }

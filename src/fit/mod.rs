@@ -29,10 +29,16 @@ pub struct FitError {
 
 impl FitError {
     pub fn input(m: impl Into<String>) -> Self {
-        FitError { message: m.into(), input: true }
+        FitError {
+            message: m.into(),
+            input: true,
+        }
     }
     pub fn io(m: impl Into<String>) -> Self {
-        FitError { message: m.into(), input: false }
+        FitError {
+            message: m.into(),
+            input: false,
+        }
     }
 }
 
@@ -64,7 +70,10 @@ impl Issues {
         self.kinds.get(kind).map_or(0, |e| e.0)
     }
     pub fn first(&self) -> Option<String> {
-        self.order.first().and_then(|k| self.kinds.get(k)).and_then(|e| e.1.first().cloned())
+        self.order
+            .first()
+            .and_then(|k| self.kinds.get(k))
+            .and_then(|e| e.1.first().cloned())
     }
     /// One line per kind: `warning: 3 rows skipped (unparseable timestamp), e.g. f:12:10: ...`.
     pub fn lines(&self) -> Vec<String> {
@@ -115,24 +124,47 @@ impl Default for FitOptions {
 
 const PRESCAN_ROWS: u64 = 200_000;
 
-/// The ring timeout: the most common ringing time of legs that were not answered and not
-/// cancelled, from the first `PRESCAN_ROWS` rows (NaN if none rang out).
+/// The longest ringing time among a call's legs that rang out or may have (none answered).
+fn unanswered_ring(c: &group::Call, h: &mut hist::LogHist) {
+    if c.legs.iter().any(|l| l.status == Status::Answered) {
+        return;
+    }
+    let ring = c
+        .legs
+        .iter()
+        .filter(|l| matches!(l.status, Status::RangOut | Status::Unanswered))
+        .map(|l| l.end - l.start);
+    if let Some(m) = ring.reduce(f64::max) {
+        h.add(m);
+    }
+}
+
+/// The ring timeout: the most common longest ringing time of calls no leg of which answered,
+/// from the first `PRESCAN_ROWS` rows (NaN if no such spike). Callers who hang up spread their
+/// waits over all times; legs that ring out all stop at the timeout.
 fn prescan_ring_timeout(path: &Path, o: &FitOptions) -> Result<(f64, bool), FitError> {
     let mut r = CdrReader::open(path, o.format, &o.columns)?;
     let mut junk = Issues::default();
     let (mut h, mut ambiguous) = (hist::LogHist::default(), 0u64);
+    let mut g = group::Grouper::new(o.window, o.disorder);
     while r.rows < PRESCAN_ROWS {
-        let Some(row) = r.next_row(&mut junk)? else { break };
-        match row.status {
-            Status::RangOut => h.add(row.end - row.start),
-            Status::Unanswered => {
-                ambiguous += 1;
-                h.add(row.end - row.start);
-            }
-            _ => {}
+        let Some(row) = r.next_row(&mut junk)? else {
+            break;
+        };
+        ambiguous += (row.status == Status::Unanswered) as u64;
+        for c in g.push(row, &mut junk, "") {
+            unanswered_ring(&c, &mut h);
         }
     }
-    let Some((i, c)) = h.counts.iter().enumerate().max_by_key(|x| (*x.1, std::cmp::Reverse(x.0))) else {
+    for c in g.finish() {
+        unanswered_ring(&c, &mut h);
+    }
+    let Some((i, c)) = h
+        .counts
+        .iter()
+        .enumerate()
+        .max_by_key(|x| (*x.1, std::cmp::Reverse(x.0)))
+    else {
         return Ok((f64::NAN, ambiguous > 0));
     };
     if *c >= 10 && *c * 20 >= h.n {
@@ -160,8 +192,12 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
     let mut grouper = group::Grouper::new(o.window, o.disorder);
     let trace = match &o.trace {
         Some(p) => {
-            let f = std::fs::File::create(p).map_err(|e| FitError::io(format!("cannot write `{}`: {e}", p.display())))?;
-            Some(estimate::TraceOut::new(std::io::BufWriter::new(f), o.disorder + o.window).map_err(|e| FitError::io(e.to_string()))?)
+            let f = std::fs::File::create(p)
+                .map_err(|e| FitError::io(format!("cannot write `{}`: {e}", p.display())))?;
+            Some(
+                estimate::TraceOut::new(std::io::BufWriter::new(f), o.disorder + o.window)
+                    .map_err(|e| FitError::io(e.to_string()))?,
+            )
         }
         None => None,
     };
@@ -177,7 +213,8 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
             a.add(&c);
         }
         if let Some(t) = a.trace.as_mut() {
-            t.drain(grouper.watermark - a.day0).map_err(|e| FitError::io(e.to_string()))?;
+            t.drain(grouper.watermark - a.day0)
+                .map_err(|e| FitError::io(e.to_string()))?;
         }
         if rdr.rows % 4096 == 0 {
             progress.show(rdr.rows);
@@ -189,7 +226,10 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
         return Err(FitError::input(format!(
             "`{name}` has no usable call records ({} rows read){}",
             rdr.rows,
-            issues.first().map(|f| format!("; first problem: {f}")).unwrap_or_default()
+            issues
+                .first()
+                .map(|f| format!("; first problem: {f}"))
+                .unwrap_or_default()
         )));
     };
     newest_first(&grouper, &name)?;
@@ -197,11 +237,20 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
         a.add(&c);
     }
     if let Some(t) = a.trace.as_mut() {
-        t.drain(f64::INFINITY).map_err(|e| FitError::io(e.to_string()))?;
+        t.drain(f64::INFINITY)
+            .map_err(|e| FitError::io(e.to_string()))?;
         use std::io::Write;
         t.w.flush().map_err(|e| FitError::io(e.to_string()))?;
     }
-    let info = summary::ReadInfo { source: name, format: o.format, rows: rdr.rows, good_rows: rdr.good, peak_open: grouper.peak_open, issues };
+    let info = summary::ReadInfo {
+        source: name,
+        format: o.format,
+        rows: rdr.rows,
+        good_rows: rdr.good,
+        peak_open: grouper.peak_open,
+        issues,
+        subsecond: rdr.subsecond,
+    };
     summary::summarize(a, info, o)
 }
 
@@ -226,11 +275,18 @@ struct Progress {
 
 impl Progress {
     fn new(want: bool) -> Progress {
-        Progress { on: want && std::io::stderr().is_terminal(), t0: Instant::now(), shown: false.into() }
+        Progress {
+            on: want && std::io::stderr().is_terminal(),
+            t0: Instant::now(),
+            shown: false.into(),
+        }
     }
     fn show(&self, rows: u64) {
         if self.on && self.t0.elapsed().as_secs_f64() > 2.0 {
-            eprint!("\rfit: {rows} rows read  {:.0}s ", self.t0.elapsed().as_secs_f64());
+            eprint!(
+                "\rfit: {rows} rows read  {:.0}s ",
+                self.t0.elapsed().as_secs_f64()
+            );
             self.shown.set(true);
         }
     }

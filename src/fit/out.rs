@@ -8,7 +8,7 @@ use std::fmt::Write;
 /// A duration string the scenario reader accepts (microsecond precision, never zero).
 pub fn duration(s: f64) -> String {
     let us = (s * 1e6).round().max(1.0) as u64;
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else {
         let frac = format!("{:06}", us % 1_000_000);
@@ -30,9 +30,30 @@ fn fmt_params(f: &ParamFit) -> String {
         .join(", ")
 }
 
+/// The scenario value for a distribution: the chosen fit, or a fixed value when the data barely vary.
+fn dist_value(s: &mut String, d: &Dist) -> String {
+    if !d.degenerate() {
+        return d.fits[0].toml();
+    }
+    let _ = writeln!(
+        s,
+        "#   the values barely vary (10th-90th percentile {:.4}-{:.4} s): a fixed value",
+        d.p10, d.p90
+    );
+    if d.median < 1e-3 {
+        "\"0\"".into()
+    } else {
+        format!("\"{}\"", duration(d.median))
+    }
+}
+
 /// Comment lines for a fitted distribution: every family's AIC and KS distance.
 fn dist_comment(s: &mut String, what: &str, d: &Dist) {
-    let _ = writeln!(s, "# {what}: n = {}, median {:.3} s, mean {:.3} s (from the records)", d.n, d.median, d.mean);
+    let _ = writeln!(
+        s,
+        "# {what}: n = {}, median {:.3} s, mean {:.3} s (from the records)",
+        d.n, d.median, d.mean
+    );
     for (i, f) in d.fits.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -48,8 +69,21 @@ fn dist_comment(s: &mut String, what: &str, d: &Dist) {
 
 fn header(s: &mut String, f: &Fit) {
     let i = &f.info;
-    let _ = writeln!(s, "# Fitted by `callsim fit` from {} (format {}).", i.source, i.format.name());
-    let _ = writeln!(s, "# {} rows read, {} used; {} calls: {} first attempts, {} redials.", i.rows, i.good_rows, f.calls, f.first_attempts, f.calls - f.first_attempts);
+    let _ = writeln!(
+        s,
+        "# Fitted by `callsim fit` from {} (format {}).",
+        i.source,
+        i.format.name()
+    );
+    let _ = writeln!(
+        s,
+        "# {} rows read, {} used; {} calls: {} first attempts, {} redials.",
+        i.rows,
+        i.good_rows,
+        f.calls,
+        f.first_attempts,
+        f.calls - f.first_attempts
+    );
     for l in i.issues.lines() {
         let _ = writeln!(s, "# warning: {l}");
     }
@@ -59,8 +93,14 @@ fn header(s: &mut String, f: &Fit) {
         "# Outcomes in the records: connected {}, abandoned {}, no answer {}, failed {}; abandoned share {:.4} [{:.4}, {:.4}].",
         o[0], o[1], o[2], o[3], f.abandon.p, f.abandon.lo, f.abandon.hi
     );
-    let _ = writeln!(s, "# Caller numbers were hashed with a per-run random key when read; none is written here.");
-    let _ = writeln!(s, "# Intervals are 95%. The carrier is unlimited: records do not show a carrier's limit.");
+    let _ = writeln!(
+        s,
+        "# Caller numbers were hashed with a per-run random key when read; none is written here."
+    );
+    let _ = writeln!(
+        s,
+        "# Intervals are 95%. The carrier is unlimited: records do not show a carrier's limit."
+    );
 }
 
 fn profile(s: &mut String, f: &Fit, trace: Option<&str>) {
@@ -71,10 +111,17 @@ fn profile(s: &mut String, f: &Fit, trace: Option<&str>) {
         let _ = writeln!(s, "trace = {{ file = \"{t}\", column = \"time\" }}");
         return;
     }
-    let _ = writeln!(s, "# Arrival rate of first attempts by clock time, piecewise linear through bin midpoints.");
+    let _ = writeln!(
+        s,
+        "# Arrival rate of first attempts by clock time, piecewise linear through bin midpoints."
+    );
     let _ = writeln!(s, "# Interval {}: {}.", duration(p.interval_s), p.reason);
     if p.days > 1 {
-        let _ = writeln!(s, "# The records span {} days, folded onto one clock day (rates are per-day averages).", p.days);
+        let _ = writeln!(
+            s,
+            "# The records span {} days, folded onto one clock day (rates are per-day averages).",
+            p.days
+        );
     }
     let _ = writeln!(s, "rate = [");
     for b in &p.bins {
@@ -96,25 +143,51 @@ fn profile(s: &mut String, f: &Fit, trace: Option<&str>) {
 fn behaviour(s: &mut String, f: &Fit) {
     if let Some(pf) = &f.patience {
         let _ = writeln!(s, "# Patience: {} abandoned callers' waits (events) and {} waits of callers who were answered or", pf.abandoned, pf.censored);
-        let _ = writeln!(s, "# whose call ended otherwise (right-censored: their patience was at least that long).");
+        let _ = writeln!(
+            s,
+            "# whose call ended otherwise (right-censored: their patience was at least that long)."
+        );
         let (m, l, h) = pf.km_median;
         let _ = writeln!(s, "# Kaplan-Meier median {m:.2} s [{l:.2}, {h:.2}]; censored MLE mean {:.2} s; the naive mean of abandoned", pf.fits[0].mean());
-        let _ = writeln!(s, "# waits, {:.2} s [{:.2}, {:.2}], ignores the censoring and is biased low.", pf.naive_mean.0, pf.naive_mean.1, pf.naive_mean.2);
-        let d = Dist { n: pf.abandoned + pf.censored, fits: pf.fits.clone(), median: m, mean: f64::NAN };
+        let _ = writeln!(
+            s,
+            "# waits, {:.2} s [{:.2}, {:.2}], ignores the censoring and is biased low.",
+            pf.naive_mean.0, pf.naive_mean.1, pf.naive_mean.2
+        );
+        let d = Dist {
+            n: pf.abandoned + pf.censored,
+            fits: pf.fits.clone(),
+            median: m,
+            mean: f64::NAN,
+            p10: 0.0,
+            p90: 1.0,
+        };
         dist_comment(s, "patience (censored MLE)", &d);
         let _ = writeln!(s, "patience = {}", pf.fits[0].toml());
     } else {
-        let _ = writeln!(s, "# Patience: fewer than 10 abandoned calls; callers never abandon.");
+        let _ = writeln!(
+            s,
+            "# Patience: fewer than 10 abandoned calls; callers never abandon."
+        );
     }
     if let Some(d) = &f.talk {
         dist_comment(s, "talk time (answer to hang-up of the answered leg)", d);
-        let _ = writeln!(s, "talk_time = {}", d.fits[0].toml());
+        let v = dist_value(s, d);
+        let _ = writeln!(s, "talk_time = {v}");
     }
     if let Some(d) = &f.setup {
-        dist_comment(s, "post-dial delay (caller's record start to the first leg's start), used as setup_delay", d);
-        let _ = writeln!(s, "setup_delay = {}", d.fits[0].toml());
+        dist_comment(
+            s,
+            "post-dial delay (caller's record start to the first leg's start), used as setup_delay",
+            d,
+        );
+        let v = dist_value(s, d);
+        let _ = writeln!(s, "setup_delay = {v}");
     } else {
-        let _ = writeln!(s, "# setup_delay: not observable in this format (no caller record); 0.");
+        let _ = writeln!(
+            s,
+            "# setup_delay: not observable in this format (no caller record); 0."
+        );
     }
 }
 
@@ -122,18 +195,45 @@ fn flow(s: &mut String, f: &Fit) {
     let _ = writeln!(s, "\n[sources.callers.flow]");
     let fl = &f.flow;
     let _ = writeln!(s, "# Flow mode from calls with 2+ legs: {} start together (simulcall), {} one after another (sequential), {} neither.", fl[0], fl[1], fl[2]);
-    let _ = writeln!(s, "mode = \"{}\"", if f.sequential { "sequential" } else { "simulcall" });
+    let _ = writeln!(
+        s,
+        "mode = \"{}\"",
+        if f.sequential {
+            "sequential"
+        } else {
+            "simulcall"
+        }
+    );
     let of = f.legs.first().map_or(0, |l| l.of);
-    let _ = writeln!(s, "# Legs per call, {of} calls with legs ({} without any leg):", f.calls_without_legs);
+    let _ = writeln!(
+        s,
+        "# Legs per call, {of} calls with legs ({} without any leg):",
+        f.calls_without_legs
+    );
     for l in &f.legs {
-        let _ = writeln!(s, "#   {} legs: {} calls, share {:.4} [{:.4}, {:.4}]", l.k, l.n, l.p, l.lo, l.hi);
+        let _ = writeln!(
+            s,
+            "#   {} legs: {} calls, share {:.4} [{:.4}, {:.4}]",
+            l.k, l.n, l.p, l.lo, l.hi
+        );
     }
     if f.legs.len() == 1 {
         let _ = writeln!(s, "legs = {}", f.legs[0].k);
     } else if !f.legs.is_empty() {
-        let mut w: Vec<(usize, f64)> = f.legs.iter().map(|l| (l.k, (l.p * 1e6).round() / 1e6)).collect();
-        let big = (0..w.len()).max_by(|&a, &b| w[a].1.total_cmp(&w[b].1)).unwrap_or(0);
-        let rest: f64 = w.iter().enumerate().filter(|(i, _)| *i != big).map(|(_, x)| x.1).sum();
+        let mut w: Vec<(usize, f64)> = f
+            .legs
+            .iter()
+            .map(|l| (l.k, (l.p * 1e6).round() / 1e6))
+            .collect();
+        let big = (0..w.len())
+            .max_by(|&a, &b| w[a].1.total_cmp(&w[b].1))
+            .unwrap_or(0);
+        let rest: f64 = w
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != big)
+            .map(|(_, x)| x.1)
+            .sum();
         w[big].1 = 1.0 - rest;
         let parts: Vec<String> = w.iter().map(|(k, p)| format!("{k} = {p:.6}")).collect();
         let _ = writeln!(s, "legs = {{ {} }}", parts.join(", "));
@@ -141,9 +241,21 @@ fn flow(s: &mut String, f: &Fit) {
     let rt = f.ring_timeout.map(|r| r.0);
     for g in &f.groups {
         let _ = writeln!(s, "\n[[sources.callers.flow.destinations]]");
-        let which = if g.last { format!("legs {} and later", g.from_leg) } else { format!("leg {}", g.from_leg) };
-        let _ = writeln!(s, "# {which}: {} legs, {} answered, {} failed at the carrier (not counted).", g.legs, g.answered, g.failed);
-        let _ = writeln!(s, "# Kaplan-Meier probability of an answer before the ring timeout: {:.4} [{:.4}, {:.4}]", g.p, g.lo, g.hi);
+        let which = if g.last {
+            format!("legs {} and later", g.from_leg)
+        } else {
+            format!("leg {}", g.from_leg)
+        };
+        let _ = writeln!(
+            s,
+            "# {which}: {} legs, {} answered, {} failed at the carrier (not counted).",
+            g.legs, g.answered, g.failed
+        );
+        let _ = writeln!(
+            s,
+            "# Kaplan-Meier probability of an answer before the ring timeout: {:.4} [{:.4}, {:.4}]",
+            g.p, g.lo, g.hi
+        );
         let _ = writeln!(s, "# (legs cancelled first, because another leg answered or the caller hung up, are censored).");
         match &g.tta {
             Some(t) => {
@@ -173,12 +285,23 @@ fn flow(s: &mut String, f: &Fit) {
 
 fn redial(s: &mut String, f: &Fit) {
     let Some(r) = &f.redial else {
-        let _ = writeln!(s, "\n# Redials: no caller numbers in the records; none modelled.");
+        let _ = writeln!(
+            s,
+            "\n# Redials: no caller numbers in the records; none modelled."
+        );
         return;
     };
     let sh = &r.share;
     let _ = writeln!(s, "\n# Redials: the same (hashed) caller again within the redial window after an unanswered call.");
     let _ = writeln!(s, "# {} of {} eligible calls were redialled: share {:.4} [{:.4}, {:.4}]; at most {} attempts seen.", sh.n, sh.of, sh.p, sh.lo, sh.hi, r.max_attempts);
+    for (o, x) in &r.per_outcome {
+        let _ = writeln!(
+            s,
+            "#   after {o}: {} of {}, share {:.4} [{:.4}, {:.4}]",
+            x.n, x.of, x.p, x.lo, x.hi
+        );
+    }
+    let _ = writeln!(s, "# (an outcome is listed in `after` if its share's upper bound reaches half the largest share)");
     if sh.n == 0 || r.after.is_empty() {
         let _ = writeln!(s, "# No redial observed; none modelled.");
         return;
@@ -190,7 +313,8 @@ fn redial(s: &mut String, f: &Fit) {
     let _ = writeln!(s, "after = [{}]", after.join(", "));
     if let Some(d) = &r.delay {
         dist_comment(s, "redial delay (end of the call to the redial)", d);
-        let _ = writeln!(s, "delay = {}", d.fits[0].toml());
+        let v = dist_value(s, d);
+        let _ = writeln!(s, "delay = {v}");
     }
 }
 
@@ -200,7 +324,10 @@ pub fn scenario(f: &Fit, name: &str, trace: Option<&str>) -> String {
     header(&mut s, f);
     let bins = &f.profile.bins;
     let start = bins.first().map_or(0.0, |b| b.start_s);
-    let end = bins.last().map_or(60.0, |b| b.start_s + b.width_s).max(start + 60.0);
+    let end = bins
+        .last()
+        .map_or(60.0, |b| b.start_s + b.width_s)
+        .max(start + 60.0);
     let _ = writeln!(s, "name = \"{}\"", name.replace(['"', '\\'], "_"));
     let _ = writeln!(s, "start = \"{}\"\nend = \"{}\"", clock(start), clock(end));
     let _ = writeln!(s, "seed = 1\nreplications = 20");
@@ -210,6 +337,69 @@ pub fn scenario(f: &Fit, name: &str, trace: Option<&str>) -> String {
     behaviour(&mut s, f);
     flow(&mut s, f);
     redial(&mut s, f);
+    s
+}
+
+/// What `callsim fit` prints: the main estimates in a few lines.
+pub fn summary_text(f: &Fit, out: &std::path::Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} rows, {} calls ({} first attempts)",
+        f.info.source, f.info.rows, f.calls, f.first_attempts
+    );
+    let p = &f.profile;
+    let _ = writeln!(
+        s,
+        "arrivals: {} bins of {}, peak {:.3}/s",
+        p.bins.len(),
+        duration(p.interval_s),
+        p.bins.iter().map(|b| b.rate).fold(0.0, f64::max)
+    );
+    let legs: Vec<String> = f
+        .legs
+        .iter()
+        .map(|l| format!("{}: {:.3}", l.k, l.p))
+        .collect();
+    let _ = writeln!(
+        s,
+        "legs per call: {}  mode {}",
+        legs.join(", "),
+        if f.sequential {
+            "sequential"
+        } else {
+            "simulcall"
+        }
+    );
+    for g in &f.groups {
+        let _ = writeln!(
+            s,
+            "answer probability (leg {}{}): {:.4} [{:.4}, {:.4}]",
+            g.from_leg,
+            if g.last { "+" } else { "" },
+            g.p,
+            g.lo,
+            g.hi
+        );
+    }
+    if let Some(d) = &f.talk {
+        let _ = writeln!(
+            s,
+            "talk time: {} ({}), KS {:.4}",
+            d.fits[0].family.name(),
+            fmt_params(&d.fits[0]),
+            d.fits[0].ks
+        );
+    }
+    if let Some(pf) = &f.patience {
+        let _ = writeln!(s, "patience: {} ({}); KM median {:.2} s; naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), pf.km_median.0, pf.naive_mean.0, pf.fits[0].mean());
+    }
+    let _ = writeln!(
+        s,
+        "abandoned share: {:.4} [{:.4}, {:.4}]",
+        f.abandon.p, f.abandon.lo, f.abandon.hi
+    );
+    let _ = writeln!(s, "wrote {}", out.display());
     s
 }
 
@@ -228,26 +418,4 @@ mod tests {
         }
         assert_eq!(clock(30.0 * 3600.0 + 61.0), "30:01:01");
     }
-}
-
-/// What `callsim fit` prints: the main estimates in a few lines.
-pub fn summary_text(f: &Fit, out: &std::path::Path) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{}: {} rows, {} calls ({} first attempts)", f.info.source, f.info.rows, f.calls, f.first_attempts);
-    let p = &f.profile;
-    let _ = writeln!(s, "arrivals: {} bins of {}, peak {:.3}/s", p.bins.len(), duration(p.interval_s), p.bins.iter().map(|b| b.rate).fold(0.0, f64::max));
-    let legs: Vec<String> = f.legs.iter().map(|l| format!("{}: {:.3}", l.k, l.p)).collect();
-    let _ = writeln!(s, "legs per call: {}  mode {}", legs.join(", "), if f.sequential { "sequential" } else { "simulcall" });
-    for g in &f.groups {
-        let _ = writeln!(s, "answer probability (leg {}{}): {:.4} [{:.4}, {:.4}]", g.from_leg, if g.last { "+" } else { "" }, g.p, g.lo, g.hi);
-    }
-    if let Some(d) = &f.talk {
-        let _ = writeln!(s, "talk time: {} ({}), KS {:.4}", d.fits[0].family.name(), fmt_params(&d.fits[0]), d.fits[0].ks);
-    }
-    if let Some(pf) = &f.patience {
-        let _ = writeln!(s, "patience: {} ({}); KM median {:.2} s; naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), pf.km_median.0, pf.naive_mean.0, pf.fits[0].mean());
-    }
-    let _ = writeln!(s, "abandoned share: {:.4} [{:.4}, {:.4}]", f.abandon.p, f.abandon.lo, f.abandon.hi);
-    let _ = writeln!(s, "wrote {}", out.display());
-    s
 }

@@ -25,7 +25,9 @@ impl Format {
             "freeswitch" => Ok(Format::Freeswitch),
             "twilio" => Ok(Format::Twilio),
             "csv" => Ok(Format::Csv),
-            _ => Err(format!("unknown format `{s}`; expected asterisk, freeswitch, twilio or csv")),
+            _ => Err(format!(
+                "unknown format `{s}`; expected asterisk, freeswitch, twilio or csv"
+            )),
         }
     }
     pub fn name(self) -> &'static str {
@@ -129,7 +131,10 @@ pub fn default_layout(fmt: Format) -> Vec<(Field, ColRef)> {
         Format::Csv => vec![
             (Field::Call, names(&["call", "callid", "linkedid"])),
             (Field::Leg, names(&["leg", "legid"])),
-            (Field::Parent, names(&["parent", "parentid", "parentcallsid"])),
+            (
+                Field::Parent,
+                names(&["parent", "parentid", "parentcallsid"]),
+            ),
             (Field::Caller, names(&["caller", "from", "src"])),
             (Field::Start, names(&["start", "starttime"])),
             (Field::Answer, names(&["answer", "answertime"])),
@@ -141,7 +146,10 @@ pub fn default_layout(fmt: Format) -> Vec<(Field, ColRef)> {
 }
 
 fn norm(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
 }
 
 /// Parses `--columns call=17,caller=src`: a 1-based column number or a header name.
@@ -151,10 +159,17 @@ pub fn parse_columns(s: &str) -> Result<Vec<(Field, ColRef)>, String> {
         let (k, c) = part
             .split_once('=')
             .ok_or_else(|| format!("--columns: `{part}` is not NAME=COLUMN"))?;
-        let f = FIELDS.iter().find(|x| x.1 == k.trim()).map(|x| x.0).ok_or_else(|| {
-            let all: Vec<&str> = FIELDS.iter().map(|x| x.1).collect();
-            format!("--columns: unknown field `{k}`; expected one of {}", all.join(", "))
-        })?;
+        let f = FIELDS
+            .iter()
+            .find(|x| x.1 == k.trim())
+            .map(|x| x.0)
+            .ok_or_else(|| {
+                let all: Vec<&str> = FIELDS.iter().map(|x| x.1).collect();
+                format!(
+                    "--columns: unknown field `{k}`; expected one of {}",
+                    all.join(", ")
+                )
+            })?;
         let c = c.trim();
         let r = match c.parse::<usize>() {
             Ok(0) => return Err(format!("--columns: `{part}`: columns are numbered from 1")),
@@ -187,7 +202,9 @@ fn status_of(fmt: Format, s: &str) -> Option<Status> {
         "answered" | "completed" | "answer" | "connected" => Status::Answered,
         "noanswer" if fmt == Format::Asterisk => Status::Unanswered,
         "noanswer" | "nouserresponse" | "allottedtimeout" | "rangout" => Status::RangOut,
-        "canceled" | "cancelled" | "originatorcancel" | "loserace" | "abandoned" => Status::Cancelled,
+        "canceled" | "cancelled" | "originatorcancel" | "loserace" | "abandoned" => {
+            Status::Cancelled
+        }
         "busy" | "userbusy" => Status::Busy,
         "failed" | "congestion" | "callrejected" | "noroutedestination" | "unallocatednumber" => {
             Status::Failed
@@ -221,6 +238,8 @@ pub struct CdrReader {
     rec: csv::StringRecord,
     pub rows: u64,
     pub good: u64,
+    /// Whether any timestamp had a fraction of a second (else whole-second records).
+    pub subsecond: bool,
 }
 
 impl CdrReader {
@@ -263,6 +282,7 @@ impl CdrReader {
             rec: csv::StringRecord::new(),
             rows: 0,
             good: 0,
+            subsecond: false,
         })
     }
 
@@ -271,7 +291,9 @@ impl CdrReader {
     }
 
     fn cell(&self, f: Field) -> Option<&str> {
-        self.col(f).and_then(|i| self.rec.get(i)).filter(|s| !s.is_empty())
+        self.col(f)
+            .and_then(|i| self.rec.get(i))
+            .filter(|s| !s.is_empty())
     }
 
     /// The next good row; bad rows are counted in `issues` and skipped. Errors are fatal.
@@ -365,7 +387,9 @@ fn resolve(
         missing.push("answer or status");
     }
     if !missing.is_empty() {
-        let found = header.map(|h| format!("; the header has: {}", h.join(", "))).unwrap_or_default();
+        let found = header
+            .map(|h| format!("; the header has: {}", h.join(", ")))
+            .unwrap_or_default();
         return Err(FitError::input(format!(
             "{path}:1: missing column(s) {}: expected {}{found} (map them with --columns NAME=COLUMN)",
             missing.join(", "),
@@ -382,10 +406,17 @@ enum RowErr {
 
 impl CdrReader {
     fn stamp(&mut self, f: Field, line: u64) -> Result<Option<f64>, RowErr> {
-        let Some(i) = self.col(f) else { return Ok(None) };
-        let Some(s) = self.rec.get(i).filter(|s| !s.is_empty()) else { return Ok(None) };
+        let Some(i) = self.col(f) else {
+            return Ok(None);
+        };
+        let Some(s) = self.rec.get(i).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
         let st: Stamp = parse_stamp(s).map_err(|m| {
-            RowErr::Skip("unparseable timestamp", format!("{}: column {} ({}): {m}", i + 1, i + 1, field_name(f)))
+            RowErr::Skip(
+                "unparseable timestamp",
+                format!("{}: column {} ({}): {m}", i + 1, i + 1, field_name(f)),
+            )
         })?;
         match self.zone {
             None => self.zone = Some((st.offset_min, line)),
@@ -401,6 +432,7 @@ impl CdrReader {
             }
             _ => {}
         }
+        self.subsecond |= st.local_s.fract() != 0.0;
         Ok(Some(st.local_s))
     }
 
@@ -408,25 +440,46 @@ impl CdrReader {
         if self.rec.len() < self.min_cols {
             return Err(RowErr::Skip(
                 "too few columns",
-                format!(" {} columns; expected at least {} ({})", self.rec.len(), self.min_cols, describe(self.fmt)),
+                format!(
+                    " {} columns; expected at least {} ({})",
+                    self.rec.len(),
+                    self.min_cols,
+                    describe(self.fmt)
+                ),
             ));
         }
         let start = self.stamp(Field::Start, line)?;
         let end = self.stamp(Field::End, line)?;
         let answer = self.stamp(Field::Answer, line)?;
         let (Some(start), Some(end)) = (start, end) else {
-            let c = self.col(if start.is_none() { Field::Start } else { Field::End }).unwrap_or(0) + 1;
-            return Err(RowErr::Skip("missing start or end time", format!("{c}: empty start or end time")));
+            let c = self
+                .col(if start.is_none() {
+                    Field::Start
+                } else {
+                    Field::End
+                })
+                .unwrap_or(0)
+                + 1;
+            return Err(RowErr::Skip(
+                "missing start or end time",
+                format!("{c}: empty start or end time"),
+            ));
         };
         if end < start {
             let c = self.col(Field::End).unwrap_or(0) + 1;
-            return Err(RowErr::Skip("end before start", format!("{c}: the end time is before the start time")));
+            return Err(RowErr::Skip(
+                "end before start",
+                format!("{c}: the end time is before the start time"),
+            ));
         }
         let parent_key = self.cell(Field::Parent).map(str::to_string);
         let (key, parent) = match (self.col(Field::Parent), parent_key) {
             (Some(_), Some(p)) => (p, false),
             (Some(_), None) => (self.cell(Field::Call).unwrap_or_default().to_string(), true),
-            (None, _) => (self.cell(Field::Call).unwrap_or_default().to_string(), false),
+            (None, _) => (
+                self.cell(Field::Call).unwrap_or_default().to_string(),
+                false,
+            ),
         };
         if key.is_empty() {
             let c = self.col(Field::Call).unwrap_or(0) + 1;
@@ -457,10 +510,26 @@ impl CdrReader {
             None => h(&self.rec.iter().collect::<Vec<_>>().join("\u{1f}")),
         };
         let caller = self.cell(Field::Caller).map(|c| self.salt.hash_one(c));
-        Ok(Row { line, key, parent, leg_id, caller, start, answer, end, status })
+        Ok(Row {
+            line,
+            key,
+            parent,
+            leg_id,
+            caller,
+            start,
+            answer,
+            end,
+            status,
+        })
     }
 
-    fn status(&self, _start: f64, answer: Option<f64>, _end: f64, _line: u64) -> Result<Status, RowErr> {
+    fn status(
+        &self,
+        _start: f64,
+        answer: Option<f64>,
+        _end: f64,
+        _line: u64,
+    ) -> Result<Status, RowErr> {
         let text = self.cell(Field::Status);
         let known = text.and_then(|t| status_of(self.fmt, t));
         Ok(match (known, answer) {

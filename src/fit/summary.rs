@@ -13,6 +13,8 @@ pub struct ReadInfo {
     pub good_rows: u64,
     pub peak_open: usize,
     pub issues: Issues,
+    /// Timestamps had fractions of a second (else the life-table correction applies to ties).
+    pub subsecond: bool,
 }
 
 /// One bin of the arrival profile (clock seconds since midnight of the first day).
@@ -49,7 +51,14 @@ pub struct Share {
 impl Share {
     pub fn new(k: usize, n: u64, of: u64) -> Share {
         let (lo, hi) = wilson(n, of);
-        Share { k, n, of, p: n as f64 / of.max(1) as f64, lo, hi }
+        Share {
+            k,
+            n,
+            of,
+            p: n as f64 / of.max(1) as f64,
+            lo,
+            hi,
+        }
     }
     pub fn covers(&self, x: f64) -> bool {
         self.lo <= x && x <= self.hi
@@ -79,6 +88,15 @@ pub struct Dist {
     pub fits: Vec<ParamFit>,
     pub median: f64,
     pub mean: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+impl Dist {
+    /// The values barely vary (10th to 90th percentile within 1%, or all under 1 ms).
+    pub fn degenerate(&self) -> bool {
+        self.p90 <= self.p10 * 1.01 + 1e-3
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +111,8 @@ pub struct PatienceFit {
 #[derive(Clone, Debug)]
 pub struct RedialFit {
     pub share: Share,
+    /// Redialled share after each unsuccessful outcome (attempts below the maximum seen).
+    pub per_outcome: Vec<(&'static str, Share)>,
     pub max_attempts: u32,
     pub after: Vec<&'static str>,
     pub delay: Option<Dist>,
@@ -122,20 +142,22 @@ pub struct Fit {
 }
 
 fn dist(h: &LogHist, min_n: u64) -> Option<Dist> {
-    (h.n >= min_n).then(|| Dist { n: h.n, fits: fit_all(h, &LogHist::default(), false), median: h.quantile(0.5), mean: h.mean() })
+    (h.n >= min_n).then(|| Dist {
+        n: h.n,
+        fits: fit_all(h, &LogHist::default(), false),
+        median: h.quantile(0.5),
+        mean: h.mean(),
+        p10: h.quantile(0.1),
+        p90: h.quantile(0.9),
+    })
 }
 
 fn merged(ps: &[PosAcc]) -> PosAcc {
     let mut m = PosAcc::default();
     for p in ps {
-        for i in 0..m.ev.counts.len() {
-            m.ev.counts[i] += p.ev.counts[i];
-            m.cens.counts[i] += p.cens.counts[i];
-        }
-        m.ev.n += p.ev.n;
-        m.cens.n += p.cens.n;
-        m.ev.sum += p.ev.sum;
-        m.cens.sum += p.cens.sum;
+        m.ev.merge(&p.ev);
+        m.cens.merge(&p.cens);
+        m.tied.merge(&p.tied);
         m.failed += p.failed;
     }
     m
@@ -143,16 +165,25 @@ fn merged(ps: &[PosAcc]) -> PosAcc {
 
 /// Destination groups by leg position: positions with at least 50 legs each get their own group;
 /// the last group pools every later position (a scenario reuses its last destination).
-fn groups(pos: &[PosAcc]) -> Vec<DestGroup> {
-    let n = |p: &PosAcc| p.ev.n + p.cens.n;
-    let m = (0..pos.len()).take_while(|&i| n(&pos[i]) >= 50).count().max(1);
+fn groups(pos: &[PosAcc], coarse: bool) -> Vec<DestGroup> {
+    let n = |p: &PosAcc| p.ev.n + p.cens.n + p.tied.n;
+    let m = (0..pos.len())
+        .take_while(|&i| n(&pos[i]) >= 50)
+        .count()
+        .max(1);
     (0..m)
         .map(|i| {
             let last = i + 1 == m;
-            let p = if last { merged(&pos[i..]) } else { merged(&pos[i..=i]) };
-            let km = KaplanMeier::new(&p.ev, &p.cens);
+            let p = if last {
+                merged(&pos[i..])
+            } else {
+                merged(&pos[i..=i])
+            };
+            let km = KaplanMeier::grouped(&p.ev, &p.tied, &p.cens, coarse);
             let (s, se) = km.last();
-            let tta = (p.ev.n >= 20).then(|| fit_all(&p.ev, &p.cens, true).remove(0));
+            let mut all_cens = p.cens.clone();
+            all_cens.merge(&p.tied);
+            let tta = (p.ev.n >= 20).then(|| fit_all(&p.ev, &all_cens, true).remove(0));
             DestGroup {
                 from_leg: i,
                 last,
@@ -175,25 +206,38 @@ fn profile(a: &Acc, o: &FitOptions) -> Result<Profile, FitError> {
     let first = *a.minutes.keys().next().unwrap_or(&day0_min) - day0_min;
     let last = *a.minutes.keys().next_back().unwrap_or(&day0_min) - day0_min;
     let fold = last >= 47 * 60;
-    let days = if fold { (last / 1440 - first / 1440 + 1) as u32 } else { 1 };
+    let days = if fold {
+        (last / 1440 - first / 1440 + 1) as u32
+    } else {
+        1
+    };
     let clock = |m: i64| if fold { m.rem_euclid(1440) } else { m };
     let mut per_min: std::collections::BTreeMap<i64, u64> = Default::default();
     for (m, c) in &a.minutes {
         *per_min.entry(clock(m - day0_min)).or_default() += c;
     }
-    let (lo_m, hi_m) = (*per_min.keys().next().unwrap_or(&0), *per_min.keys().next_back().unwrap_or(&0));
+    let (lo_m, hi_m) = (
+        *per_min.keys().next().unwrap_or(&0),
+        *per_min.keys().next_back().unwrap_or(&0),
+    );
     let total: u64 = per_min.values().sum();
     let target = (Z95 / o.target_rel_ci).powi(2);
     let nbins = |w: i64| (hi_m.div_euclid(w) - lo_m.div_euclid(w) + 1) as f64;
     let (w, reason) = match o.interval {
         Some(s) => {
             if s < 60.0 || (s / 60.0).fract() != 0.0 {
-                return Err(FitError::input(format!("--interval {s}s: expected a whole number of minutes (at least 1m)")));
+                return Err(FitError::input(format!(
+                    "--interval {s}s: expected a whole number of minutes (at least 1m)"
+                )));
             }
             ((s / 60.0) as i64, "given with --interval".to_string())
         }
         None => {
-            let w = INTERVALS_S.iter().map(|s| (*s / 60.0) as i64).find(|&w| total as f64 / nbins(w) >= target).unwrap_or(240);
+            let w = INTERVALS_S
+                .iter()
+                .map(|s| (*s / 60.0) as i64)
+                .find(|&w| total as f64 / nbins(w) >= target)
+                .unwrap_or(240);
             (w, format!(
                 "the shortest of 1m, 5m, 10m, 15m, 30m, 1h, 2h, 4h with at least {target:.0} first attempts per bin on average ({total} over {:.0} bins), so a bin's 95% CI is about ±{:.0}% of its rate",
                 nbins(w), 100.0 * o.target_rel_ci
@@ -205,19 +249,36 @@ fn profile(a: &Acc, o: &FitOptions) -> Result<Profile, FitError> {
         .map(|b| {
             let count: u64 = per_min.range(b * w..(b + 1) * w).map(|x| x.1).sum();
             let (l, h) = poisson_ci(count);
-            Bin { start_s: (b * w * 60) as f64, width_s: (w * 60) as f64, count, rate: count as f64 / scale, lo: l / scale, hi: h / scale }
+            Bin {
+                start_s: (b * w * 60) as f64,
+                width_s: (w * 60) as f64,
+                count,
+                rate: count as f64 / scale,
+                lo: l / scale,
+                hi: h / scale,
+            }
         })
         .collect();
-    Ok(Profile { interval_s: (w * 60) as f64, reason, bins, days })
+    Ok(Profile {
+        interval_s: (w * 60) as f64,
+        reason,
+        bins,
+        days,
+    })
 }
 
-fn patience(a: &Acc) -> Option<PatienceFit> {
+fn patience(a: &Acc, coarse: bool) -> Option<PatienceFit> {
     if a.pat_ev.n < 10 {
         return None;
     }
-    let km = KaplanMeier::new(&a.pat_ev, &a.pat_cens);
+    let km = KaplanMeier::grouped(&a.pat_ev, &LogHist::default(), &a.pat_cens, coarse);
     let m = a.pat_ev.mean();
-    let var = a.pat_ev.points().map(|(x, c)| c as f64 * (x - m).powi(2)).sum::<f64>() / (a.pat_ev.n as f64 - 1.0);
+    let var = a
+        .pat_ev
+        .points()
+        .map(|(x, c)| c as f64 * (x - m).powi(2))
+        .sum::<f64>()
+        / (a.pat_ev.n as f64 - 1.0);
     let h = Z95 * (var / a.pat_ev.n as f64).sqrt();
     Some(PatienceFit {
         abandoned: a.pat_ev.n,
@@ -234,30 +295,75 @@ fn redial(a: &Acc) -> Option<RedialFit> {
         return None;
     }
     let max_a = r.max_attempt.max(1) as usize;
-    let after: Vec<Outcome> = [Outcome::Abandoned, Outcome::Failed, Outcome::NoAnswer]
-        .into_iter()
-        .filter(|o| r.redialled[*o as usize].iter().sum::<u64>() > 0)
+    let sum = |t: &[[u64; 12]; 4], os: &[Outcome]| -> u64 {
+        os.iter()
+            .map(|o| t[*o as usize][..max_a.min(12)].iter().sum::<u64>())
+            .sum()
+    };
+    let cand = [Outcome::Abandoned, Outcome::Failed, Outcome::NoAnswer];
+    let per: Vec<(Outcome, Share)> = cand
+        .iter()
+        .map(|&o| {
+            (
+                o,
+                Share::new(o as usize, sum(&r.redialled, &[o]), sum(&r.unsucc, &[o])),
+            )
+        })
         .collect();
-    let sum = |t: &[[u64; 12]; 4]| -> u64 { after.iter().map(|o| t[*o as usize][..max_a.min(12)].iter().sum::<u64>()).sum() };
+    // An outcome leads to redials if its share could be at least half the largest one's (its
+    // upper bound reaches it): a few redials after misread outcomes do not add it.
+    let best = per.iter().map(|x| x.1.p).fold(0.0, f64::max);
+    let after: Vec<Outcome> = per
+        .iter()
+        .filter(|x| x.1.n > 0 && x.1.hi >= 0.5 * best)
+        .map(|x| x.0)
+        .collect();
     Some(RedialFit {
-        share: Share::new(0, sum(&r.redialled), sum(&r.unsucc)),
+        per_outcome: per.iter().map(|x| (x.0.name(), x.1)).collect(),
+        share: Share::new(0, sum(&r.redialled, &after), sum(&r.unsucc, &after)),
         max_attempts: r.max_attempt.max(1),
-        after: after.iter().map(|o| if *o == Outcome::Abandoned { "abandoned" } else { o.name() }).collect(),
+        after: after
+            .iter()
+            .map(|o| {
+                if *o == Outcome::Abandoned {
+                    "abandoned"
+                } else {
+                    o.name()
+                }
+            })
+            .collect(),
         delay: dist(&r.delay, 10),
     })
 }
 
 pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError> {
     let with_legs: u64 = a.legs_k[1..].iter().sum();
-    let legs = (1..=MAX_LEGS).filter(|&k| a.legs_k[k] > 0).map(|k| Share::new(k, a.legs_k[k], with_legs)).collect();
+    let legs = (1..=MAX_LEGS)
+        .filter(|&k| a.legs_k[k] > 0)
+        .map(|k| Share::new(k, a.legs_k[k], with_legs))
+        .collect();
     let ring_timeout = (a.rangout.n > 0).then(|| {
-        let (i, _) = a.rangout.counts.iter().enumerate().max_by_key(|x| (*x.1, std::cmp::Reverse(x.0))).unwrap_or((0, &0));
+        let (i, _) = a
+            .rangout
+            .counts
+            .iter()
+            .enumerate()
+            .max_by_key(|x| (*x.1, std::cmp::Reverse(x.0)))
+            .unwrap_or((0, &0));
         let t = LogHist::value(i);
         let tol = super::estimate::ring_tolerance(t);
-        let near: u64 = a.rangout.points().filter(|(x, _)| (x - t).abs() <= tol).map(|x| x.1).sum();
+        let near: u64 = a
+            .rangout
+            .points()
+            .filter(|(x, _)| (x - t).abs() <= tol)
+            .map(|x| x.1)
+            .sum();
         (t, a.rangout.n, near as f64 / a.rangout.n as f64)
     });
-    let trace = a.trace.as_ref().map(|t| (t.written, t.dropped, t.max_clock));
+    let trace = a
+        .trace
+        .as_ref()
+        .map(|t| (t.written, t.dropped, t.max_clock));
     Ok(Fit {
         calls: a.calls,
         first_attempts: a.first_attempts,
@@ -268,11 +374,11 @@ pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError
         calls_without_legs: a.legs_k[0],
         flow: a.flow,
         sequential: a.flow[1] > a.flow[0],
-        groups: groups(&a.pos),
+        groups: groups(&a.pos, !info.subsecond),
         ring_timeout,
         talk: dist(&a.talk, 10),
         setup: dist(&a.setup, 10),
-        patience: patience(&a),
+        patience: patience(&a, !info.subsecond),
         redial: redial(&a),
         answer_wait_mean: a.answer_wait.mean(),
         trace,

@@ -56,25 +56,54 @@ struct LegRow {
 }
 
 /// The caller's record (start, end) and the leg rows of one call, in absolute seconds.
-fn legs_of(r: &CallRecord, o: &SynthOptions, rng: &mut impl Rng) -> Option<((f64, f64), Vec<LegRow>)> {
+fn legs_of(
+    r: &CallRecord,
+    o: &SynthOptions,
+    rng: &mut impl Rng,
+) -> Option<((f64, f64), Vec<LegRow>)> {
     let a = o.day as f64 * 86400.0 + r.arrival.as_secs_f64();
     let w = r.wait.as_secs_f64();
     let ring = a + r.pdd.map_or(0.0, |p| p.as_secs_f64());
     let k = r.legs as usize;
-    let mk = |idx, answer, end, how| LegRow { idx, start: ring, answer, end, how };
+    let mk = |idx, answer, end, how| LegRow {
+        idx,
+        start: ring,
+        answer,
+        end,
+        how,
+    };
     let (caller_end, legs) = match r.outcome {
         Outcome::Connected => {
             let talk = r.talk.map_or(0.0, |t| t.as_secs_f64());
             let win = rng.random_range(0..k.max(1));
             let legs = (0..k)
-                .map(|i| if i == win { mk(i, Some(a + w), a + w + talk, LegEnd::Answered) } else { mk(i, None, a + w, LegEnd::LostRace) })
+                .map(|i| {
+                    if i == win {
+                        mk(i, Some(a + w), a + w + talk, LegEnd::Answered)
+                    } else {
+                        mk(i, None, a + w, LegEnd::LostRace)
+                    }
+                })
                 .collect();
             (a + w + talk, legs)
         }
-        Outcome::AbandonedRinging => (a + w, (0..k).map(|i| mk(i, None, a + w, LegEnd::Cancelled)).collect()),
-        Outcome::NoAnswer => (a + w, (0..k).map(|i| mk(i, None, ring + o.ring_timeout_s, LegEnd::RangOut)).collect()),
+        Outcome::AbandonedRinging => (
+            a + w,
+            (0..k)
+                .map(|i| mk(i, None, a + w, LegEnd::Cancelled))
+                .collect(),
+        ),
+        Outcome::NoAnswer => (
+            a + w,
+            (0..k)
+                .map(|i| mk(i, None, ring + o.ring_timeout_s, LegEnd::RangOut))
+                .collect(),
+        ),
         Outcome::AbandonedWaiting => (a + w, Vec::new()),
-        Outcome::Failed => (a + w, (0..k).map(|i| mk(i, None, ring, LegEnd::Failed)).collect()),
+        Outcome::Failed => (
+            a + w,
+            (0..k).map(|i| mk(i, None, ring, LegEnd::Failed)).collect(),
+        ),
         Outcome::Unfinished | Outcome::Served => return None,
     };
     Some(((a, caller_end), legs))
@@ -84,7 +113,13 @@ fn iso_ms(s: f64) -> String {
     let ms = (s * 1000.0).round() as i64;
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}", rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
 }
 
 fn caller(r: &CallRecord) -> String {
@@ -93,7 +128,10 @@ fn caller(r: &CallRecord) -> String {
 
 /// One CSV line from cells, quoting every cell (as Asterisk and FreeSWITCH do).
 fn line(cells: &[String]) -> String {
-    let q: Vec<String> = cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+    let q: Vec<String> = cells
+        .iter()
+        .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+        .collect();
     q.join(",") + "\n"
 }
 
@@ -110,12 +148,27 @@ fn asterisk(i: usize, r: &CallRecord, (_, legs): &((f64, f64), Vec<LegRow>)) -> 
         };
         let num = caller(r);
         s += &line(&[
-            String::new(), num.clone(), "100".into(), "from-pstn".into(), format!("\"Caller\" <{num}>"),
-            format!("SIP/trunk-{i:08x}"), format!("SIP/agent{}-{i:08x}", l.idx), "Dial".into(), "SIP/agents,30".into(),
-            format_plain(l.start), l.answer.map(format_plain).unwrap_or_default(), format_plain(l.end),
+            String::new(),
+            num.clone(),
+            "100".into(),
+            "from-pstn".into(),
+            format!("\"Caller\" <{num}>"),
+            format!("SIP/trunk-{i:08x}"),
+            format!("SIP/agent{}-{i:08x}", l.idx),
+            "Dial".into(),
+            "SIP/agents,30".into(),
+            format_plain(l.start),
+            l.answer.map(format_plain).unwrap_or_default(),
+            format_plain(l.end),
             format!("{}", (l.end.floor() - l.start.floor()) as i64),
-            format!("{}", l.answer.map_or(0, |a| (l.end.floor() - a.floor()) as i64)),
-            disp.into(), "DOCUMENTATION".into(), uid.clone(), String::new(),
+            format!(
+                "{}",
+                l.answer.map_or(0, |a| (l.end.floor() - a.floor()) as i64)
+            ),
+            disp.into(),
+            "DOCUMENTATION".into(),
+            uid.clone(),
+            String::new(),
         ]);
     }
     s
@@ -126,16 +179,33 @@ fn asterisk(i: usize, r: &CallRecord, (_, legs): &((f64, f64), Vec<LegRow>)) -> 
 fn freeswitch(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>)) -> String {
     let a_uuid = format!("a{i:08}-0000-4000-8000-{:012}", r.call_index);
     let num = caller(r);
-    let row = |start: f64, answer: Option<f64>, end: f64, cause: &str, uuid: String, orig: String| {
-        line(&[
-            "Caller".into(), num.clone(), "100".into(), "default".into(), format_plain(start),
-            answer.map(format_plain).unwrap_or_default(), format_plain(end),
-            format!("{}", (end.floor() - start.floor()) as i64),
-            format!("{}", answer.map_or(0, |a| (end.floor() - a.floor()) as i64)),
-            cause.into(), uuid, String::new(), String::new(), orig,
-        ])
-    };
-    let mut s = row(*cs, None, *ce, "NORMAL_CLEARING", a_uuid.clone(), String::new());
+    let row =
+        |start: f64, answer: Option<f64>, end: f64, cause: &str, uuid: String, orig: String| {
+            line(&[
+                "Caller".into(),
+                num.clone(),
+                "100".into(),
+                "default".into(),
+                format_plain(start),
+                answer.map(format_plain).unwrap_or_default(),
+                format_plain(end),
+                format!("{}", (end.floor() - start.floor()) as i64),
+                format!("{}", answer.map_or(0, |a| (end.floor() - a.floor()) as i64)),
+                cause.into(),
+                uuid,
+                String::new(),
+                String::new(),
+                orig,
+            ])
+        };
+    let mut s = row(
+        *cs,
+        None,
+        *ce,
+        "NORMAL_CLEARING",
+        a_uuid.clone(),
+        String::new(),
+    );
     for l in legs {
         let cause = match l.how {
             LegEnd::Answered => "NORMAL_CLEARING",
@@ -144,18 +214,31 @@ fn freeswitch(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegR
             LegEnd::RangOut => "NO_ANSWER",
             LegEnd::Failed => "CALL_REJECTED",
         };
-        s += &row(l.start, l.answer, l.end, cause, format!("b{i:08}-{}", l.idx), a_uuid.clone());
+        s += &row(
+            l.start,
+            l.answer,
+            l.end,
+            cause,
+            format!("b{i:08}-{}", l.idx),
+            a_uuid.clone(),
+        );
     }
     s
 }
 
-pub const TWILIO_HEADER: &str = "Sid,Parent Call Sid,From,To,Direction,Status,Start Time,End Time,Duration\n";
+pub const TWILIO_HEADER: &str =
+    "Sid,Parent Call Sid,From,To,Direction,Status,Start Time,End Time,Duration\n";
 
 /// Twilio call log: the inbound parent call and one `outbound-dial` child per leg.
 fn twilio(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>)) -> String {
-    let sid = format!("CA{:032x}", i as u128 * 1_000_003);
+    let sid = format!("CA{:030x}ff", i as u128 * 1_000_003);
     let num = caller(r);
-    let mut s = format!("{sid},,{num},+15550000000,inbound,completed,\"{}\",\"{}\",{}\n", format_rfc2822(*cs), format_rfc2822(*ce), (ce.floor() - cs.floor()) as i64);
+    let mut s = format!(
+        "{sid},,{num},+15550000000,inbound,completed,\"{}\",\"{}\",{}\n",
+        format_rfc2822(*cs),
+        format_rfc2822(*ce),
+        (ce.floor() - cs.floor()) as i64
+    );
     for l in legs {
         let st = match l.how {
             LegEnd::Answered => "completed",
@@ -163,7 +246,10 @@ fn twilio(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>)
             LegEnd::RangOut => "no-answer",
             LegEnd::Failed => "failed",
         };
-        let dur = l.answer.map(|a| ((l.end.floor() - a.floor()) as i64).to_string()).unwrap_or_default();
+        let dur = l
+            .answer
+            .map(|a| ((l.end.floor() - a.floor()) as i64).to_string())
+            .unwrap_or_default();
         s += &format!(
             "CA{:030x}{:02x},{sid},+15550000000,+1555100{:04},outbound-dial,{st},\"{}\",\"{}\",{dur}\n",
             i as u128 * 1_000_003, l.idx, l.idx, format_rfc2822(l.start), format_rfc2822(l.end)
@@ -176,7 +262,12 @@ pub const CSV_HEADER: &str = "call,leg,parent,caller,start,answer,end,status\n";
 
 /// The generic layout with millisecond ISO timestamps and caller rows (parent empty).
 fn generic(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>)) -> String {
-    let mut s = format!("c{i},,,{},{},,{},caller\n", caller(r), iso_ms(*cs), iso_ms(*ce));
+    let mut s = format!(
+        "c{i},,,{},{},,{},caller\n",
+        caller(r),
+        iso_ms(*cs),
+        iso_ms(*ce)
+    );
     for l in legs {
         let st = match l.how {
             LegEnd::Answered => "answered",
@@ -184,7 +275,14 @@ fn generic(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>
             LegEnd::RangOut => "no-answer",
             LegEnd::Failed => "failed",
         };
-        s += &format!("l{i}.{},l{i}.{},c{i},,{},{},{},{st}\n", l.idx, l.idx, iso_ms(l.start), l.answer.map(iso_ms).unwrap_or_default(), iso_ms(l.end));
+        s += &format!(
+            "l{i}.{},l{i}.{},c{i},,{},{},{},{st}\n",
+            l.idx,
+            l.idx,
+            iso_ms(l.start),
+            l.answer.map(iso_ms).unwrap_or_default(),
+            iso_ms(l.end)
+        );
     }
     s
 }
@@ -192,7 +290,12 @@ fn generic(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>
 /// Writes `records` (in the order calls ended, as a sink receives them) in `fmt`. Asterisk and
 /// FreeSWITCH rows stay in end order (they are written at hang-up); Twilio and CSV rows are
 /// sorted by the call's arrival. Returns the number of calls written.
-pub fn write_cdrs(records: &[CallRecord], fmt: super::read::Format, o: &SynthOptions, mut w: impl Write) -> std::io::Result<usize> {
+pub fn write_cdrs(
+    records: &[CallRecord],
+    fmt: super::read::Format,
+    o: &SynthOptions,
+    mut w: impl Write,
+) -> std::io::Result<usize> {
     use super::read::Format as F;
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(o.seed);
     let mut rows: Vec<(f64, usize, String)> = Vec::new();
@@ -202,7 +305,9 @@ pub fn write_cdrs(records: &[CallRecord], fmt: super::read::Format, o: &SynthOpt
         _ => {}
     }
     for (i, r) in records.iter().enumerate() {
-        let Some(call) = legs_of(r, o, &mut rng) else { continue };
+        let Some(call) = legs_of(r, o, &mut rng) else {
+            continue;
+        };
         if fmt == F::Asterisk && call.1.is_empty() {
             continue; // no leg rang: Asterisk's Master.csv has no dial-pair row for it
         }
@@ -212,7 +317,11 @@ pub fn write_cdrs(records: &[CallRecord], fmt: super::read::Format, o: &SynthOpt
             F::Twilio => twilio(i, r, &call),
             F::Csv => generic(i, r, &call),
         };
-        let key = if matches!(fmt, F::Twilio | F::Csv) { call.0 .0 } else { 0.0 };
+        let key = if matches!(fmt, F::Twilio | F::Csv) {
+            call.0 .0
+        } else {
+            0.0
+        };
         rows.push((key, i, text));
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -11,7 +11,8 @@ pub struct Stamp {
     pub offset_min: Option<i32>,
 }
 
-pub const EXPECTED: &str = "a timestamp such as `2026-03-02 13:30:05`, `2026-03-02T13:30:05.25+01:00`, \
+pub const EXPECTED: &str =
+    "a timestamp such as `2026-03-02 13:30:05`, `2026-03-02T13:30:05.25+01:00`, \
 `Mon, 02 Mar 2026 13:30:05 +0000` or epoch seconds `1772458205`";
 
 /// Days from 1970-01-01 to the civil date (proleptic Gregorian; H. Hinnant's algorithm).
@@ -35,7 +36,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 const MONTHS: [&str; 12] = [
@@ -47,9 +56,16 @@ pub fn parse_stamp(s: &str) -> Result<Stamp, String> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let v: f64 = s.parse().map_err(|_| format!("`{s}` is not {EXPECTED}"))?;
-        return Ok(Stamp { local_s: v, offset_min: Some(0) });
+        return Ok(Stamp {
+            local_s: v,
+            offset_min: Some(0),
+        });
     }
-    let r = if s.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic()) {
+    let r = if s
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+    {
         parse_rfc2822(s)
     } else {
         parse_iso(s)
@@ -78,7 +94,10 @@ fn parse_hms(t: &str) -> Option<f64> {
     };
     let w: u32 = num(whole)?;
     let f = match frac {
-        Some(f) => format!("0.{}", f).parse::<f64>().ok().filter(|_| num::<u64>(f).is_some())?,
+        Some(f) => format!("0.{}", f)
+            .parse::<f64>()
+            .ok()
+            .filter(|_| num::<u64>(f).is_some())?,
         None => 0.0,
     };
     if h > 23 || m > 59 || w > 60 {
@@ -129,8 +148,15 @@ fn parse_iso(s: &str) -> Option<Stamp> {
         .unwrap_or(rest.len());
     let secs = parse_hms(&rest[..cut])?;
     let zone = rest[cut..].trim();
-    let offset_min = if zone.is_empty() { None } else { Some(parse_zone(zone)?) };
-    Some(Stamp { local_s: days as f64 * 86400.0 + secs, offset_min })
+    let offset_min = if zone.is_empty() {
+        None
+    } else {
+        Some(parse_zone(zone)?)
+    };
+    Some(Stamp {
+        local_s: days as f64 * 86400.0 + secs,
+        offset_min,
+    })
 }
 
 /// `[Mon, ]02 Mar 2026 13:30:05 +0000`.
@@ -148,7 +174,10 @@ fn parse_rfc2822(s: &str) -> Option<Stamp> {
     let days = date_days(p[2], &format!("{m:02}"), &format!("{d:02}"))?;
     let secs = parse_hms(p[3])?;
     let off = parse_zone(p[4])?;
-    Some(Stamp { local_s: days as f64 * 86400.0 + secs, offset_min: Some(off) })
+    Some(Stamp {
+        local_s: days as f64 * 86400.0 + secs,
+        offset_min: Some(off),
+    })
 }
 
 /// Formats wall-clock seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (whole seconds,
@@ -157,7 +186,12 @@ pub fn format_plain(local_s: f64) -> String {
     let t = local_s.floor() as i64;
     let (days, sod) = (t.div_euclid(86400), t.rem_euclid(86400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
 }
 
 /// RFC 2822 in UTC (`Mon, 02 Mar 2026 13:30:05 +0000`), whole seconds, truncated.
@@ -185,12 +219,33 @@ mod tests {
     fn parses_the_supported_forms() {
         let base = days_from_civil(2026, 3, 2) as f64 * 86400.0 + 13.0 * 3600.0 + 30.0 * 60.0 + 5.0;
         let p = parse_stamp("2026-03-02 13:30:05").unwrap();
-        assert_eq!(p, Stamp { local_s: base, offset_min: None });
+        assert_eq!(
+            p,
+            Stamp {
+                local_s: base,
+                offset_min: None
+            }
+        );
         let p = parse_stamp("2026-03-02T13:30:05.25+01:00").unwrap();
-        assert_eq!(p, Stamp { local_s: base + 0.25, offset_min: Some(60) });
+        assert_eq!(
+            p,
+            Stamp {
+                local_s: base + 0.25,
+                offset_min: Some(60)
+            }
+        );
         let p = parse_stamp("Mon, 02 Mar 2026 13:30:05 +0000").unwrap();
-        assert_eq!(p, Stamp { local_s: base, offset_min: Some(0) });
-        assert_eq!(parse_stamp("2026-03-02 13:30:05Z").unwrap().offset_min, Some(0));
+        assert_eq!(
+            p,
+            Stamp {
+                local_s: base,
+                offset_min: Some(0)
+            }
+        );
+        assert_eq!(
+            parse_stamp("2026-03-02 13:30:05Z").unwrap().offset_min,
+            Some(0)
+        );
         assert_eq!(parse_stamp("1772458205").unwrap().local_s, 1772458205.0);
         assert_eq!(format_rfc2822(base), "Mon, 02 Mar 2026 13:30:05 +0000");
         assert_eq!(format_plain(base + 0.9), "2026-03-02 13:30:05");
@@ -198,8 +253,15 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_timestamp() {
-        for bad in ["", "yesterday", "2026-02-30 10:00:00", "2026-03-02 25:00:00", "13:30:05",
-            "2026-03-02 13:30:05 PST", "2026-03-02 13:30:05.x"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-02-30 10:00:00",
+            "2026-03-02 25:00:00",
+            "13:30:05",
+            "2026-03-02 13:30:05 PST",
+            "2026-03-02 13:30:05.x",
+        ] {
             assert!(parse_stamp(bad).is_err(), "{bad}");
         }
     }
