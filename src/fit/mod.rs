@@ -271,6 +271,7 @@ struct Progress {
     on: bool,
     t0: Instant,
     shown: std::cell::Cell<bool>,
+    last: std::cell::Cell<f64>,
 }
 
 impl Progress {
@@ -279,15 +280,15 @@ impl Progress {
             on: want && std::io::stderr().is_terminal(),
             t0: Instant::now(),
             shown: false.into(),
+            last: 0.0.into(),
         }
     }
     fn show(&self, rows: u64) {
-        if self.on && self.t0.elapsed().as_secs_f64() > 2.0 {
-            eprint!(
-                "\rfit: {rows} rows read  {:.0}s ",
-                self.t0.elapsed().as_secs_f64()
-            );
+        let t = self.t0.elapsed().as_secs_f64();
+        if self.on && t > 2.0 && t - self.last.get() >= 0.5 {
+            eprint!("\rfit: {rows} rows read  {t:.0}s ");
             self.shown.set(true);
+            self.last.set(t);
         }
     }
     fn done(&self) {

@@ -148,7 +148,24 @@ fn behaviour(s: &mut String, f: &Fit) {
             "# whose call ended otherwise (right-censored: their patience was at least that long)."
         );
         let (m, l, h) = pf.km_median;
-        let _ = writeln!(s, "# Kaplan-Meier median {m:.2} s [{l:.2}, {h:.2}]; censored MLE mean {:.2} s; the naive mean of abandoned", pf.fits[0].mean());
+        let km = if m.is_nan() {
+            "not reached (more than half the callers were still waiting when answered or ended)"
+                .to_string()
+        } else {
+            format!(
+                "{m:.2} s [{l:.2}, {}]",
+                if h.is_nan() {
+                    "not reached".into()
+                } else {
+                    format!("{h:.2}")
+                }
+            )
+        };
+        let _ = writeln!(
+            s,
+            "# Kaplan-Meier median {km}; censored MLE mean {:.2} s; the naive mean of abandoned",
+            pf.fits[0].mean()
+        );
         let _ = writeln!(
             s,
             "# waits, {:.2} s [{:.2}, {:.2}], ignores the censoring and is biased low.",
@@ -392,7 +409,7 @@ pub fn summary_text(f: &Fit, out: &std::path::Path) -> String {
         );
     }
     if let Some(pf) = &f.patience {
-        let _ = writeln!(s, "patience: {} ({}); KM median {:.2} s; naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), pf.km_median.0, pf.naive_mean.0, pf.fits[0].mean());
+        let _ = writeln!(s, "patience: {} ({}); KM median {:.2} s (NaN: not reached); naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), pf.km_median.0, pf.naive_mean.0, pf.fits[0].mean());
     }
     let _ = writeln!(
         s,

@@ -287,6 +287,44 @@ fn generic(i: usize, r: &CallRecord, ((cs, ce), legs): &((f64, f64), Vec<LegRow>
     s
 }
 
+/// The rows of call `i` in `fmt` and the time its rows sort by (arrival for Twilio and CSV,
+/// 0 for the formats written at hang-up), or None if the call gives no row.
+fn call_text(
+    i: usize,
+    r: &CallRecord,
+    fmt: super::read::Format,
+    o: &SynthOptions,
+    rng: &mut impl Rng,
+) -> Option<(f64, String)> {
+    use super::read::Format as F;
+    let call = legs_of(r, o, rng)?;
+    if fmt == F::Asterisk && call.1.is_empty() {
+        return None; // no leg rang: Asterisk's Master.csv has no dial-pair row for it
+    }
+    let text = match fmt {
+        F::Asterisk => asterisk(i, r, &call),
+        F::Freeswitch => freeswitch(i, r, &call),
+        F::Twilio => twilio(i, r, &call),
+        F::Csv => generic(i, r, &call),
+    };
+    Some((
+        if matches!(fmt, F::Twilio | F::Csv) {
+            call.0 .0
+        } else {
+            0.0
+        },
+        text,
+    ))
+}
+
+fn header(fmt: super::read::Format) -> &'static str {
+    match fmt {
+        super::read::Format::Twilio => TWILIO_HEADER,
+        super::read::Format::Csv => CSV_HEADER,
+        _ => "",
+    }
+}
+
 /// Writes `records` (in the order calls ended, as a sink receives them) in `fmt`. Asterisk and
 /// FreeSWITCH rows stay in end order (they are written at hang-up); Twilio and CSV rows are
 /// sorted by the call's arrival. Returns the number of calls written.
@@ -296,37 +334,67 @@ pub fn write_cdrs(
     o: &SynthOptions,
     mut w: impl Write,
 ) -> std::io::Result<usize> {
-    use super::read::Format as F;
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(o.seed);
+    w.write_all(header(fmt).as_bytes())?;
     let mut rows: Vec<(f64, usize, String)> = Vec::new();
-    match fmt {
-        F::Twilio => w.write_all(TWILIO_HEADER.as_bytes())?,
-        F::Csv => w.write_all(CSV_HEADER.as_bytes())?,
-        _ => {}
-    }
     for (i, r) in records.iter().enumerate() {
-        let Some(call) = legs_of(r, o, &mut rng) else {
-            continue;
-        };
-        if fmt == F::Asterisk && call.1.is_empty() {
-            continue; // no leg rang: Asterisk's Master.csv has no dial-pair row for it
+        if let Some((key, text)) = call_text(i, r, fmt, o, &mut rng) {
+            rows.push((key, i, text));
         }
-        let text = match fmt {
-            F::Asterisk => asterisk(i, r, &call),
-            F::Freeswitch => freeswitch(i, r, &call),
-            F::Twilio => twilio(i, r, &call),
-            F::Csv => generic(i, r, &call),
-        };
-        let key = if matches!(fmt, F::Twilio | F::Csv) {
-            call.0 .0
-        } else {
-            0.0
-        };
-        rows.push((key, i, text));
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     for (_, _, t) in &rows {
         w.write_all(t.as_bytes())?;
     }
     Ok(rows.len())
+}
+
+/// A sink that writes CDR rows as calls end (constant memory; rows in end order in every
+/// format), for large generated files.
+pub struct CdrSink {
+    w: std::io::BufWriter<std::fs::File>,
+    fmt: super::read::Format,
+    o: SynthOptions,
+    rng: rand_xoshiro::Xoshiro256PlusPlus,
+    i: usize,
+    error: Option<String>,
+}
+
+impl CdrSink {
+    pub fn create(
+        path: &std::path::Path,
+        fmt: super::read::Format,
+        o: SynthOptions,
+    ) -> Result<CdrSink, String> {
+        let f = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+        w.write_all(header(fmt).as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(CdrSink {
+            w,
+            fmt,
+            o,
+            rng: rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(o.seed),
+            i: 0,
+            error: None,
+        })
+    }
+}
+
+impl CallSink for CdrSink {
+    fn record(&mut self, r: &CallRecord) {
+        if let Some((_, t)) = call_text(self.i, r, self.fmt, &self.o, &mut self.rng) {
+            if let Err(e) = self.w.write_all(t.as_bytes()) {
+                self.error.get_or_insert(e.to_string());
+            }
+        }
+        self.i += 1;
+    }
+    fn finish(&mut self) -> Result<(), String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.w.flush().map_err(|e| e.to_string())
+    }
 }
