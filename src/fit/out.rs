@@ -93,6 +93,15 @@ fn header(s: &mut String, f: &Fit) {
         "# Outcomes in the records: connected {}, abandoned {}, no answer {}, failed {}; abandoned share {:.4} [{:.4}, {:.4}].",
         o[0], o[1], o[2], o[3], f.abandon.p, f.abandon.lo, f.abandon.hi
     );
+    let (w, wl, wh) = f.answer_wait;
+    let ab = f
+        .patience
+        .as_ref()
+        .map_or((f64::NAN, f64::NAN, f64::NAN), |p| p.naive_mean);
+    let _ = writeln!(s, "# Mean wait of answered calls {w:.3} s [{wl:.3}, {wh:.3}]; of abandoned calls {:.3} s [{:.3}, {:.3}].", ab.0, ab.1, ab.2);
+    if let Some(d) = &f.setup {
+        let _ = writeln!(s, "# Post-dial delay (caller record to first leg): mean {:.3} s, median {:.3} s, 90th percentile {:.3} s (n = {}).", d.mean, d.median, d.p90, d.n);
+    }
     let _ = writeln!(
         s,
         "# Caller numbers were hashed with a per-run random key when read; none is written here."

@@ -136,7 +136,8 @@ pub struct Fit {
     pub setup: Option<Dist>,
     pub patience: Option<PatienceFit>,
     pub redial: Option<RedialFit>,
-    pub answer_wait_mean: f64,
+    /// Mean wait of answered calls (arrival to answer), with its 95% interval.
+    pub answer_wait: (f64, f64, f64),
     pub trace: Option<(u64, u64, f64)>,
     pub day0: f64,
 }
@@ -267,25 +268,29 @@ fn profile(a: &Acc, o: &FitOptions) -> Result<Profile, FitError> {
     })
 }
 
+/// Mean of a histogram's values with a 95% normal interval.
+pub fn mean_ci(h: &LogHist) -> (f64, f64, f64) {
+    let m = h.mean();
+    let var = h
+        .points()
+        .map(|(x, c)| c as f64 * (x - m).powi(2))
+        .sum::<f64>()
+        / (h.n as f64 - 1.0);
+    let hw = Z95 * (var / h.n as f64).sqrt();
+    (m, m - hw, m + hw)
+}
+
 fn patience(a: &Acc, coarse: bool) -> Option<PatienceFit> {
     if a.pat_ev.n < 10 {
         return None;
     }
     let km = KaplanMeier::grouped(&a.pat_ev, &LogHist::default(), &a.pat_cens, coarse);
-    let m = a.pat_ev.mean();
-    let var = a
-        .pat_ev
-        .points()
-        .map(|(x, c)| c as f64 * (x - m).powi(2))
-        .sum::<f64>()
-        / (a.pat_ev.n as f64 - 1.0);
-    let h = Z95 * (var / a.pat_ev.n as f64).sqrt();
     Some(PatienceFit {
         abandoned: a.pat_ev.n,
         censored: a.pat_cens.n,
         fits: fit_all(&a.pat_ev, &a.pat_cens, false),
         km_median: km.median(),
-        naive_mean: (m, m - h, m + h),
+        naive_mean: mean_ci(&a.pat_ev),
     })
 }
 
@@ -380,7 +385,7 @@ pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError
         setup: dist(&a.setup, 10),
         patience: patience(&a, !info.subsecond),
         redial: redial(&a),
-        answer_wait_mean: a.answer_wait.mean(),
+        answer_wait: mean_ci(&a.answer_wait),
         trace,
         day0: a.day0,
         info,
