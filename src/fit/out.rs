@@ -285,10 +285,11 @@ fn flow(s: &mut String, f: &Fit) {
         let _ = writeln!(s, "# (legs cancelled first, because another leg answered or the caller hung up, are censored).");
         match &g.tta {
             Some(t) => {
-                let h = rt.map_or(1.0, |r| t.cdf(r)).max(1e-9);
-                let p = (g.p / h).min(1.0);
-                let _ = writeln!(s, "# time to answer: {} with a never-answers share, censored MLE: {}; KS vs Kaplan-Meier {:.4}", t.family.name(), fmt_params(t), t.ks);
-                let _ = writeln!(s, "# answer_probability = KM probability / P(time to answer < ring timeout) = {:.4} / {h:.4}", g.p);
+                let h = rt.map_or(1.0, |r| t.cdf(r));
+                let p = t.cure_p().unwrap_or(g.p);
+                let _ = writeln!(s, "# time to answer: {} with a never-answers share p, censored MLE: {}; KS vs Kaplan-Meier {:.4}", t.family.name(), fmt_params(t), t.ks);
+                let _ = writeln!(s, "# answer_probability = p (the simulator's model: a leg answers with probability p, after the time to answer,");
+                let _ = writeln!(s, "# if that is under the ring timeout); p x P(time to answer < ring timeout) = {:.4} against Kaplan-Meier's {:.4}", p * h, g.p);
                 let _ = writeln!(s, "answer_probability = {p:.6}");
                 let _ = writeln!(s, "time_to_answer = {}", t.toml());
             }
@@ -424,6 +425,11 @@ pub fn summary_text(f: &Fit, out: &std::path::Path) -> String {
         s,
         "abandoned share: {:.4} [{:.4}, {:.4}]",
         f.abandon.p, f.abandon.lo, f.abandon.hi
+    );
+    let _ = writeln!(
+        s,
+        "grouping: at most {} calls open at once",
+        f.info.peak_open
     );
     let _ = writeln!(s, "wrote {}", out.display());
     s
