@@ -100,7 +100,9 @@ fn header(s: &mut String, f: &Fit) {
         .map_or((f64::NAN, f64::NAN, f64::NAN), |p| p.naive_mean);
     let _ = writeln!(s, "# Mean wait of answered calls {w:.3} s [{wl:.3}, {wh:.3}]; of abandoned calls {:.3} s [{:.3}, {:.3}].", ab.0, ab.1, ab.2);
     if let Some(d) = &f.setup {
-        let _ = writeln!(s, "# Post-dial delay (caller record to first leg): mean {:.3} s, median {:.3} s, 90th percentile {:.3} s (n = {}).", d.mean, d.median, d.p90, d.n);
+        let _ = writeln!(s, "# Post-dial delay (caller record to first leg): mean {:.3} s [{:.3}, {:.3}], median {:.3} s, 90th percentile {:.3} s (n = {}).",
+            d.mean, d.mean_lo, d.mean_hi, d.median, d.p90, d.n
+        );
     }
     let _ = writeln!(
         s,
@@ -187,6 +189,8 @@ fn behaviour(s: &mut String, f: &Fit) {
             mean: f64::NAN,
             p10: 0.0,
             p90: 1.0,
+            mean_lo: f64::NAN,
+            mean_hi: f64::NAN,
         };
         dist_comment(s, "patience (censored MLE)", &d);
         let _ = writeln!(s, "patience = {}", pf.fits[0].toml());
@@ -419,7 +423,7 @@ pub fn summary_text(f: &Fit, out: &std::path::Path) -> String {
         );
     }
     if let Some(pf) = &f.patience {
-        let _ = writeln!(s, "patience: {} ({}); KM median {:.2} s (NaN: not reached); naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), pf.km_median.0, pf.naive_mean.0, pf.fits[0].mean());
+        let _ = writeln!(s, "patience: {} ({}); KM median {}; naive mean of abandoned waits {:.2} s vs censored-MLE mean {:.2} s", pf.fits[0].family.name(), fmt_params(&pf.fits[0]), if pf.km_median.0.is_nan() { "not reached".to_string() } else { format!("{:.2} s", pf.km_median.0) }, pf.naive_mean.0, pf.fits[0].mean());
     }
     let _ = writeln!(
         s,

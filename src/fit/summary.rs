@@ -90,6 +90,9 @@ pub struct Dist {
     pub mean: f64,
     pub p10: f64,
     pub p90: f64,
+    /// The mean's 95% interval (normal approximation).
+    pub mean_lo: f64,
+    pub mean_hi: f64,
 }
 
 impl Dist {
@@ -143,13 +146,19 @@ pub struct Fit {
 }
 
 fn dist(h: &LogHist, min_n: u64) -> Option<Dist> {
-    (h.n >= min_n).then(|| Dist {
+    if h.n < min_n {
+        return None;
+    }
+    let (mean, mean_lo, mean_hi) = mean_ci(h);
+    Some(Dist {
         n: h.n,
         fits: fit_all(h, &LogHist::default(), false),
         median: h.quantile(0.5),
-        mean: h.mean(),
+        mean,
         p10: h.quantile(0.1),
         p90: h.quantile(0.9),
+        mean_lo,
+        mean_hi,
     })
 }
 
