@@ -139,6 +139,11 @@ fn check_round_trip(fmt: Format) {
         coverage(&f, &|_, _| flat) < 0.5,
         "{name}: the coverage check cannot tell a flat profile"
     );
+    check_fanout_and_answers(&f, name);
+    check_durations(&f, fmt);
+}
+
+fn check_fanout_and_answers(f: &Fit, name: &str) {
     // Fan-out and flow mode.
     let truth = [(1, 0.3), (2, 0.5), (3, 0.2)];
     assert_eq!(f.legs.len(), 3, "{name}: {:?}", f.legs);
@@ -168,6 +173,10 @@ fn check_round_trip(fmt: Format) {
         (rt.0 - RING_TIMEOUT).abs() < 0.2,
         "{name}: ring timeout {rt:?}"
     );
+}
+
+fn check_durations(f: &Fit, fmt: Format) {
+    let name = fmt.name();
     // Talk time: lognormal chosen by AIC, its parameters inside the CIs.
     let talk = &f.talk.as_ref().expect("talk").fits[0];
     let tp = talk.params();

@@ -186,10 +186,6 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
             path.display()
         )));
     }
-    let name = path.display().to_string();
-    let mut rdr = CdrReader::open(path, o.format, &o.columns)?;
-    let mut issues = Issues::default();
-    let mut grouper = group::Grouper::new(o.window, o.disorder);
     let trace = match &o.trace {
         Some(p) => {
             let f = std::fs::File::create(p)
@@ -201,49 +197,10 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
         }
         None => None,
     };
-    let mut acc: Option<estimate::Acc> = None;
-    let mut pending_trace = trace;
-    let progress = Progress::new(o.progress);
-    while let Some(row) = rdr.next_row(&mut issues)? {
-        let a = acc.get_or_insert_with(|| {
-            let day0 = (row.start / 86400.0).floor() * 86400.0;
-            estimate::Acc::new(t_ring, day0, o.redial_window, pending_trace.take())
-        });
-        for c in grouper.push(row, &mut issues, &name) {
-            a.add(&c);
-        }
-        if let Some(t) = a.trace.as_mut() {
-            t.drain(grouper.watermark - a.day0)
-                .map_err(|e| FitError::io(e.to_string()))?;
-        }
-        if rdr.rows % 4096 == 0 {
-            progress.show(rdr.rows);
-            newest_first(&grouper, &name)?;
-        }
-    }
-    progress.done();
-    let Some(mut a) = acc else {
-        return Err(FitError::input(format!(
-            "`{name}` has no usable call records ({} rows read){}",
-            rdr.rows,
-            issues
-                .first()
-                .map(|f| format!("; first problem: {f}"))
-                .unwrap_or_default()
-        )));
-    };
-    newest_first(&grouper, &name)?;
-    for c in grouper.finish() {
-        a.add(&c);
-    }
-    if let Some(t) = a.trace.as_mut() {
-        t.drain(f64::INFINITY)
-            .map_err(|e| FitError::io(e.to_string()))?;
-        use std::io::Write;
-        t.w.flush().map_err(|e| FitError::io(e.to_string()))?;
-    }
+    let mut rdr = CdrReader::open(path, o.format, &o.columns)?;
+    let (a, grouper, issues) = read_all(&mut rdr, o, t_ring, trace, &path.display().to_string())?;
     let info = summary::ReadInfo {
-        source: name,
+        source: path.display().to_string(),
         format: o.format,
         rows: rdr.rows,
         good_rows: rdr.good,
@@ -252,6 +209,58 @@ pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
         subsecond: rdr.subsecond,
     };
     summary::summarize(a, info, o)
+}
+
+/// The one streaming pass: rows → calls → accumulators (and the trace, if any).
+fn read_all(
+    rdr: &mut CdrReader,
+    o: &FitOptions,
+    t_ring: f64,
+    mut trace: Option<estimate::TraceOut>,
+    name: &str,
+) -> Result<(estimate::Acc, group::Grouper, Issues), FitError> {
+    let mut issues = Issues::default();
+    let mut grouper = group::Grouper::new(o.window, o.disorder);
+    let mut acc: Option<estimate::Acc> = None;
+    let progress = Progress::new(o.progress);
+    let io = |e: std::io::Error| FitError::io(e.to_string());
+    while let Some(row) = rdr.next_row(&mut issues)? {
+        let a = acc.get_or_insert_with(|| {
+            let day0 = (row.start / 86400.0).floor() * 86400.0;
+            estimate::Acc::new(t_ring, day0, o.redial_window, trace.take())
+        });
+        for c in grouper.push(row, &mut issues, name) {
+            a.add(&c);
+        }
+        if let Some(t) = a.trace.as_mut() {
+            t.drain(grouper.watermark - a.day0).map_err(io)?;
+        }
+        if rdr.rows.is_multiple_of(4096) {
+            progress.show(rdr.rows);
+            newest_first(&grouper, name)?;
+        }
+    }
+    progress.done();
+    let Some(mut a) = acc else {
+        let first = issues
+            .first()
+            .map(|f| format!("; first problem: {f}"))
+            .unwrap_or_default();
+        return Err(FitError::input(format!(
+            "`{name}` has no usable call records ({} rows read){first}",
+            rdr.rows
+        )));
+    };
+    newest_first(&grouper, name)?;
+    for c in grouper.finish() {
+        a.add(&c);
+    }
+    if let Some(t) = a.trace.as_mut() {
+        t.drain(f64::INFINITY).map_err(io)?;
+        use std::io::Write;
+        t.w.flush().map_err(io)?;
+    }
+    Ok((a, grouper, issues))
 }
 
 /// A file whose start times mostly decrease was exported newest first.

@@ -268,48 +268,53 @@ fn flow(s: &mut String, f: &Fit) {
         let parts: Vec<String> = w.iter().map(|(k, p)| format!("{k} = {p:.6}")).collect();
         let _ = writeln!(s, "legs = {{ {} }}", parts.join(", "));
     }
-    let rt = f.ring_timeout.map(|r| r.0);
     for g in &f.groups {
-        let _ = writeln!(s, "\n[[sources.callers.flow.destinations]]");
-        let which = if g.last {
-            format!("legs {} and later", g.from_leg)
-        } else {
-            format!("leg {}", g.from_leg)
-        };
-        let _ = writeln!(
-            s,
-            "# {which}: {} legs, {} answered, {} failed at the carrier (not counted).",
-            g.legs, g.answered, g.failed
-        );
-        let _ = writeln!(
-            s,
-            "# Kaplan-Meier probability of an answer before the ring timeout: {:.4} [{:.4}, {:.4}]",
-            g.p, g.lo, g.hi
-        );
-        let _ = writeln!(s, "# (legs cancelled first, because another leg answered or the caller hung up, are censored).");
-        match &g.tta {
-            Some(t) => {
-                let h = rt.map_or(1.0, |r| t.cdf(r));
-                let p = t.cure_p().unwrap_or(g.p);
-                let _ = writeln!(s, "# time to answer: {} with a never-answers share p, censored MLE: {}; KS vs Kaplan-Meier {:.4}", t.family.name(), fmt_params(t), t.ks);
-                let _ = writeln!(s, "# answer_probability = p (the simulator's model: a leg answers with probability p, after the time to answer,");
-                let _ = writeln!(s, "# if that is under the ring timeout); p x P(time to answer < ring timeout) = {:.4} against Kaplan-Meier's {:.4}", p * h, g.p);
-                let _ = writeln!(s, "answer_probability = {p:.6}");
-                let _ = writeln!(s, "time_to_answer = {}", t.toml());
-            }
-            None => {
-                let _ = writeln!(s, "answer_probability = {:.6}", g.p);
-                let _ = writeln!(s, "# time to answer: fewer than 20 answered legs; 0.");
-            }
+        destination(s, f, g);
+    }
+}
+
+/// One `[[sources.callers.flow.destinations]]` table with its comments.
+fn destination(s: &mut String, f: &Fit, g: &super::summary::DestGroup) {
+    let rt = f.ring_timeout.map(|r| r.0);
+    let _ = writeln!(s, "\n[[sources.callers.flow.destinations]]");
+    let which = if g.last {
+        format!("legs {} and later", g.from_leg)
+    } else {
+        format!("leg {}", g.from_leg)
+    };
+    let _ = writeln!(
+        s,
+        "# {which}: {} legs, {} answered, {} failed at the carrier (not counted).",
+        g.legs, g.answered, g.failed
+    );
+    let _ = writeln!(
+        s,
+        "# Kaplan-Meier probability of an answer before the ring timeout: {:.4} [{:.4}, {:.4}]",
+        g.p, g.lo, g.hi
+    );
+    let _ = writeln!(s, "# (legs cancelled first, because another leg answered or the caller hung up, are censored).");
+    match &g.tta {
+        Some(t) => {
+            let h = rt.map_or(1.0, |r| t.cdf(r));
+            let p = t.cure_p().unwrap_or(g.p);
+            let _ = writeln!(s, "# time to answer: {} with a never-answers share p, censored MLE: {}; KS vs Kaplan-Meier {:.4}", t.family.name(), fmt_params(t), t.ks);
+            let _ = writeln!(s, "# answer_probability = p (the simulator's model: a leg answers with probability p, after the time to answer,");
+            let _ = writeln!(s, "# if that is under the ring timeout); p x P(time to answer < ring timeout) = {:.4} against Kaplan-Meier's {:.4}", p * h, g.p);
+            let _ = writeln!(s, "answer_probability = {p:.6}");
+            let _ = writeln!(s, "time_to_answer = {}", t.toml());
         }
-        match f.ring_timeout {
-            Some((t, n, share)) => {
-                let _ = writeln!(s, "# ring timeout: the most common ringing time of {n} rang-out legs ({:.1}% within ±{:.1} s of it)", 100.0 * share, super::estimate::ring_tolerance(t));
-                let _ = writeln!(s, "ring_timeout = \"{}\"", duration(t.round().max(1.0)));
-            }
-            None => {
-                let _ = writeln!(s, "# ring timeout: no leg rang out; the default 30s.");
-            }
+        None => {
+            let _ = writeln!(s, "answer_probability = {:.6}", g.p);
+            let _ = writeln!(s, "# time to answer: fewer than 20 answered legs; 0.");
+        }
+    }
+    match f.ring_timeout {
+        Some((t, n, share)) => {
+            let _ = writeln!(s, "# ring timeout: the most common ringing time of {n} rang-out legs ({:.1}% within ±{:.1} s of it)", 100.0 * share, super::estimate::ring_tolerance(t));
+            let _ = writeln!(s, "ring_timeout = \"{}\"", duration(t.round().max(1.0)));
+        }
+        None => {
+            let _ = writeln!(s, "# ring timeout: no leg rang out; the default 30s.");
         }
     }
 }

@@ -436,7 +436,8 @@ impl CdrReader {
         Ok(Some(st.local_s))
     }
 
-    fn row(&mut self, line: u64) -> Result<Row, RowErr> {
+    /// Start, answer and end of the row (start and end required, end not before start).
+    fn times(&mut self, line: u64) -> Result<(f64, Option<f64>, f64), RowErr> {
         if self.rec.len() < self.min_cols {
             return Err(RowErr::Skip(
                 "too few columns",
@@ -472,6 +473,11 @@ impl CdrReader {
                 format!("{c}: the end time is before the start time"),
             ));
         }
+        Ok((start, answer, end))
+    }
+
+    /// The key the row is grouped by, and whether it is the caller's own record.
+    fn key(&self) -> Result<(String, bool), RowErr> {
         let parent_key = self.cell(Field::Parent).map(str::to_string);
         let (key, parent) = match (self.col(Field::Parent), parent_key) {
             (Some(_), Some(p)) => (p, false),
@@ -485,7 +491,27 @@ impl CdrReader {
             let c = self.col(Field::Call).unwrap_or(0) + 1;
             return Err(RowErr::Skip("empty call id", format!("{c}: empty call id")));
         }
-        let status = self.status(start, answer, end, line)?;
+        Ok((key, parent))
+    }
+
+    /// The leg's id: its `leg` cell, else the whole row (so exact duplicates are found).
+    fn leg_id(&self) -> u64 {
+        let h = |s: &str| {
+            use std::hash::{Hash, Hasher};
+            let mut d = std::hash::DefaultHasher::new();
+            s.hash(&mut d);
+            d.finish()
+        };
+        match self.cell(Field::Leg) {
+            Some(l) => h(l),
+            None => h(&self.rec.iter().collect::<Vec<_>>().join("\u{1f}")),
+        }
+    }
+
+    fn row(&mut self, line: u64) -> Result<Row, RowErr> {
+        let (start, answer, end) = self.times(line)?;
+        let (key, parent) = self.key()?;
+        let status = self.status(answer);
         let answer = match status {
             Status::Answered => answer.or_else(|| {
                 let t: f64 = self.cell(Field::Talk)?.parse().ok()?;
@@ -499,16 +525,7 @@ impl CdrReader {
                 " the leg is answered but its answer time is missing or outside start..end".into(),
             ));
         }
-        let h = |s: &str| {
-            use std::hash::{Hash, Hasher};
-            let mut d = std::hash::DefaultHasher::new();
-            s.hash(&mut d);
-            d.finish()
-        };
-        let leg_id = match self.cell(Field::Leg) {
-            Some(l) => h(l),
-            None => h(&self.rec.iter().collect::<Vec<_>>().join("\u{1f}")),
-        };
+        let leg_id = self.leg_id();
         let caller = self.cell(Field::Caller).map(|c| self.salt.hash_one(c));
         Ok(Row {
             line,
@@ -523,20 +540,14 @@ impl CdrReader {
         })
     }
 
-    fn status(
-        &self,
-        _start: f64,
-        answer: Option<f64>,
-        _end: f64,
-        _line: u64,
-    ) -> Result<Status, RowErr> {
+    fn status(&self, answer: Option<f64>) -> Status {
         let text = self.cell(Field::Status);
         let known = text.and_then(|t| status_of(self.fmt, t));
-        Ok(match (known, answer) {
+        match (known, answer) {
             (Some(s), _) => s,
             (None, Some(_)) => Status::Answered,
             (None, None) if self.fmt == Format::Freeswitch && text.is_some() => Status::Failed,
             (None, None) => Status::Unanswered,
-        })
+        }
     }
 }
