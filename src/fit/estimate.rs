@@ -368,3 +368,67 @@ impl Acc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg(start: f64, answer: Option<f64>, end: f64, status: Status) -> Leg {
+        Leg {
+            start,
+            answer,
+            end,
+            status,
+            line: 0,
+        }
+    }
+
+    fn call(parent: Option<(f64, f64)>, legs: Vec<Leg>) -> Call {
+        let mut c = Call::default();
+        c.parent = parent;
+        c.legs = legs;
+        c
+    }
+
+    #[test]
+    fn outcomes_waits_and_flow() {
+        // Simulcall, leg 1 answers at 12 s and talks 60 s; leg 0 lost the race.
+        let c = call(
+            Some((0.0, 72.0)),
+            vec![
+                leg(2.0, None, 12.0, Status::Cancelled),
+                leg(2.0, Some(12.0), 72.0, Status::Answered),
+            ],
+        );
+        let o = observe(&c, 30.0);
+        assert_eq!(
+            (o.outcome, o.wait, o.talk, o.setup, o.flow),
+            (Outcome::Connected, 12.0, Some(60.0), Some(2.0), Some(0))
+        );
+        // Asterisk-style: unanswered legs told apart by the ring timeout.
+        let rang = call(None, vec![leg(0.0, None, 30.0, Status::Unanswered)]);
+        assert_eq!(observe(&rang, 30.0).outcome, Outcome::NoAnswer);
+        let gave_up = call(None, vec![leg(0.0, None, 29.0, Status::Unanswered)]);
+        assert_eq!(observe(&gave_up, 30.0).outcome, Outcome::Abandoned);
+        // Sequential: the second leg starts when the first rang out; the caller hangs up during it.
+        let seq = call(
+            Some((0.0, 40.0)),
+            vec![
+                leg(0.0, None, 30.0, Status::RangOut),
+                leg(30.0, None, 40.0, Status::Cancelled),
+            ],
+        );
+        let o = observe(&seq, 30.0);
+        assert_eq!(
+            (o.outcome, o.wait, o.flow),
+            (Outcome::Abandoned, 40.0, Some(1))
+        );
+        // No leg: the caller hung up before any leg rang.
+        assert_eq!(
+            observe(&call(Some((0.0, 5.0)), vec![]), 30.0).outcome,
+            Outcome::Abandoned
+        );
+        let failed = call(None, vec![leg(0.0, None, 0.0, Status::Failed)]);
+        assert_eq!(observe(&failed, 30.0).outcome, Outcome::Failed);
+    }
+}

@@ -551,3 +551,69 @@ impl CdrReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_flag_takes_numbers_and_names() {
+        let v = parse_columns("call=17, caller=Caller ID").unwrap();
+        assert!(matches!(v[0], (Field::Call, ColRef::Index(16))));
+        assert!(
+            matches!(&v[1], (Field::Caller, ColRef::Names(n)) if n == &vec!["callerid".to_string()])
+        );
+        assert!(parse_columns("call=0")
+            .unwrap_err()
+            .contains("numbered from 1"));
+        assert!(parse_columns("calls=3")
+            .unwrap_err()
+            .contains("unknown field `calls`"));
+        assert!(parse_columns("call").unwrap_err().contains("NAME=COLUMN"));
+    }
+
+    #[test]
+    fn statuses_by_format() {
+        assert_eq!(
+            status_of(Format::Asterisk, "NO ANSWER"),
+            Some(Status::Unanswered)
+        );
+        assert_eq!(
+            status_of(Format::Twilio, "no-answer"),
+            Some(Status::RangOut)
+        );
+        assert_eq!(
+            status_of(Format::Freeswitch, "LOSE_RACE"),
+            Some(Status::Cancelled)
+        );
+        assert_eq!(
+            status_of(Format::Freeswitch, "USER_BUSY"),
+            Some(Status::Busy)
+        );
+        assert_eq!(status_of(Format::Csv, "ANSWERED"), Some(Status::Answered));
+        assert_eq!(status_of(Format::Freeswitch, "NORMAL_CLEARING"), None);
+    }
+
+    #[test]
+    fn missing_columns_are_named_with_the_header() {
+        let h: Vec<String> = ["call", "end", "status"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let e = resolve("f.csv", Format::Csv, &default_layout(Format::Csv), Some(&h)).unwrap_err();
+        assert!(
+            e.message.contains("f.csv:1: missing column(s) start")
+                && e.message.contains("the header has: call, end, status"),
+            "{}",
+            e.message
+        );
+        let ok = resolve(
+            "f.csv",
+            Format::Asterisk,
+            &default_layout(Format::Asterisk),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.iter().map(|x| x.1).max(), Some(16));
+    }
+}
