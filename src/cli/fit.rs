@@ -94,60 +94,106 @@ pub fn run(a: FitArgs) -> Result<(), CliError> {
     r
 }
 
+fn parent_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(x) if !x.as_os_str().is_empty() => x.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// How the scenario at `out` names `file`: its bare name beside the scenario, else absolute.
+fn name_from(out: &Path, file: &Path) -> String {
+    if parent_of(file) == parent_of(out) {
+        file.file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default()
+    } else {
+        std::path::absolute(file)
+            .unwrap_or(file.to_path_buf())
+            .display()
+            .to_string()
+    }
+}
+
+fn failure(p: &Path, e: std::io::Error) -> CliError {
+    CliError::failure(format!("cannot write `{}`: {e}", p.display()))
+}
+
 fn run_inner(a: &FitArgs, trace_tmp: Option<&Path>) -> Result<(), CliError> {
     let o = options(a, trace_tmp.map(Path::to_path_buf))?;
     let fit = fit_file(&a.cdrs, &o).map_err(from_fit)?;
     for l in fit.info.issues.lines() {
         eprintln!("warning: {}: {l}", a.cdrs.display());
     }
-    let trace_name = match (&a.trace, &fit.trace) {
-        (Some(t), Some((_, _, max))) => {
-            if *max >= 47.0 * 3600.0 {
-                return Err(CliError::input("--trace: the records run past 47:00 of their first day; a trace covers one day (use the profile instead)"));
-            }
-            let same_dir = t
-                .parent()
-                .map(|p| p.as_os_str().is_empty() || Some(p) == a.out.parent())
-                .unwrap_or(true)
-                && a.out.parent() == t.parent();
-            Some(if same_dir {
-                t.file_name()
-                    .map(|f| f.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            } else {
-                std::path::absolute(t)
-                    .unwrap_or(t.clone())
-                    .display()
-                    .to_string()
-            })
-        }
-        _ => None,
-    };
-    let name = format!(
-        "fitted from {}",
-        a.cdrs
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default()
-    );
-    let text = crate::fit::out::scenario(&fit, &name, trace_name.as_deref());
-    if let (Some(t), Some(tt)) = (&a.trace, trace_tmp) {
-        std::fs::rename(tt, t)
-            .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
+    if fit.trace.is_some_and(|t| t.2 >= 47.0 * 3600.0) {
+        return Err(CliError::input("--trace: the records run past 47:00 of their first day; a trace covers one day (use the profile instead)"));
     }
-    if let Err(e) = crate::scenario::load_str(&a.out, &text, None, &[]) {
-        if let Some(t) = &a.trace {
-            let _ = std::fs::remove_file(t);
+    let trace_name = a.trace.as_ref().map(|t| name_from(&a.out, t));
+    let talk_path = fit.talk_empirical.as_ref().map(|_| {
+        let stem = a
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        parent_of(&a.out).join(format!("{stem}-talk_time.csv"))
+    });
+    let talk_name = talk_path.as_ref().map(|p| name_from(&a.out, p));
+    let cdrs = a
+        .cdrs
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let text = crate::fit::out::scenario(
+        &fit,
+        &format!("fitted from {cdrs}"),
+        trace_name.as_deref(),
+        talk_name.as_deref(),
+    );
+    let mut written = Vec::new();
+    let r = commit(
+        a,
+        &fit,
+        trace_tmp,
+        talk_path.as_deref(),
+        &text,
+        &mut written,
+    );
+    if r.is_err() {
+        for p in written {
+            let _ = std::fs::remove_file(p);
         }
+    }
+    r?;
+    crate::cli::say(&crate::fit::out::summary_text(&fit, &a.out));
+    Ok(())
+}
+
+/// Puts the side files (trace, empirical talk time) in place, checks that the scenario loads
+/// with them, then writes the scenario; `written` lists what to remove if anything fails.
+fn commit(
+    a: &FitArgs,
+    fit: &crate::fit::summary::Fit,
+    trace_tmp: Option<&Path>,
+    talk_path: Option<&Path>,
+    text: &str,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), CliError> {
+    if let (Some(t), Some(tt)) = (&a.trace, trace_tmp) {
+        std::fs::rename(tt, t).map_err(|e| failure(t, e))?;
+        written.push(t.clone());
+    }
+    if let (Some(p), Some(v)) = (talk_path, &fit.talk_empirical) {
+        let t = tmp(p);
+        std::fs::write(&t, crate::fit::out::empirical_csv(v)).map_err(|e| failure(&t, e))?;
+        std::fs::rename(&t, p).map_err(|e| failure(p, e))?;
+        written.push(p.to_path_buf());
+    }
+    if let Err(e) = crate::scenario::load_str(&a.out, text, None, &[]) {
         return Err(CliError::failure(format!(
             "internal error: the fitted scenario does not load (please report it): {e}"
         )));
     }
     let t = tmp(&a.out);
-    std::fs::write(&t, &text)
-        .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", t.display())))?;
-    std::fs::rename(&t, &a.out)
-        .map_err(|e| CliError::failure(format!("cannot write `{}`: {e}", a.out.display())))?;
-    crate::cli::say(&crate::fit::out::summary_text(&fit, &a.out));
-    Ok(())
+    std::fs::write(&t, text).map_err(|e| failure(&t, e))?;
+    std::fs::rename(&t, &a.out).map_err(|e| failure(&a.out, e))
 }

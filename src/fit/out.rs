@@ -151,7 +151,7 @@ fn profile(s: &mut String, f: &Fit, trace: Option<&str>) {
     let _ = writeln!(s, "]");
 }
 
-fn behaviour(s: &mut String, f: &Fit) {
+fn behaviour(s: &mut String, f: &Fit, talk_file: Option<&str>) {
     if let Some(pf) = &f.patience {
         let _ = writeln!(s, "# Patience: {} abandoned callers' waits (events) and {} waits of callers who were answered or", pf.abandoned, pf.censored);
         let _ = writeln!(
@@ -202,8 +202,16 @@ fn behaviour(s: &mut String, f: &Fit) {
     }
     if let Some(d) = &f.talk {
         dist_comment(s, "talk time (answer to hang-up of the answered leg)", d);
-        let v = dist_value(s, d);
-        let _ = writeln!(s, "talk_time = {v}");
+        match talk_file {
+            Some(file) if f.talk_empirical.is_some() => {
+                let _ = writeln!(s, "#   no family fits (KS above {}): the empirical distribution, 1000 quantiles of the records' talk times in {file}", super::summary::EMPIRICAL_KS);
+                let _ = writeln!(s, "talk_time = {{ dist = \"empirical\", file = \"{file}\", column = \"talk_s\" }}");
+            }
+            _ => {
+                let v = dist_value(s, d);
+                let _ = writeln!(s, "talk_time = {v}");
+            }
+        }
     }
     if let Some(d) = &f.setup {
         dist_comment(
@@ -355,7 +363,9 @@ fn redial(s: &mut String, f: &Fit) {
 }
 
 /// The scenario text. `trace`: the trace file as the scenario should name it.
-pub fn scenario(f: &Fit, name: &str, trace: Option<&str>) -> String {
+/// `talk_file`: the empirical talk-time file as the scenario should name it (used only if
+/// `f.talk_empirical` is set).
+pub fn scenario(f: &Fit, name: &str, trace: Option<&str>, talk_file: Option<&str>) -> String {
     let mut s = String::new();
     header(&mut s, f);
     let bins = &f.profile.bins;
@@ -370,9 +380,18 @@ pub fn scenario(f: &Fit, name: &str, trace: Option<&str>) -> String {
     let _ = writeln!(s, "\n[carriers.fitted]\nalgorithm = \"none\"");
     let _ = writeln!(s, "\n[sources.callers]\ncarrier = \"fitted\"");
     profile(&mut s, f, trace);
-    behaviour(&mut s, f);
+    behaviour(&mut s, f, talk_file);
     flow(&mut s, f);
     redial(&mut s, f);
+    s
+}
+
+/// The empirical talk-time file: a header, then one value (seconds) per row.
+pub fn empirical_csv(v: &[f64]) -> String {
+    let mut s = String::from("talk_s\n");
+    for x in v {
+        let _ = writeln!(s, "{x:.6}");
+    }
     s
 }
 
