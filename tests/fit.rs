@@ -529,8 +529,20 @@ fn talk_time_no_family_fits_becomes_empirical() {
         .map(|i| {
             let talk = if i % 2 == 0 { 10 + i % 7 } else { 600 + i % 50 };
             let (t0, a) = (9 * 3600 + i * 60, 9 * 3600 + i * 60 + 5);
-            let c = |s: usize| format!("2026-03-02 {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-            format!("c{i},l{i},c{i}x,+1{i:09},{},{},{},answered\n", c(t0), c(a), c(a + talk))
+            let c = |s: usize| {
+                format!(
+                    "2026-03-02 {:02}:{:02}:{:02}",
+                    s / 3600,
+                    s / 60 % 60,
+                    s % 60
+                )
+            };
+            format!(
+                "c{i},l{i},c{i}x,+1{i:09},{},{},{},answered\n",
+                c(t0),
+                c(a),
+                c(a + talk)
+            )
         })
         .collect();
     let cdr = dir.path().join("bimodal.csv");
@@ -539,7 +551,10 @@ fn talk_time_no_family_fits_becomes_empirical() {
     let o = callsim(&["fit", s(&cdr), "--out", s(&out), "-q"]);
     assert!(o.status.success(), "{}", show(&o));
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.contains("talk_time = { dist = \"empirical\", file = \"fitted-talk_time.csv\""), "{text}");
+    assert!(
+        text.contains("talk_time = { dist = \"empirical\", file = \"fitted-talk_time.csv\""),
+        "{text}"
+    );
     let values = std::fs::read_to_string(dir.path().join("fitted-talk_time.csv")).unwrap();
     assert_eq!(values.lines().count(), 1001);
     let c = callsim(&["check", s(&out)]);

@@ -136,6 +136,8 @@ pub struct Fit {
     /// Mode of rang-out legs' ringing time, their number, share within the tolerance.
     pub ring_timeout: Option<(f64, u64, f64)>,
     pub talk: Option<Dist>,
+    /// 1,000 quantiles of the talk times, when no family fits (best KS above `EMPIRICAL_KS`).
+    pub talk_empirical: Option<Vec<f64>>,
     pub setup: Option<Dist>,
     pub patience: Option<PatienceFit>,
     pub redial: Option<RedialFit>,
@@ -350,6 +352,18 @@ fn redial(a: &Acc) -> Option<RedialFit> {
     })
 }
 
+/// A fitted family whose KS distance exceeds this is replaced by the empirical distribution.
+pub const EMPIRICAL_KS: f64 = 0.05;
+
+fn talk_empirical(h: &LogHist) -> Option<Vec<f64>> {
+    let d = dist(h, 100)?;
+    (d.fits[0].ks > EMPIRICAL_KS && !d.degenerate()).then(|| {
+        (0..1000)
+            .map(|i| h.quantile((i as f64 + 0.5) / 1000.0))
+            .collect()
+    })
+}
+
 pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError> {
     let with_legs: u64 = a.legs_k[1..].iter().sum();
     let legs = (1..=MAX_LEGS)
@@ -391,6 +405,7 @@ pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError
         groups: groups(&a.pos, !info.subsecond),
         ring_timeout,
         talk: dist(&a.talk, 10),
+        talk_empirical: talk_empirical(&a.talk),
         setup: dist(&a.setup, 10),
         patience: patience(&a, !info.subsecond),
         redial: redial(&a),
