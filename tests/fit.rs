@@ -339,6 +339,23 @@ fn fitted_scenarios_pass_check_and_run() {
             !text.contains("+1555"),
             "a caller number leaked into the scenario"
         );
+        // Numbers are hashed with a fresh random key per run; the output must not depend on it.
+        let again = dir.path().join("again.toml");
+        let o2 = callsim(&[
+            "fit",
+            s(&cdr),
+            "--format",
+            fmt.name(),
+            "--out",
+            s(&again),
+            "-q",
+        ]);
+        assert!(o2.status.success(), "{}", show(&o2));
+        assert_eq!(
+            text,
+            std::fs::read_to_string(&again).unwrap(),
+            "two runs differ"
+        );
         let c = callsim(&["check", s(&out)]);
         assert!(c.status.success(), "{}", show(&c));
         let r = callsim(&["run", s(&out), "-n", "1"]);
