@@ -9,6 +9,7 @@ pub mod cli_erlang;
 pub mod dist;
 pub mod engine;
 pub mod export;
+pub mod fit;
 pub mod grid;
 pub mod limiter;
 pub mod metrics;

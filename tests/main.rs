@@ -3,6 +3,7 @@
 mod callrail;
 mod cli;
 mod deploy;
+mod fit;
 mod golden;
 mod hardening;
 mod incidents;

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod fit;
 pub mod merge;
 pub mod plan;
 pub mod run;
@@ -110,6 +111,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Exact queueing formulas: Erlang B, C, A and M/D/1, and the inverse questions.
     Erlang(crate::cli_erlang::ErlangArgs),
+    /// Estimate a scenario from call detail records (Asterisk, FreeSWITCH, Twilio or CSV).
+    Fit(fit::FitArgs),
 }
 
 /// Runs the chosen subcommand. `argv` is the raw command line (recorded in shard files and
@@ -123,6 +126,7 @@ pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
         Command::Merge(a) => merge::run(a),
         Command::Check(a) => check::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Fit(a) => fit::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
             crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;
