@@ -27,7 +27,7 @@ impl Model<'_> {
     /// decides at its next evaluation.
     pub(super) fn apply_backup_config(&mut self, b: &BackupConfig, now: SimTime) {
         self.auto = None;
-        self.backup_gen = self.backup_gen.wrapping_add(1);
+        self.backup_gen.bump();
         let gen = self.backup_gen;
         match &b.policy {
             BackupPolicy::Off => self.set_backup(false, now),

@@ -6,7 +6,7 @@
 
 use super::config::*;
 use super::obs::Counts;
-use super::slab::{CallId, LegId};
+use super::slab::{CallId, Gen, LegId};
 use super::{
     for_each_window, platform, ArrivalStream, CallRecord, Event, LegFailure, LegState, Model,
     Outcome,
@@ -22,7 +22,7 @@ const MAX_ARRIVAL_LANES: usize = 16;
 pub(super) struct SourceState {
     pub(super) behaviour: SourceBehaviour,
     /// Generation of the pending arrival (a rate change redraws it).
-    pub(super) arrival_gen: u32,
+    pub(super) arrival_gen: Gen,
     pub(super) arrivals: ArrivalStream,
     seed: u64,
     next_index: u64,
@@ -39,7 +39,7 @@ pub(super) fn build_sources(
         .zip(arrivals)
         .map(|(s, a)| SourceState {
             behaviour: s.behaviour.clone(),
-            arrival_gen: 0,
+            arrival_gen: Gen::FIRST,
             arrivals: a,
             seed: component_seed(
                 master_seed,
@@ -85,7 +85,7 @@ pub(super) struct Call {
     pub(super) account: u32,
     pub(super) stage_pos: u32,
     pub(super) tries: u32,
-    pub(super) try_gen: u32,
+    pub(super) try_gen: Gen,
     pub(super) in_platform: bool,
     pub(super) stage_queued: bool,
     pub(super) any_rang: bool,
@@ -116,7 +116,7 @@ impl Model<'_> {
                 return;
             }
             let gen = self.sources[source as usize].arrival_gen;
-            if self.sources.len() <= MAX_ARRIVAL_LANES && gen == 0 {
+            if self.sources.len() <= MAX_ARRIVAL_LANES && gen == Gen::FIRST {
                 // One pending arrival per source: a lane beside the heap (same ordering).
                 self.sched
                     .schedule_lane(source as usize, t, Event::Arrival { source, gen });
@@ -129,7 +129,7 @@ impl Model<'_> {
 
     /// A first attempt arrives (unless the call limit is reached). False if stale: the source's
     /// arrivals were redrawn since.
-    pub(super) fn arrival(&mut self, now: SimTime, source: u32, gen: u32) -> bool {
+    pub(super) fn arrival(&mut self, now: SimTime, source: u32, gen: Gen) -> bool {
         if gen != self.sources[source as usize].arrival_gen {
             return false;
         }
@@ -188,7 +188,7 @@ impl Model<'_> {
             account,
             stage_pos: 0,
             tries: 0,
-            try_gen: 0,
+            try_gen: Gen::FIRST,
             in_platform: false,
             stage_queued: false,
             any_rang: false,

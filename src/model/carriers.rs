@@ -6,7 +6,7 @@
 
 use super::calls::CallState;
 use super::config::*;
-use super::slab::{CallId, LegId};
+use super::slab::{CallId, Gen, LegId};
 use super::{for_each_window, Event, LegFailure, Model, Outcome};
 use crate::limiter::{ChannelPool, Limiter, LimiterSpec};
 use crate::rng::{call_rng, CallDraw};
@@ -40,7 +40,7 @@ pub(super) struct CarrierState {
     pub(super) queue: VecDeque<Ref<LegId>>,
     /// Legs in `queue` still waiting.
     pub(super) queue_live: u64,
-    wake_gen: u32,
+    wake_gen: Gen,
     wake_at: Option<SimTime>,
 }
 
@@ -53,7 +53,7 @@ pub(super) fn build_carriers(cfg: &ModelConfig) -> Vec<CarrierState> {
             channels: ChannelPool::new(c.channels),
             queue: VecDeque::new(),
             queue_live: 0,
-            wake_gen: 0,
+            wake_gen: Gen::FIRST,
             wake_at: None,
         })
         .collect()
@@ -76,7 +76,7 @@ impl CarrierState {
         self.channels.set_limit(cfg.channels);
         self.cfg = cfg.clone();
         self.wake_at = None;
-        self.wake_gen = self.wake_gen.wrapping_add(1);
+        self.wake_gen.bump();
     }
 }
 
@@ -166,7 +166,7 @@ impl Model<'_> {
                 let t = cs.limiter.next_admit(now);
                 if t > now {
                     if t != SimTime::MAX && cs.wake_at.is_none_or(|w| w > t) {
-                        cs.wake_gen = cs.wake_gen.wrapping_add(1);
+                        cs.wake_gen.bump();
                         cs.wake_at = Some(t);
                         let gen = cs.wake_gen;
                         self.sched.schedule(t, Event::CarrierWake { carrier, gen });
@@ -184,7 +184,7 @@ impl Model<'_> {
 
     /// The carrier's pending wake fired: drain its queue. False if stale (replaced by an
     /// earlier wake or a reconfiguration).
-    pub(super) fn carrier_wake(&mut self, now: SimTime, carrier: u32, gen: u32) -> bool {
+    pub(super) fn carrier_wake(&mut self, now: SimTime, carrier: u32, gen: Gen) -> bool {
         let c = &mut self.carriers[carrier as usize];
         if c.wake_gen != gen {
             return false;

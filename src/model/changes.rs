@@ -40,7 +40,7 @@ impl Model<'_> {
             if let ArrivalStream::Nhpp(a) = &mut self.sources[i].arrivals {
                 a.restart(b.rate_scale, now);
                 let s = &mut self.sources[i];
-                s.arrival_gen = s.arrival_gen.wrapping_add(1);
+                s.arrival_gen.bump();
                 self.schedule_next_arrival(i as u32);
             }
         }

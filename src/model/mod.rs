@@ -28,7 +28,7 @@ use calls::{Call, CallState, PendingRedial, SourceState};
 use carriers::{CarrierState, Leg, LegState};
 use config::*;
 use obs::*;
-use slab::{CallId, JobId, LegId, Ref, Slab, SlotId};
+use slab::{CallId, Gen, JobId, LegId, Ref, Slab, SlotId};
 
 const _: () = assert!(
     std::mem::size_of::<Event>() <= 16,
@@ -121,7 +121,7 @@ pub trait CallSink {
 enum Event {
     Arrival {
         source: u32,
-        gen: u32,
+        gen: Gen,
     },
     /// A caller calling again; the details wait in `Model::redials` (keeps events small).
     Redial {
@@ -147,7 +147,7 @@ enum Event {
     },
     CarrierWake {
         carrier: u32,
-        gen: u32,
+        gen: Gen,
     },
     Change {
         index: u32,
@@ -155,27 +155,27 @@ enum Event {
     /// Scheduled by a manual backup policy; stale when the policy was replaced since.
     Backup {
         on: bool,
-        gen: u32,
+        gen: Gen,
     },
     JobDone {
         job: Ref<JobId>,
     },
     StageWaitTimeout {
         call: Ref<CallId>,
-        try_gen: u32,
+        try_gen: Gen,
     },
     ClientTimeout {
         call: Ref<CallId>,
-        try_gen: u32,
+        try_gen: Gen,
     },
     Retry {
         call: Ref<CallId>,
-        try_gen: u32,
+        try_gen: Gen,
     },
     PodUp {
         stage: u32,
         pod: u32,
-        epoch: u32,
+        epoch: Gen,
     },
     Autoscale {
         stage: u32,
@@ -184,7 +184,7 @@ enum Event {
         dep: u32,
     },
     BackupEval {
-        gen: u32,
+        gen: Gen,
     },
 }
 
@@ -198,7 +198,7 @@ pub struct Model<'a> {
     backup_on: bool,
     backup_on_since: SimTime,
     /// Generation of the backup policy in force; events of replaced policies are stale.
-    backup_gen: u32,
+    backup_gen: Gen,
     auto: Option<AutoState>,
     /// Legs waiting in all carrier queues and channels in use on all carriers.
     queued_total: u64,
@@ -250,7 +250,7 @@ impl<'a> Model<'a> {
             legs: Slab::new(),
             backup_on: false,
             backup_on_since: cfg.start,
-            backup_gen: 0,
+            backup_gen: Gen::FIRST,
             queued_total: 0,
             channels_total: 0,
             auto: None,

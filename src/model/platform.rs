@@ -11,7 +11,7 @@
 use super::calls::CallState;
 use super::config::*;
 use super::obs::StageCounts;
-use super::slab::{CallId, JobId, Ref};
+use super::slab::{CallId, Gen, JobId, Ref};
 use super::{Event, LegFailure, Model, Outcome};
 use crate::limiter::Limiter;
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw, SimRng};
@@ -33,7 +33,7 @@ pub(super) struct Pod {
     /// Scaled away: serves no new job.
     removed: bool,
     /// Rises at every crash and scale action, so stale PodUp events are dropped.
-    epoch: u32,
+    epoch: Gen,
     in_flight: u32,
     memory_mb: f64,
     /// When `memory_mb` was last brought up to date (reclaim runs continuously).
@@ -44,7 +44,7 @@ pub(super) struct StageState {
     pub(super) cfg: StageConfig,
     in_use: u64,
     /// Attempts waiting for a session: (call, attempt generation); stale entries dropped lazily.
-    waiting: VecDeque<(Ref<CallId>, u32)>,
+    waiting: VecDeque<(Ref<CallId>, Gen)>,
     pods: Vec<Pod>,
     /// One limiter per tenant (index from `Model::tenant_of`).
     tenant_limiters: Vec<Limiter>,
@@ -66,7 +66,7 @@ pub(super) struct DepState {
 pub(super) struct Job {
     stage: u32,
     call: Ref<CallId>,
-    try_gen: u32,
+    try_gen: Gen,
     pod: u32,
     error: bool,
     started: SimTime,
@@ -82,7 +82,7 @@ impl StageState {
                 .map(|_| Pod {
                     up: true,
                     removed: false,
-                    epoch: 0,
+                    epoch: Gen::FIRST,
                     in_flight: 0,
                     memory_mb: p.base_memory_mb,
                     memory_at: start,
@@ -208,7 +208,7 @@ impl Model<'_> {
 
     fn start_try(&mut self, now: SimTime, call: Ref<CallId>) {
         let c = self.calls.get_mut(call.id);
-        c.try_gen = c.try_gen.wrapping_add(1);
+        c.try_gen.bump();
         c.stage_pos = 0;
         let try_gen = c.try_gen;
         if let Some(t) = self.sources[c.source as usize].behaviour.client.timeout {
@@ -427,7 +427,7 @@ impl Model<'_> {
     /// Whether `call` is live and still on attempt `try_gen` in the platform: the results,
     /// timeouts and retries of other attempts are stale.
     #[inline]
-    fn attempt_current(&self, call: Ref<CallId>, try_gen: u32) -> bool {
+    fn attempt_current(&self, call: Ref<CallId>, try_gen: Gen) -> bool {
         self.calls
             .get_live(call)
             .is_some_and(|c| c.try_gen == try_gen && c.state == CallState::Waiting && c.in_platform)
@@ -446,7 +446,7 @@ impl Model<'_> {
             return;
         }
         c.in_platform = false;
-        c.try_gen = c.try_gen.wrapping_add(1); // the client's timeout no longer applies
+        c.try_gen.bump(); // the client's timeout no longer applies
         if self.sources[c.source as usize].behaviour.client.kind == SourceKind::Request {
             c.state = CallState::Done;
             c.answered_at = now;
@@ -466,7 +466,7 @@ impl Model<'_> {
         let client = &self.sources[c.source as usize].behaviour.client;
         if c.tries < client.retries {
             c.tries += 1;
-            c.try_gen = c.try_gen.wrapping_add(1);
+            c.try_gen.bump();
             let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
             let base =
                 client
@@ -487,7 +487,7 @@ impl Model<'_> {
     }
 
     /// The backoff after a failed attempt ended: the next attempt starts. False if stale.
-    pub(super) fn retry(&mut self, now: SimTime, call: Ref<CallId>, try_gen: u32) -> bool {
+    pub(super) fn retry(&mut self, now: SimTime, call: Ref<CallId>, try_gen: Gen) -> bool {
         let fresh = self.attempt_current(call, try_gen);
         if fresh {
             self.start_try(now, call);
@@ -496,7 +496,7 @@ impl Model<'_> {
     }
 
     /// The client gave up on the attempt (504). False if stale.
-    pub(super) fn client_timeout(&mut self, now: SimTime, call: Ref<CallId>, try_gen: u32) -> bool {
+    pub(super) fn client_timeout(&mut self, now: SimTime, call: Ref<CallId>, try_gen: Gen) -> bool {
         let fresh = self.attempt_current(call, try_gen);
         if fresh {
             self.fail_try(now, call, 504, StageFail::Timeout);
@@ -509,7 +509,7 @@ impl Model<'_> {
         &mut self,
         now: SimTime,
         call: Ref<CallId>,
-        try_gen: u32,
+        try_gen: Gen,
     ) -> bool {
         let fresh = self.attempt_current(call, try_gen) && self.calls.get(call.id).stage_queued;
         if fresh {
@@ -546,7 +546,7 @@ impl Model<'_> {
         let st = &mut self.stages[sidx];
         let p = &mut st.pods[pod as usize];
         p.up = false;
-        p.epoch = p.epoch.wrapping_add(1);
+        p.epoch.bump();
         let epoch = p.epoch;
         st.in_use = st
             .in_use
@@ -582,7 +582,7 @@ impl Model<'_> {
     }
 
     /// A pod (re)started. False if stale: it crashed again or was scaled away since.
-    pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: u32) -> bool {
+    pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: Gen) -> bool {
         let st = &mut self.stages[sidx];
         let base = st
             .cfg
@@ -614,7 +614,7 @@ impl Model<'_> {
                 st.pods.push(Pod {
                     up: false,
                     removed: false,
-                    epoch: 0,
+                    epoch: Gen::FIRST,
                     in_flight: 0,
                     memory_mb: pcfg.base_memory_mb,
                     memory_at: now,
@@ -625,7 +625,7 @@ impl Model<'_> {
                     Event::PodUp {
                         stage: sidx as u32,
                         pod,
-                        epoch: 0,
+                        epoch: Gen::FIRST,
                     },
                 );
             }
@@ -642,7 +642,7 @@ impl Model<'_> {
                     if !p.removed && (pass == 1 || p.in_flight == 0) {
                         p.removed = true;
                         p.up = false;
-                        p.epoch = p.epoch.wrapping_add(1);
+                        p.epoch.bump();
                         excess -= 1;
                     }
                 }

@@ -39,6 +39,22 @@ slot_ids! {
     JobId;
 }
 
+/// The generation of something that is replaced rather than freed (a source's pending arrival,
+/// a carrier's wake, the backup policy, a call's platform attempt, a pod's life): an event
+/// carries the generation it was scheduled in, and is stale once the owner has moved on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Gen(u32);
+
+impl Gen {
+    pub(super) const FIRST: Gen = Gen(0);
+
+    /// Moves on: events carrying the old generation become stale.
+    #[inline]
+    pub(super) fn bump(&mut self) {
+        self.0 = self.0.wrapping_add(1);
+    }
+}
+
 impl LegId {
     /// No leg: fills a call's unused leg entries (never looked up).
     pub(super) const NONE: LegId = LegId(u32::MAX);
