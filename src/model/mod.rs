@@ -296,6 +296,9 @@ impl<'a> Model<'a> {
 
     /// Runs to completion (all events handled, or the drain limit reached) and returns what
     /// was observed. `progress` is called now and then with the simulated time.
+    ///
+    /// Never inlined: tools/icount.sh counts instructions from this symbol down.
+    #[inline(never)]
     pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Observations {
         self.init();
         let stop_at = self.cfg.end.plus(self.cfg.drain);
