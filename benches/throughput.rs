@@ -8,10 +8,10 @@
 #[path = "common/handloop.rs"]
 mod handloop;
 
+use callsim::metrics;
 use callsim::model::CallSink;
 use callsim::run::{run_replications, RunOptions};
 use callsim::scenario::load;
-use callsim::stats::metrics;
 use std::path::Path;
 use std::time::Instant;
 
@@ -27,7 +27,7 @@ fn none(_r: u32) -> Result<Option<Box<dyn CallSink + Send>>, String> {
 }
 
 /// Named metrics of each replication.
-type Metrics = Vec<Vec<(&'static str, f64)>>;
+type Metrics = Vec<Vec<(String, f64)>>;
 
 /// Runs a bundled scenario `REPEAT` times; returns (calls, events, median wall s, metrics).
 fn callsim_run(
@@ -56,7 +56,14 @@ fn callsim_run(
     let r = last.unwrap();
     let calls = r.iter().map(|x| x.obs.counts.offered).sum();
     let events = r.iter().map(|x| x.obs.events).sum();
-    let m = r.iter().map(|x| metrics(&x.obs)).collect();
+    let cols = metrics::columns(&sc.model);
+    let m = r
+        .iter()
+        .map(|x| {
+            let values = metrics::values(&cols, &x.obs);
+            cols.iter().map(|c| c.name.clone()).zip(values).collect()
+        })
+        .collect();
     (calls, events, median(times), m)
 }
 

@@ -8,9 +8,11 @@
 //! adds load: retry storms), so jobs live in their own slab and report back to the call only if
 //! the call is still on that attempt.
 
+use super::calls::CallState;
 use super::config::*;
 use super::obs::StageCounts;
-use super::{CallState, Event, LegFailure, Model, Outcome, Ref};
+use super::slab::{CallId, Gen, JobId, Ref};
+use super::{Event, LegFailure, Model, Outcome};
 use crate::limiter::Limiter;
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -31,7 +33,7 @@ pub(super) struct Pod {
     /// Scaled away: serves no new job.
     removed: bool,
     /// Rises at every crash and scale action, so stale PodUp events are dropped.
-    epoch: u32,
+    epoch: Gen,
     in_flight: u32,
     memory_mb: f64,
     /// When `memory_mb` was last brought up to date (reclaim runs continuously).
@@ -42,7 +44,7 @@ pub(super) struct StageState {
     pub(super) cfg: StageConfig,
     in_use: u64,
     /// Attempts waiting for a session: (call, attempt generation); stale entries dropped lazily.
-    waiting: VecDeque<(Ref, u32)>,
+    waiting: VecDeque<(Ref<CallId>, Gen)>,
     pods: Vec<Pod>,
     /// One limiter per tenant (index from `Model::tenant_of`).
     tenant_limiters: Vec<Limiter>,
@@ -62,10 +64,9 @@ pub(super) struct DepState {
 
 #[derive(Clone, Copy)]
 pub(super) struct Job {
-    pub(super) gen: u32,
     stage: u32,
-    call: Ref,
-    try_gen: u32,
+    call: Ref<CallId>,
+    try_gen: Gen,
     pod: u32,
     error: bool,
     started: SimTime,
@@ -81,7 +82,7 @@ impl StageState {
                 .map(|_| Pod {
                     up: true,
                     removed: false,
-                    epoch: 0,
+                    epoch: Gen::FIRST,
                     in_flight: 0,
                     memory_mb: p.base_memory_mb,
                     memory_at: start,
@@ -104,6 +105,22 @@ impl StageState {
             above_since: None,
             last_scale: None,
             rr: 0,
+        }
+    }
+
+    /// A job of this stage ended (finished; a crash releases its jobs at once instead).
+    #[inline]
+    fn job_left(&mut self, pod: u32) {
+        self.in_use = self
+            .in_use
+            .checked_sub(1)
+            .expect("a stage released more sessions than it held");
+        if pod != NO_POD {
+            let p = &mut self.pods[pod as usize];
+            p.in_flight = p
+                .in_flight
+                .checked_sub(1)
+                .expect("a pod finished more jobs than it ran");
         }
     }
 
@@ -184,14 +201,14 @@ impl Model<'_> {
     }
 
     /// A call or request enters the platform: its first attempt starts at the first stage.
-    pub(super) fn begin_platform(&mut self, now: SimTime, call: Ref) {
-        self.calls.get_mut(call.idx).in_platform = true;
+    pub(super) fn begin_platform(&mut self, now: SimTime, call: Ref<CallId>) {
+        self.calls.get_mut(call.id).in_platform = true;
         self.start_try(now, call);
     }
 
-    fn start_try(&mut self, now: SimTime, call: Ref) {
-        let c = self.calls.get_mut(call.idx);
-        c.try_gen = c.try_gen.wrapping_add(1);
+    fn start_try(&mut self, now: SimTime, call: Ref<CallId>) {
+        let c = self.calls.get_mut(call.id);
+        c.try_gen.bump();
         c.stage_pos = 0;
         let try_gen = c.try_gen;
         if let Some(t) = self.sources[c.source as usize].behaviour.client.timeout {
@@ -201,7 +218,7 @@ impl Model<'_> {
         self.enter_stage(now, call);
     }
 
-    fn stage_index(&self, call: u32) -> usize {
+    fn stage_index(&self, call: CallId) -> usize {
         let c = self.calls.get(call);
         self.sources[c.source as usize].behaviour.client.stages[c.stage_pos as usize]
     }
@@ -223,9 +240,9 @@ impl Model<'_> {
         self.obs.stages[stage].levels(idx, in_use, pods);
     }
 
-    fn enter_stage(&mut self, now: SimTime, call: Ref) {
-        let sidx = self.stage_index(call.idx);
-        let c = self.calls.get(call.idx);
+    fn enter_stage(&mut self, now: SimTime, call: Ref<CallId>) {
+        let sidx = self.stage_index(call.id);
+        let c = self.calls.get(call.id);
         let (source, account, measured, pos) = (
             c.source as usize,
             c.account as usize,
@@ -270,8 +287,8 @@ impl Model<'_> {
                 self.fail_try(now, call, code, StageFail::Refused);
             }
             StageOverLimit::Wait { timeout, .. } => {
-                let try_gen = self.calls.get(call.idx).try_gen;
-                self.calls.get_mut(call.idx).stage_queued = true;
+                let try_gen = self.calls.get(call.id).try_gen;
+                self.calls.get_mut(call.id).stage_queued = true;
                 self.stages[sidx].waiting.push_back((call, try_gen));
                 if let Some(t) = timeout {
                     self.sched
@@ -281,8 +298,8 @@ impl Model<'_> {
         }
     }
 
-    fn start_job(&mut self, now: SimTime, sidx: usize, call: Ref, pod: u32) {
-        let c = self.calls.get(call.idx);
+    fn start_job(&mut self, now: SimTime, sidx: usize, call: Ref<CallId>, pod: u32) {
+        let c = self.calls.get(call.id);
         let (seed, source, tries, try_gen, measured) =
             (c.seed, c.source as usize, c.tries, c.try_gen, c.measured);
         let method_leak = {
@@ -333,19 +350,15 @@ impl Model<'_> {
             p.memory_at = now;
             crash = p.memory_mb > limit;
         }
-        let job = self.jobs.insert(
-            |gen| Job {
-                gen,
-                stage: sidx as u32,
-                call,
-                try_gen,
-                pod,
-                error,
-                started: now,
-                measured,
-            },
-            |j| j.gen,
-        );
+        let job = self.jobs.insert(Job {
+            stage: sidx as u32,
+            call,
+            try_gen,
+            pod,
+            error,
+            started: now,
+            measured,
+        });
         self.sched
             .schedule(now.plus(duration), Event::JobDone { job });
         self.count_stage(now, sidx, measured, |s| s.jobs += 1);
@@ -355,24 +368,21 @@ impl Model<'_> {
         }
     }
 
-    pub(super) fn job_done(&mut self, now: SimTime, job: Ref) {
-        if !(self.jobs.is_live(job.idx) && self.jobs.get(job.idx).gen == job.gen) {
-            self.obs.stale_events += 1; // killed by a pod crash
-            return;
-        }
-        let j = *self.jobs.get(job.idx);
-        self.jobs.remove(job.idx, |j| j.gen = j.gen.wrapping_add(1));
+    /// A job finished: its session (or pod slot) is free, and its result goes to its call.
+    /// False if stale: the job was killed by a pod crash.
+    pub(super) fn job_done(&mut self, now: SimTime, job: Ref<JobId>) -> bool {
+        let Some(&j) = self.jobs.get_live(job) else {
+            return false;
+        };
+        self.jobs.remove(job.id);
         let sidx = j.stage as usize;
-        let st = &mut self.stages[sidx];
-        st.in_use -= 1;
-        if j.pod != NO_POD {
-            st.pods[j.pod as usize].in_flight -= 1;
-        }
+        self.stages[sidx].job_left(j.pod);
         let idx = self.obs.timeline.index_of(now);
         self.obs.stages[sidx].latency(idx, j.measured, now.since(j.started));
         self.stage_levels(now, sidx);
         self.deliver(now, j);
         self.drain_stage(now, sidx);
+        true
     }
 
     /// Hands a finished job's result to its call, if the call is still on that attempt.
@@ -381,14 +391,14 @@ impl Model<'_> {
             return;
         }
         let sidx = j.stage as usize;
-        if self.stage_index(j.call.idx) != sidx {
+        if self.stage_index(j.call.id) != sidx {
             return;
         }
         if !j.error {
             self.advance_stage(now, j.call);
             return;
         }
-        let measured = self.calls.get(j.call.idx).measured;
+        let measured = self.calls.get(j.call.id).measured;
         self.count_stage(now, sidx, measured, |s| s.errors += 1);
         let cfg = &self.stages[sidx].cfg;
         let policy = cfg
@@ -401,7 +411,7 @@ impl Model<'_> {
             LookupPolicy::FailOpen => self.advance_stage(now, j.call),
             LookupPolicy::FailClosed => self.fail_try(now, j.call, code, StageFail::Error),
             LookupPolicy::DisableAccount => {
-                let c = self.calls.get(j.call.idx);
+                let c = self.calls.get(j.call.id);
                 let (source, account) = (c.source as usize, c.account as usize);
                 if !self.blocked[source][account] {
                     self.blocked[source][account] = true;
@@ -414,15 +424,17 @@ impl Model<'_> {
         }
     }
 
-    fn attempt_current(&self, call: Ref, try_gen: u32) -> bool {
-        self.call_ok(call) && {
-            let c = self.calls.get(call.idx);
-            c.try_gen == try_gen && c.state == CallState::Waiting && c.in_platform
-        }
+    /// Whether `call` is live and still on attempt `try_gen` in the platform: the results,
+    /// timeouts and retries of other attempts are stale.
+    #[inline]
+    fn attempt_current(&self, call: Ref<CallId>, try_gen: Gen) -> bool {
+        self.calls
+            .get_live(call)
+            .is_some_and(|c| c.try_gen == try_gen && c.state == CallState::Waiting && c.in_platform)
     }
 
-    fn advance_stage(&mut self, now: SimTime, call: Ref) {
-        let c = self.calls.get_mut(call.idx);
+    fn advance_stage(&mut self, now: SimTime, call: Ref<CallId>) {
+        let c = self.calls.get_mut(call.id);
         c.stage_pos += 1;
         let n = self.sources[c.source as usize]
             .behaviour
@@ -434,27 +446,27 @@ impl Model<'_> {
             return;
         }
         c.in_platform = false;
-        c.try_gen = c.try_gen.wrapping_add(1); // the client's timeout no longer applies
+        c.try_gen.bump(); // the client's timeout no longer applies
         if self.sources[c.source as usize].behaviour.client.kind == SourceKind::Request {
             c.state = CallState::Done;
             c.answered_at = now;
-            self.tally(now, call.idx, |x| x.served += 1);
-            self.emit(now, call.idx, Outcome::Served);
-            self.free_call(call.idx);
+            self.tally(now, call.id, |x| x.served += 1);
+            self.emit(now, call.id, Outcome::Served);
+            self.free_call(call.id);
         } else {
-            self.begin_dialling(now, call);
+            self.begin_dialling(now, call.id);
         }
     }
 
     /// An attempt failed: retry after a backoff if the client has retries left, else the call
     /// or request fails with `code`.
-    fn fail_try(&mut self, now: SimTime, call: Ref, code: u16, why: StageFail) {
-        let c = self.calls.get_mut(call.idx);
+    fn fail_try(&mut self, now: SimTime, call: Ref<CallId>, code: u16, why: StageFail) {
+        let c = self.calls.get_mut(call.id);
         c.stage_queued = false;
         let client = &self.sources[c.source as usize].behaviour.client;
         if c.tries < client.retries {
             c.tries += 1;
-            c.try_gen = c.try_gen.wrapping_add(1);
+            c.try_gen.bump();
             let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
             let base =
                 client
@@ -463,7 +475,7 @@ impl Model<'_> {
             let wait = SimDuration::from_secs_f64(
                 base.as_secs_f64() * client.backoff_multiplier.powi(tries as i32 - 1),
             );
-            self.tally(now, call.idx, |x| x.retries += 1);
+            self.tally(now, call.id, |x| x.retries += 1);
             self.sched
                 .schedule(now.plus(wait), Event::Retry { call, try_gen });
             return;
@@ -471,43 +483,51 @@ impl Model<'_> {
         c.in_platform = false;
         c.state = CallState::Done;
         c.last_failure = Some(LegFailure::Stage { code, why });
-        self.conclude(now, call.idx, Outcome::Failed);
+        self.conclude(now, call.id, Outcome::Failed);
     }
 
-    pub(super) fn retry(&mut self, now: SimTime, call: Ref, try_gen: u32) {
-        if self.attempt_current(call, try_gen) {
+    /// The backoff after a failed attempt ended: the next attempt starts. False if stale.
+    pub(super) fn retry(&mut self, now: SimTime, call: Ref<CallId>, try_gen: Gen) -> bool {
+        let fresh = self.attempt_current(call, try_gen);
+        if fresh {
             self.start_try(now, call);
-        } else {
-            self.obs.stale_events += 1;
         }
+        fresh
     }
 
-    pub(super) fn client_timeout(&mut self, now: SimTime, call: Ref, try_gen: u32) {
-        if self.attempt_current(call, try_gen) {
+    /// The client gave up on the attempt (504). False if stale.
+    pub(super) fn client_timeout(&mut self, now: SimTime, call: Ref<CallId>, try_gen: Gen) -> bool {
+        let fresh = self.attempt_current(call, try_gen);
+        if fresh {
             self.fail_try(now, call, 504, StageFail::Timeout);
-        } else {
-            self.obs.stale_events += 1;
         }
+        fresh
     }
 
-    pub(super) fn stage_wait_timeout(&mut self, now: SimTime, call: Ref, try_gen: u32) {
-        if self.attempt_current(call, try_gen) && self.calls.get(call.idx).stage_queued {
-            let sidx = self.stage_index(call.idx);
-            let measured = self.calls.get(call.idx).measured;
+    /// The attempt waited for a session as long as the stage allows. False if stale.
+    pub(super) fn stage_wait_timeout(
+        &mut self,
+        now: SimTime,
+        call: Ref<CallId>,
+        try_gen: Gen,
+    ) -> bool {
+        let fresh = self.attempt_current(call, try_gen) && self.calls.get(call.id).stage_queued;
+        if fresh {
+            let sidx = self.stage_index(call.id);
+            let measured = self.calls.get(call.id).measured;
             self.count_stage(now, sidx, measured, |s| s.refused += 1);
             let code = match self.stages[sidx].cfg.over_limit {
                 StageOverLimit::Wait { code, .. } | StageOverLimit::Refuse { code } => code,
             };
             self.fail_try(now, call, code, StageFail::Refused);
-        } else {
-            self.obs.stale_events += 1;
         }
+        fresh
     }
 
     /// Starts waiting attempts while the stage has room.
     fn drain_stage(&mut self, now: SimTime, sidx: usize) {
         while let Some(&(call, try_gen)) = self.stages[sidx].waiting.front() {
-            let live = self.attempt_current(call, try_gen) && self.calls.get(call.idx).stage_queued;
+            let live = self.attempt_current(call, try_gen) && self.calls.get(call.id).stage_queued;
             if !live {
                 self.stages[sidx].waiting.pop_front();
                 continue;
@@ -516,7 +536,7 @@ impl Model<'_> {
                 return;
             };
             self.stages[sidx].waiting.pop_front();
-            self.calls.get_mut(call.idx).stage_queued = false;
+            self.calls.get_mut(call.id).stage_queued = false;
             self.start_job(now, sidx, call, slot);
         }
     }
@@ -526,9 +546,12 @@ impl Model<'_> {
         let st = &mut self.stages[sidx];
         let p = &mut st.pods[pod as usize];
         p.up = false;
-        p.epoch = p.epoch.wrapping_add(1);
+        p.epoch.bump();
         let epoch = p.epoch;
-        st.in_use -= u64::from(p.in_flight);
+        st.in_use = st
+            .in_use
+            .checked_sub(u64::from(p.in_flight))
+            .expect("a crashed pod held more jobs than its stage");
         p.in_flight = 0;
         let restart = st.cfg.pods.as_ref().expect("pods").restart_time;
         self.sched.schedule(
@@ -539,27 +562,27 @@ impl Model<'_> {
                 epoch,
             },
         );
-        let killed: Vec<u32> = (0..self.jobs.items.len() as u32)
-            .filter(|&i| {
-                self.jobs.is_live(i)
-                    && self.jobs.get(i).stage == sidx as u32
-                    && self.jobs.get(i).pod == pod
-            })
+        let killed: Vec<JobId> = self
+            .jobs
+            .iter_live()
+            .filter(|(_, j)| j.stage == sidx as u32 && j.pod == pod)
+            .map(|(id, _)| id)
             .collect();
         self.count_stage(now, sidx, true, |s| s.pod_crashes += 1);
         self.stage_levels(now, sidx);
         let code = self.stages[sidx].cfg.error_code;
         for i in killed {
             let j = *self.jobs.get(i);
-            self.jobs.remove(i, |j| j.gen = j.gen.wrapping_add(1));
-            if self.attempt_current(j.call, j.try_gen) && self.stage_index(j.call.idx) == sidx {
+            self.jobs.remove(i);
+            if self.attempt_current(j.call, j.try_gen) && self.stage_index(j.call.id) == sidx {
                 self.count_stage(now, sidx, j.measured, |s| s.errors += 1);
                 self.fail_try(now, j.call, code, StageFail::Error);
             }
         }
     }
 
-    pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: u32) {
+    /// A pod (re)started. False if stale: it crashed again or was scaled away since.
+    pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: Gen) -> bool {
         let st = &mut self.stages[sidx];
         let base = st
             .cfg
@@ -569,14 +592,14 @@ impl Model<'_> {
             .unwrap_or(0.0);
         let p = &mut st.pods[pod as usize];
         if p.epoch != epoch || p.removed {
-            self.obs.stale_events += 1;
-            return;
+            return false;
         }
         p.up = true;
         p.memory_mb = base;
         p.memory_at = now;
         self.stage_levels(now, sidx);
         self.drain_stage(now, sidx);
+        true
     }
 
     /// Adds pods (ready after the start time) or removes idle ones until `want` are wanted.
@@ -591,7 +614,7 @@ impl Model<'_> {
                 st.pods.push(Pod {
                     up: false,
                     removed: false,
-                    epoch: 0,
+                    epoch: Gen::FIRST,
                     in_flight: 0,
                     memory_mb: pcfg.base_memory_mb,
                     memory_at: now,
@@ -602,7 +625,7 @@ impl Model<'_> {
                     Event::PodUp {
                         stage: sidx as u32,
                         pod,
-                        epoch: 0,
+                        epoch: Gen::FIRST,
                     },
                 );
             }
@@ -619,7 +642,7 @@ impl Model<'_> {
                     if !p.removed && (pass == 1 || p.in_flight == 0) {
                         p.removed = true;
                         p.up = false;
-                        p.epoch = p.epoch.wrapping_add(1);
+                        p.epoch.bump();
                         excess -= 1;
                     }
                 }
@@ -724,70 +747,110 @@ impl Model<'_> {
         }
     }
 
-    pub(super) fn apply_platform_change(&mut self, now: SimTime, kind: &ChangeKind) {
-        match kind {
-            ChangeKind::Stage(i, cfg) => {
-                let want = cfg.pods.as_ref().map(|p| p.count);
-                let tenants = self.tenant_of.iter().max().map_or(0, |m| m + 1);
-                if let (Some(a), None) = (&cfg.autoscaler, &self.stages[*i].cfg.autoscaler) {
-                    // An autoscaler added mid-run starts its evaluations now.
-                    self.sched.schedule(
-                        now.plus(a.evaluate_every),
-                        Event::Autoscale { stage: *i as u32 },
-                    );
-                }
-                let st = &mut self.stages[*i];
-                match (&cfg.tenant_limit, &st.cfg.tenant_limit) {
-                    (Some(new), Some(old)) if new.limiter != old.limiter => {
-                        for l in &mut st.tenant_limiters {
-                            l.reconfigure(&new.limiter, now);
-                        }
-                    }
-                    // A limiter added mid-run starts full for every tenant.
-                    (Some(new), None) => {
-                        st.tenant_limiters = (0..tenants)
-                            .map(|_| Limiter::new(&new.limiter, now))
-                            .collect();
-                    }
-                    _ => {}
-                }
-                let manual_rescale =
-                    cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
-                st.cfg = cfg.clone();
-                if let (true, Some(w)) = (manual_rescale, want) {
-                    self.scale_to(now, *i, w);
-                }
-                self.drain_stage(now, *i);
-            }
-            ChangeKind::Dependency(i, cfg, primary_set) => {
-                if let (Some(h), None) = (&cfg.health_check, &self.deps[*i].cfg.health_check) {
-                    // Health checks added mid-run start now.
-                    self.sched
-                        .schedule(now.plus(h.every), Event::HealthCheck { dep: *i as u32 });
-                }
-                let d = &mut self.deps[*i];
-                let primary = if *primary_set {
-                    cfg.primary
-                } else {
-                    d.cfg.primary
-                };
-                let failover = d.cfg.primary != primary;
-                d.cfg = cfg.clone();
-                d.cfg.primary = primary;
-                d.failing_since = None;
-                if failover {
-                    self.note_failover(now, *i);
-                }
-            }
-            ChangeKind::ResetAccounts => {
-                for b in &mut self.blocked {
-                    b.iter_mut().for_each(|x| *x = false);
-                }
-                self.blocked_count = 0;
-                self.accounts_level(now);
-            }
-            _ => unreachable!("not a platform change"),
+    /// A stage's table changes (scheduled): limiters, pods (a manual rescale) and autoscaler
+    /// take the new values; waiting attempts start if the stage now has room.
+    pub(super) fn change_stage(&mut self, now: SimTime, i: usize, cfg: &StageConfig) {
+        let want = cfg.pods.as_ref().map(|p| p.count);
+        let tenants = self.tenant_of.iter().max().map_or(0, |m| m + 1);
+        if let (Some(a), None) = (&cfg.autoscaler, &self.stages[i].cfg.autoscaler) {
+            // An autoscaler added mid-run starts its evaluations now.
+            self.sched.schedule(
+                now.plus(a.evaluate_every),
+                Event::Autoscale { stage: i as u32 },
+            );
         }
+        let st = &mut self.stages[i];
+        match (&cfg.tenant_limit, &st.cfg.tenant_limit) {
+            (Some(new), Some(old)) if new.limiter != old.limiter => {
+                for l in &mut st.tenant_limiters {
+                    l.reconfigure(&new.limiter, now);
+                }
+            }
+            // A limiter added mid-run starts full for every tenant.
+            (Some(new), None) => {
+                st.tenant_limiters = (0..tenants)
+                    .map(|_| Limiter::new(&new.limiter, now))
+                    .collect();
+            }
+            _ => {}
+        }
+        let manual_rescale =
+            cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
+        st.cfg = cfg.clone();
+        if let (true, Some(w)) = (manual_rescale, want) {
+            self.scale_to(now, i, w);
+        }
+        self.drain_stage(now, i);
+    }
+
+    /// A dependency's table changes (scheduled); `primary_set`: the change names the primary
+    /// (a scheduled failover), otherwise the primary in force stays.
+    pub(super) fn change_dependency(
+        &mut self,
+        now: SimTime,
+        i: usize,
+        cfg: &DependencyConfig,
+        primary_set: bool,
+    ) {
+        if let (Some(h), None) = (&cfg.health_check, &self.deps[i].cfg.health_check) {
+            // Health checks added mid-run start now.
+            self.sched
+                .schedule(now.plus(h.every), Event::HealthCheck { dep: i as u32 });
+        }
+        let d = &mut self.deps[i];
+        let primary = if primary_set {
+            cfg.primary
+        } else {
+            d.cfg.primary
+        };
+        let failover = d.cfg.primary != primary;
+        d.cfg = cfg.clone();
+        d.cfg.primary = primary;
+        d.failing_since = None;
+        if failover {
+            self.note_failover(now, i);
+        }
+    }
+
+    /// Unblocks every blocked account (a scheduled manual reset).
+    pub(super) fn reset_accounts(&mut self, now: SimTime) {
+        for b in &mut self.blocked {
+            b.iter_mut().for_each(|x| *x = false);
+        }
+        self.blocked_count = 0;
+        self.accounts_level(now);
+    }
+
+    /// At the end of a run: every stage's sessions in use are its live jobs, every pod's jobs
+    /// in flight are the live jobs on it, and the blocked-account count is the blocked
+    /// accounts. Once per run, over live jobs only.
+    pub(super) fn assert_platform_balance(&self) {
+        let mut jobs_of_stage = vec![0u64; self.stages.len()];
+        let mut jobs_of_pod: Vec<Vec<u32>> =
+            self.stages.iter().map(|s| vec![0; s.pods.len()]).collect();
+        for (_, j) in self.jobs.iter_live() {
+            jobs_of_stage[j.stage as usize] += 1;
+            if j.pod != NO_POD {
+                jobs_of_pod[j.stage as usize][j.pod as usize] += 1;
+            }
+        }
+        for (i, st) in self.stages.iter().enumerate() {
+            assert_eq!(
+                st.in_use, jobs_of_stage[i],
+                "stage balance: sessions in use equal the stage's live jobs"
+            );
+            for (p, n) in st.pods.iter().zip(&jobs_of_pod[i]) {
+                assert_eq!(
+                    p.in_flight, *n,
+                    "pod balance: jobs in flight equal the pod's live jobs"
+                );
+            }
+        }
+        let blocked = self.blocked.iter().flatten().filter(|b| **b).count() as u64;
+        assert_eq!(
+            self.blocked_count, blocked,
+            "blocked-account count equals the blocked accounts"
+        );
     }
 }
 

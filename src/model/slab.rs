@@ -1,0 +1,218 @@
+//! Typed ids and the slab that holds calls, legs and jobs: dense storage with a free list, where
+//! every slot carries a generation so an event that names a slot freed (and perhaps reused)
+//! since it was scheduled is recognised as stale in one place, `Slab::get_live`.
+//!
+//! Knows nothing of telephony; depends on nothing.
+
+use std::marker::PhantomData;
+
+/// An index into one slab, typed so a leg's index cannot be used as a call's.
+pub(super) trait SlotId: Copy + Eq {
+    fn from_index(index: u32) -> Self;
+    fn index(self) -> usize;
+}
+
+macro_rules! slot_ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) struct $name(u32);
+        impl SlotId for $name {
+            #[inline]
+            fn from_index(index: u32) -> Self {
+                $name(index)
+            }
+            #[inline]
+            fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    )*};
+}
+
+slot_ids! {
+    /// A call (or API request) in `Model::calls`.
+    CallId;
+    /// A leg of a call in `Model::legs`.
+    LegId;
+    /// A platform job in `Model::jobs`.
+    JobId;
+}
+
+/// The generation of something that is replaced rather than freed (a source's pending arrival,
+/// a carrier's wake, the backup policy, a call's platform attempt, a pod's life): an event
+/// carries the generation it was scheduled in, and is stale once the owner has moved on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Gen(u32);
+
+impl Gen {
+    pub(super) const FIRST: Gen = Gen(0);
+
+    /// Moves on: events carrying the old generation become stale.
+    #[inline]
+    pub(super) fn bump(&mut self) {
+        self.0 = self.0.wrapping_add(1);
+    }
+}
+
+impl LegId {
+    /// No leg: fills a call's unused leg entries (never looked up).
+    pub(super) const NONE: LegId = LegId(u32::MAX);
+}
+
+/// What an event holds of a slab entry: its slot and the slot's generation when the event was
+/// scheduled. Stale once the entry is freed, even if the slot is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ref<I> {
+    pub(super) id: I,
+    gen: u32,
+}
+
+/// One slot: the generation is odd while the slot holds a live entry and even while it is free,
+/// and rises at every insert and remove; so one comparison with a `Ref`'s (odd) generation
+/// checks both that the entry is live and that it is the one the `Ref` was made for.
+struct Slot<T> {
+    gen: u32,
+    value: T,
+}
+
+pub(super) struct Slab<I, T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    in_use: usize,
+    _id: PhantomData<I>,
+}
+
+impl<I: SlotId, T> Slab<I, T> {
+    pub(super) fn new() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            in_use: 0,
+            _id: PhantomData,
+        }
+    }
+
+    /// Stores `value` in a free slot (the most recently freed first) or a new one.
+    #[inline]
+    pub(super) fn insert(&mut self, value: T) -> Ref<I> {
+        self.in_use += 1;
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                let slot = &mut self.slots[idx as usize];
+                assert!(slot.gen & 1 == 0, "slot {idx} on the free list is live");
+                slot.gen = slot.gen.wrapping_add(1);
+                slot.value = value;
+                idx
+            }
+            None => {
+                let idx = u32::try_from(self.slots.len()).expect("fewer than 2^32 slots");
+                self.slots.push(Slot { gen: 1, value });
+                idx
+            }
+        };
+        Ref {
+            id: I::from_index(idx),
+            gen: self.slots[idx as usize].gen,
+        }
+    }
+
+    /// The entry `r` was made for, or None if it has been removed since (a stale reference).
+    #[inline]
+    pub(super) fn get_live(&self, r: Ref<I>) -> Option<&T> {
+        let slot = &self.slots[r.id.index()];
+        (slot.gen == r.gen).then_some(&slot.value)
+    }
+
+    /// A reference to the live entry in `id`, for an event to carry.
+    #[inline]
+    pub(super) fn ref_of(&self, id: I) -> Ref<I> {
+        let gen = self.slots[id.index()].gen;
+        debug_assert!(gen & 1 == 1, "ref_of a free slot");
+        Ref { id, gen }
+    }
+
+    #[inline]
+    pub(super) fn is_live(&self, id: I) -> bool {
+        self.slots[id.index()].gen & 1 == 1
+    }
+
+    /// The entry in `id`, which the caller knows to be live (it holds the id of an entry it
+    /// owns: a leg's call, a call's current leg). Checked in debug builds only: this is the
+    /// hot path, and every id here came from a live `Ref` or a live owner.
+    #[inline]
+    pub(super) fn get(&self, id: I) -> &T {
+        let slot = &self.slots[id.index()];
+        debug_assert!(slot.gen & 1 == 1, "get of a free slot");
+        &slot.value
+    }
+
+    /// As `get`, mutably.
+    #[inline]
+    pub(super) fn get_mut(&mut self, id: I) -> &mut T {
+        let slot = &mut self.slots[id.index()];
+        debug_assert!(slot.gen & 1 == 1, "get_mut of a free slot");
+        &mut slot.value
+    }
+
+    /// Frees the entry in `id`: every `Ref` to it becomes stale. Freeing a free slot panics.
+    #[inline]
+    pub(super) fn remove(&mut self, id: I) {
+        let idx = id.index();
+        let slot = &mut self.slots[idx];
+        assert!(slot.gen & 1 == 1, "double free of slot {idx}");
+        slot.gen = slot.gen.wrapping_add(1);
+        self.free.push(idx as u32);
+        self.in_use = self
+            .in_use
+            .checked_sub(1)
+            .expect("slab: more frees than inserts");
+    }
+
+    /// Entries in use now.
+    pub(super) fn in_use(&self) -> usize {
+        self.in_use
+    }
+
+    /// Slots ever used (live or free): ids below this are valid to ask `is_live`.
+    pub(super) fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// The live entries, in slot order (end-of-run accounting; not a simulation path).
+    pub(super) fn iter_live(&self) -> impl Iterator<Item = (I, &T)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.gen & 1 == 1)
+            .map(|(i, s)| (I::from_index(i as u32), &s.value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_goes_stale_when_its_slot_is_freed_and_reused() {
+        let mut s: Slab<CallId, u8> = Slab::new();
+        let a = s.insert(1);
+        assert_eq!(s.get_live(a), Some(&1));
+        s.remove(a.id);
+        assert_eq!(s.get_live(a), None);
+        let b = s.insert(2);
+        assert_eq!(b.id, a.id, "the freed slot is reused");
+        assert_eq!(s.get_live(a), None, "the old reference stays stale");
+        assert_eq!(s.get_live(b), Some(&2));
+        assert_eq!(s.in_use(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "double free")]
+    fn freeing_twice_panics() {
+        let mut s: Slab<LegId, u8> = Slab::new();
+        let a = s.insert(1);
+        s.remove(a.id);
+        s.remove(a.id);
+    }
+}
