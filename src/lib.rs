@@ -9,6 +9,7 @@ pub mod engine;
 pub mod export;
 pub mod limiter;
 pub mod model;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod report;
 pub mod run;
 pub mod validate;
 
@@ -100,6 +101,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Exact queueing formulas: Erlang B, C, A and M/D/1, and the inverse questions.
     Erlang(crate::cli_erlang::ErlangArgs),
+    /// Render DIR/report.html (self-contained, with charts) from an output directory.
+    Report(report::ReportArgs),
 }
 
 /// Parses argv and runs the chosen subcommand.
@@ -109,6 +112,7 @@ pub fn main_with(cli: Cli) -> Result<(), CliError> {
         Command::Compare(a) => compare::run(a),
         Command::Check(a) => check::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Report(a) => report::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
             crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;
