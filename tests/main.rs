@@ -4,4 +4,5 @@ mod callrail;
 mod cli;
 mod golden;
 mod incidents;
+mod report;
 mod validate;

@@ -277,7 +277,7 @@ pub fn time_chart(c: &TimeChart) -> Result<Chart, Error> {
             .draw()
             .map_err(draw_err)?;
         draw_shades(&mut ch, &c.shades, ymax)?;
-        draw_markers(&mut ch, &c.markers, ymax)?;
+        draw_markers(&mut ch, &c.markers, ymax, c.x_range)?;
         for l in &c.lines {
             draw_line(&mut ch, l)?;
         }
@@ -364,11 +364,12 @@ where
     Ok(())
 }
 
-fn draw_markers<X>(ch: &mut Ctx<'_, X>, markers: &[Marker], ymax: f64) -> Result<(), Error>
+fn draw_markers<X>(ch: &mut Ctx<'_, X>, markers: &[Marker], ymax: f64, x_range: (f64, f64)) -> Result<(), Error>
 where
     X: Ranged<ValueType = f64>,
 {
     let grey = RGBColor(0x55, 0x55, 0x55);
+    let mid = x_range.0 + 0.6 * (x_range.1 - x_range.0);
     for (i, m) in markers.iter().enumerate() {
         ch.draw_series(DashedLineSeries::new(
             vec![(m.at, 0.0), (m.at, ymax)],
@@ -378,13 +379,22 @@ where
         ))
         .map_err(draw_err)?;
         let y = ymax * (0.84 - 0.07 * (i % 3) as f64);
-        let style = TextStyle::from((FONT, 13).into_font())
-            .color(&grey)
-            .pos(Pos::new(HPos::Right, VPos::Top));
-        ch.draw_series(std::iter::once(Text::new(format!("{} ▸", m.label), (m.at, y), style)))
+        let label = short(&m.label, 48);
+        let (text, h) = if m.at < mid { (format!(" {label}"), HPos::Left) } else { (format!("{label} "), HPos::Right) };
+        let style = TextStyle::from((FONT, 13).into_font()).color(&grey).pos(Pos::new(h, VPos::Top));
+        ch.draw_series(std::iter::once(Text::new(text, (m.at, y), style)))
             .map_err(draw_err)?;
     }
     Ok(())
+}
+
+/// At most `n` characters, with an ellipsis when cut (the page lists the full text).
+pub fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>().trim_end())
+    }
 }
 
 fn legend<X>(ch: &mut Ctx<'_, X>) -> Result<(), Error>
@@ -555,7 +565,7 @@ pub fn lever_chart(c: &LeverChart) -> Result<Chart, Error> {
             draw_line(&mut ch, &l)?;
         }
         if let Some((x, label)) = &c.chosen {
-            draw_markers(&mut ch, &[Marker { at: *x, label: label.clone() }], ymax)?;
+            draw_markers(&mut ch, &[Marker { at: *x, label: label.clone() }], ymax, (xa - pad, xb + pad))?;
         }
         legend(&mut ch)?;
         for p in c.points.iter().filter(|p| p.mean.is_finite()) {

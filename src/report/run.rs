@@ -168,8 +168,9 @@ fn traffic_section(tl: &Table, f: &Frame, info: Option<&Info>) -> Result<Section
     if any_positive(&legs) {
         charts.extend(carrier_charts(tl, f, &legs, info)?);
     }
+    let heading = if charts.len() > 1 { "Traffic and the carrier" } else { "Traffic" };
     Ok(Section {
-        heading: "Traffic and the carrier".into(),
+        heading: heading.into(),
         text: "Lines are means over replications; bands are 95% confidence intervals. Blue shading: backup routing on; orange shading: named windows; dashed verticals: scheduled changes.".into(),
         charts,
     })
@@ -311,7 +312,7 @@ fn headline(summary: &Table, dir: &Path) -> Result<Vec<Headline>, Error> {
     for (label, name, k) in fixed.chain(windowed) {
         let Ok(c) = summary.col(name) else { continue };
         let (v, a, b) = (summary.num(m, c)? * k, summary.num(lo, c)? * k, summary.num(hi, c)? * k);
-        let optional = matches!(name, "served" | "failed" | "redials" | "backup_routed" | "no_answer");
+        let optional = name != "offered" && !name.contains('@');
         if (optional && v == 0.0) || v.is_nan() {
             continue;
         }
@@ -370,6 +371,10 @@ fn meta_from_summary(page: &mut Page, summary: &Table, info: Option<&Info>) {
     }
     if let Some(r) = reps {
         page.meta.push(("replications".into(), r));
+    }
+    let changes: Vec<String> = info.map(Info::change_markers).unwrap_or_default().into_iter().map(|m| m.label).collect();
+    if !changes.is_empty() {
+        page.meta.push(("scheduled changes".into(), changes.join("; ")));
     }
     page.title = info.map_or_else(|| "callsim run".to_string(), |i| i.scenario.name.clone());
     page.description = info.map(|i| i.scenario.description.clone()).unwrap_or_default();
