@@ -57,7 +57,7 @@ selfcheck() { # HTML NAME
 }
 
 fail=0
-for case in "callrail scenarios/callrail-2018-05-14.toml 2600" "voucherify scenarios/voucherify-2021-08-20.toml 3300"; do
+for case in "callrail scenarios/callrail-2018-05-14.toml 2000" "voucherify scenarios/voucherify-2021-08-20.toml 2060"; do
   set -- $case
   name=$1 scenario=$2 height=$3 out="$tmp/$1"
   "$bin" run "$scenario" --out "$out" --quiet >/dev/null

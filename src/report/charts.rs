@@ -162,7 +162,7 @@ impl ValueFormatter<f64> for TickAxis {
 fn y_top(values: impl Iterator<Item = f64>) -> f64 {
     let m = values.filter(|v| v.is_finite()).fold(0.0f64, f64::max);
     if m > 0.0 {
-        m * 1.12
+        m * 1.25
     } else {
         1.0
     }

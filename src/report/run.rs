@@ -40,8 +40,26 @@ impl Frame {
             x_range: self.x_range,
             lines,
             shades: self.shades.clone(),
-            markers: self.markers.clone(),
+            markers: self.chart_markers(),
         })
+    }
+
+    /// Markers as drawn: with more than 3, numbers (the section text lists them in words).
+    fn chart_markers(&self) -> Vec<Marker> {
+        if self.markers.len() <= 3 {
+            return self.markers.clone();
+        }
+        let num = |(k, m): (usize, &Marker)| Marker { at: m.at, label: format!("[{}]", k + 1) };
+        self.markers.iter().enumerate().map(num).collect()
+    }
+
+    /// " Markers: [1] ...; [2] ..." when the charts show numbers, else empty.
+    fn marker_key(&self) -> String {
+        if self.markers.len() <= 3 {
+            return String::new();
+        }
+        let items: Vec<String> = self.markers.iter().enumerate().map(|(k, m)| format!("[{}] {}", k + 1, m.label)).collect();
+        format!(" Markers: {}.", items.join("; "))
     }
 }
 
@@ -165,40 +183,55 @@ fn traffic_section(tl: &Table, f: &Frame, info: Option<&Info>) -> Result<Section
     }
     let mut charts = vec![f.chart("calls", &format!("Calls and requests {}: offered, answered, lost", f.per), &format!("calls {}", f.per), "calls", lines)?];
     let legs = s("legs_dialed")?;
+    let mut quiet = "";
     if any_positive(&legs) {
-        charts.extend(carrier_charts(tl, f, &legs, info)?);
+        let (c, queued) = carrier_charts(tl, f, &legs, info)?;
+        charts.extend(c);
+        if !queued {
+            quiet = " No leg waited for a dial slot, so the dial-delay and queue charts are left out.";
+        }
     }
     let heading = if charts.len() > 1 { "Traffic and the carrier" } else { "Traffic" };
     Ok(Section {
         heading: heading.into(),
-        text: "Lines are means over replications; bands are 95% confidence intervals. Blue shading: backup routing on; orange shading: named windows; dashed verticals: scheduled changes.".into(),
+        text: format!("Lines are means over replications; bands are 95% confidence intervals. Blue shading: backup routing on; orange shading: named windows; dashed verticals: scheduled changes.{quiet}{}", f.marker_key()),
         charts,
     })
 }
 
-fn carrier_charts(tl: &Table, f: &Frame, legs: &[(f64, Estimate)], info: Option<&Info>) -> Result<Vec<Chart>, Error> {
+/// Dial delay, legs against the limit, the queue; the first and last only if some leg waited.
+fn carrier_charts(tl: &Table, f: &Frame, legs: &[(f64, Estimate)], info: Option<&Info>) -> Result<(Vec<Chart>, bool), Error> {
     let g = &f.grid;
     let s = |name: &'static str| Agg::new(tl, g, None, col(name)).map(|a| a.series(0));
-    let delay = vec![
-        line("p50", &s("dial_delay_ms_p50")?, 0.001, 2),
-        line("p95", &s("dial_delay_ms_p95")?, 0.001, 1),
-        line("p99", &s("dial_delay_ms_p99")?, 0.001, 3),
-    ];
+    let queue = s("queue_len_max")?;
+    let p99 = s("dial_delay_ms_p99")?;
+    let queued = any_positive(&queue) || any_positive(&p99);
     let mut rate = vec![line("legs dialled per second", legs, 1.0 / g.interval_s, 0)];
-    if let Some(steps) = info.and_then(Info::rate_steps) {
+    let steps = info.and_then(Info::rate_steps);
+    if let Some(steps) = &steps {
         rate.push(Line {
             name: "carrier dial-rate limit".into(),
-            pts: step_points(&steps, f.x_range.1),
+            pts: step_points(steps, f.x_range.1),
             colour: BLACK_I,
             ..Line::default()
         });
     }
-    let queue = vec![line("legs waiting in the carrier queue (most in the interval)", &s("queue_len_max")?, 1.0, 4)];
-    Ok(vec![
-        f.chart("dial-delay", "Dial delay: wait for a dial slot (p50, p95, p99)", "dial delay (s)", "s", delay)?,
-        f.chart("legs-vs-limit", "Legs dialled per second against the carrier's dial-rate limit", "legs per second", "legs/s", rate)?,
-        f.chart("carrier-queue", "Carrier queue length", "legs waiting", "legs", queue)?,
-    ])
+    let title = if steps.is_some() { "Legs dialled per second against the carrier's dial-rate limit" } else { "Legs dialled per second" };
+    let mut charts = Vec::new();
+    if queued {
+        let delay = vec![
+            line("p50", &s("dial_delay_ms_p50")?, 0.001, 2),
+            line("p95", &s("dial_delay_ms_p95")?, 0.001, 1),
+            line("p99", &p99, 0.001, 3),
+        ];
+        charts.push(f.chart("dial-delay", "Dial delay: wait for a dial slot (p50, p95, p99)", "dial delay (s)", "s", delay)?);
+    }
+    charts.push(f.chart("legs-vs-limit", title, "legs per second", "legs/s", rate)?);
+    if queued {
+        let q = vec![line("legs waiting (most at once)", &queue, 1.0, 4)];
+        charts.push(f.chart("carrier-queue", "Carrier queue length", "legs waiting", "legs", q)?);
+    }
+    Ok((charts, queued))
 }
 
 fn platform_section(dir: &Path, tl: &Table, f: &Frame, info: Option<&Info>) -> Result<Section, Error> {
@@ -208,6 +241,7 @@ fn platform_section(dir: &Path, tl: &Table, f: &Frame, info: Option<&Info>) -> R
     if st_path.is_file() {
         let st = Table::read(&st_path, STAGES_TL_COLS, "stages_timeline.csv of `callsim run --out`")?;
         f2.markers.extend(failover_markers(&st, &f.grid)?);
+        f2.markers.sort_by(|a, b| a.at.total_cmp(&b.at));
         charts.extend(stage_charts(&st, &f2, info)?);
     }
     let tt_path = dir.join("tenants_timeline.csv");
@@ -229,7 +263,7 @@ fn platform_section(dir: &Path, tl: &Table, f: &Frame, info: Option<&Info>) -> R
     }
     Ok(Section {
         heading: "Platform".into(),
-        text: "Stage load against capacity, serving pods, success per source and blocked accounts; dashed verticals also mark dependency failovers.".into(),
+        text: format!("Stage load against capacity, serving pods, success per source and blocked accounts; dashed verticals also mark dependency failovers.{}", f2.marker_key()),
         charts,
     })
 }
@@ -373,7 +407,8 @@ fn meta_from_summary(page: &mut Page, summary: &Table, info: Option<&Info>) {
         page.meta.push(("replications".into(), r));
     }
     let changes: Vec<String> = info.map(Info::change_markers).unwrap_or_default().into_iter().map(|m| m.label).collect();
-    if !changes.is_empty() {
+    // More than 3 are numbered on the charts and listed in the section text instead.
+    if !changes.is_empty() && changes.len() <= 3 {
         page.meta.push(("scheduled changes".into(), changes.join("; ")));
     }
     page.title = info.map_or_else(|| "callsim run".to_string(), |i| i.scenario.name.clone());
