@@ -34,7 +34,12 @@ fn show(o: &Output) -> String {
 
 fn ok(args: &[&str]) -> Output {
     let o = callsim(args);
-    assert!(o.status.success(), "callsim {}\n{}", args.join(" "), show(&o));
+    assert!(
+        o.status.success(),
+        "callsim {}\n{}",
+        args.join(" "),
+        show(&o)
+    );
     o
 }
 
@@ -89,15 +94,21 @@ fn run_report_is_self_contained_with_every_chart() {
     let html = read(&d.join("report.html"));
     for id in ["calls", "dial-delay", "legs-vs-limit", "carrier-queue"] {
         let svg = read(&d.join("charts").join(format!("{id}.svg")));
-        assert!(svg.contains("<polyline") && svg.contains("<title>"), "{id}.svg has no line or tooltip");
-        assert!(html.contains(&format!("id=\"chart-{id}\"")), "report.html lacks chart {id}");
+        assert!(
+            svg.contains("<polyline") && svg.contains("<title>"),
+            "{id}.svg has no line or tooltip"
+        );
+        assert!(
+            html.contains(&format!("id=\"chart-{id}\"")),
+            "report.html lacks chart {id}"
+        );
     }
     for needle in [
-        "cli-small",                       // scenario name, from the re-loaded scenario
+        "cli-small", // scenario name, from the re-loaded scenario
         "callsim run tests/fixtures/cli-small.toml --out DIR -n 3", // the reproducing command
-        "carrier dial-rate limit",         // the limit line from the scenario
-        "backup routing 09:06–09:08",      // backup window shaded and labelled
-        "window peak 09:02–09:04",         // named window from the manifest
+        "carrier dial-rate limit", // the limit line from the scenario
+        "backup routing 09:06–09:08", // backup window shaded and labelled
+        "window peak 09:02–09:04", // named window from the manifest
         "clock time (HH:MM)",
         "legs per second",
         "@media print",
@@ -107,7 +118,10 @@ fn run_report_is_self_contained_with_every_chart() {
     // Self-contained: no fetch of anything (the SVG namespace is a name, not a fetch).
     let stripped = html.replace("http://www.w3.org/2000/svg", "");
     for bad in ["http://", "https://", "<link", "src=", "@import", "url("] {
-        assert!(!stripped.contains(bad), "report.html refers outside itself: `{bad}`");
+        assert!(
+            !stripped.contains(bad),
+            "report.html refers outside itself: `{bad}`"
+        );
     }
     assert!(!html.contains("generated at"));
 }
@@ -118,13 +132,24 @@ fn same_inputs_give_byte_identical_reports() {
     ok(&["report", s(&d), "--no-timestamp"]);
     let first = files(&d);
     ok(&["report", s(&d), "--no-timestamp"]);
-    assert_eq!(first, files(&d), "a second report of the same directory differs");
+    assert_eq!(
+        first,
+        files(&d),
+        "a second report of the same directory differs"
+    );
     // With the timestamp, only the "generated at" line differs.
     ok(&["report", s(&d)]);
     let stamped = read(&d.join("report.html"));
-    let line = stamped.lines().find(|l| l.contains("generated at")).expect("a generated-at line");
+    let line = stamped
+        .lines()
+        .find(|l| l.contains("generated at"))
+        .expect("a generated-at line");
     assert!(line.contains("UTC"), "{line}");
-    let without: String = stamped.lines().filter(|l| !l.contains("generated at")).map(|l| format!("{l}\n")).collect();
+    let without: String = stamped
+        .lines()
+        .filter(|l| !l.contains("generated at"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(without.as_bytes(), &first["report.html"][..]);
 }
 
@@ -140,7 +165,10 @@ fn refused(dir: &Path, needles: &[&str]) {
     }
     assert!(!err.contains("panicked"), "{err}");
     let after: Vec<String> = files(dir).into_keys().collect();
-    assert_eq!(before, after, "a refused report must write nothing (no temp file either)");
+    assert_eq!(
+        before, after,
+        "a refused report must write nothing (no temp file either)"
+    );
 }
 
 #[test]
@@ -202,8 +230,14 @@ fn without_a_manifest_the_report_says_what_it_cannot_draw() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("note: No manifest.json"));
     let html = read(&d.join("report.html"));
     assert!(html.contains("No manifest.json"));
-    assert!(!html.contains("carrier dial-rate limit"), "no scenario, so no limit line");
-    assert!(html.contains("backup routing 09:06"), "backup windows still come from timeline.csv");
+    assert!(
+        !html.contains("carrier dial-rate limit"),
+        "no scenario, so no limit line"
+    );
+    assert!(
+        html.contains("backup routing 09:06"),
+        "backup windows still come from timeline.csv"
+    );
 }
 
 #[test]
@@ -231,10 +265,16 @@ fn compare_report_shows_means_and_paired_differences() {
     ok(&["report", s(&d), "--no-timestamp"]);
     let html = read(&d.join("report.html"));
     for id in ["connected-means", "connected-diff", "abandoned-diff"] {
-        assert!(d.join("charts").join(format!("{id}.svg")).is_file(), "no {id}.svg");
+        assert!(
+            d.join("charts").join(format!("{id}.svg")).is_file(),
+            "no {id}.svg"
+        );
     }
     assert!(html.contains("connected calls: difference from base"));
-    assert!(html.contains("<title>faster: "), "tooltips name the variant");
+    assert!(
+        html.contains("<title>faster: "),
+        "tooltips name the variant"
+    );
 }
 
 #[test]
@@ -250,7 +290,10 @@ fn sweep_and_plan_reports_draw_the_lever() {
     .unwrap();
     ok(&["report", s(&d), "--no-timestamp"]);
     let html = read(&d.join("report.html"));
-    assert!(html.contains("carriers.carrier.rate (/s)"), "x axis names the lever and its unit");
+    assert!(
+        html.contains("carriers.carrier.rate (/s)"),
+        "x axis names the lever and its unit"
+    );
     assert!(html.contains("<title>carriers.carrier.rate (/s) = 20/s: 0.100"));
 
     let p = t.path().join("plan");
@@ -263,10 +306,28 @@ fn sweep_and_plan_reports_draw_the_lever() {
          2,17/s,dial_delay_ms_p95,peak,<=,5000,5100,4000,6000,6000,5,unclear\n",
     )
     .unwrap();
-    fs::write(p.join("manifest.json"), r#"{"format": 1, "kind": "plan", "answer": "18/s"}"#).unwrap();
+    fs::write(
+        p.join("manifest.json"),
+        r#"{"format": 1, "kind": "plan", "answer": "18/s"}"#,
+    )
+    .unwrap();
     ok(&["report", s(&p), "--no-timestamp"]);
     let html = read(&p.join("report.html"));
-    for n in ["chosen: 18/s", "target: dial_delay_ms_p95@peak &lt;= 5000", ": fail</title>", ": pass</title>", ": unclear</title>"] {
+    let at = |v: &str| {
+        html.find(&format!("(/s) = {v}:"))
+            .unwrap_or_else(|| panic!("no point {v}"))
+    };
+    assert!(
+        at("16/s") < at("17/s") && at("17/s") < at("18/s"),
+        "points are drawn in order of the setting, not of evaluation"
+    );
+    for n in [
+        "chosen: 18/s",
+        "target: dial_delay_ms_p95@peak &lt;= 5000",
+        ": fail</title>",
+        ": pass</title>",
+        ": unclear</title>",
+    ] {
         assert!(html.contains(n), "plan report lacks `{n}`");
     }
 }
@@ -274,6 +335,10 @@ fn sweep_and_plan_reports_draw_the_lever() {
 #[test]
 fn a_sweep_without_lever_columns_is_an_older_format() {
     let t = TempDir::new().unwrap();
-    fs::write(t.path().join("sweep.csv"), "point,variant,metric,mean,ci95_low,ci95_high,replications\n0,,x,1,1,1,2\n").unwrap();
+    fs::write(
+        t.path().join("sweep.csv"),
+        "point,variant,metric,mean,ci95_low,ci95_high,replications\n0,,x,1,1,1,2\n",
+    )
+    .unwrap();
     refused(t.path(), &["sweep.csv", "varied keys"]);
 }

@@ -27,7 +27,10 @@ pub fn run(a: ReportArgs) -> Result<(), CliError> {
     for n in &rep.notes {
         eprintln!("note: {n}");
     }
-    let html = written.last().map(|p| p.display().to_string()).unwrap_or_default();
+    let html = written
+        .last()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     crate::sayln!(
         "wrote {html} ({} KB) and {} charts in {}",
         rep.html.len().div_ceil(1024),
@@ -51,7 +54,11 @@ fn utc_now() -> String {
         .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).

@@ -148,14 +148,21 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].0, s[0].1.mean, s[0].1.n), (0.0, 2.0, 2));
         assert!(s[0].1.half_width > 0.0);
-        assert_eq!((s[1].1.mean, s[1].1.n), (5.0, 1), "an empty cell is skipped, not zero");
+        assert_eq!(
+            (s[1].1.mean, s[1].1.n),
+            (5.0, 1),
+            "an empty cell is skipped, not zero"
+        );
     }
 
     #[test]
     fn one_interval_uses_the_fallback_width_and_long_runs_are_downsampled() {
         let (_d, t) = table("replication,t_s\n0,300\n");
         let g = Grid::of(&t, 60.0).unwrap();
-        assert_eq!(g.interval_s, 60.0, "a single row must not give a zero width");
+        assert_eq!(
+            g.interval_s, 60.0,
+            "a single row must not give a zero width"
+        );
         let rows: String = (0..2000).map(|i| format!("0,{}\n", i * 60)).collect();
         let (_d2, t2) = table(&format!("replication,t_s\n{rows}"));
         let g2 = Grid::of(&t2, 60.0).unwrap();

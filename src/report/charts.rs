@@ -5,6 +5,8 @@
 
 use super::Error;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -137,7 +139,11 @@ impl Ranged for TickAxis {
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
         let span = self.hi - self.lo;
-        let r = if span > 0.0 { (v - self.lo) / span } else { 0.0 };
+        let r = if span > 0.0 {
+            (v - self.lo) / span
+        } else {
+            0.0
+        };
         limit.0 + ((limit.1 - limit.0) as f64 * r + 1e-3).floor() as i32
     }
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
@@ -245,37 +251,84 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders a time chart.
-pub fn time_chart(c: &TimeChart) -> Result<Chart, Error> {
-    let (x0, x1) = c.x_range;
-    let ymax = y_top(
-        c.lines
-            .iter()
-            .flat_map(|l| l.pts.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.2))),
-    );
+type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<TickAxis, RangedCoordf64>>;
+type Root<'b> = DrawingArea<SVGBackend<'b>, Shift>;
+
+/// Draws into a fresh SVG of `size`; `draw` pushes one tooltip per point marker it draws last.
+/// Returns the SVG with the tooltips added, and how many there are.
+fn render(
+    size: (u32, u32),
+    draw: impl FnOnce(&Root<'_>, &mut Vec<String>) -> Result<(), Error>,
+) -> Result<(String, usize), Error> {
     let mut svg = String::new();
     let mut titles = Vec::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let mut ch = ChartBuilder::on(&root)
-            .caption(&c.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .build_cartesian_2d(TickAxis { lo: x0, hi: x1, ticks: clock_ticks(x0, x1) }, 0.0..ymax)
-            .map_err(draw_err)?;
-        ch.configure_mesh()
-            .x_desc(X_LABEL_CLOCK)
-            .y_desc(&c.y_label)
-            .x_label_formatter(&|x| hhmm(*x))
-            .y_label_formatter(&|y| fmt_num(*y))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(draw_err)?;
+        draw(&root, &mut titles)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok((add_tooltips(&svg, &titles), titles.len()))
+}
+
+/// Axes, the grid and their labels in the house style.
+struct Axes<'l> {
+    title: &'l str,
+    caption: u32,
+    x: TickAxis,
+    y: std::ops::Range<f64>,
+    x_label: &'l str,
+    y_label: &'l str,
+    x_fmt: &'l dyn Fn(&f64) -> String,
+}
+
+fn axes<'a, 'b>(root: &'a Root<'b>, a: Axes<'_>) -> Result<Ctx<'a, 'b>, Error> {
+    let mut ch = ChartBuilder::on(root)
+        .caption(a.title, (FONT, a.caption))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(76)
+        .build_cartesian_2d(a.x, a.y)
+        .map_err(draw_err)?;
+    ch.configure_mesh()
+        .x_desc(a.x_label)
+        .y_desc(a.y_label)
+        .x_label_formatter(a.x_fmt)
+        .y_label_formatter(&|y| fmt_num(*y))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(draw_err)?;
+    Ok(ch)
+}
+
+/// Renders a time chart.
+pub fn time_chart(c: &TimeChart) -> Result<Chart, Error> {
+    let (x0, x1) = c.x_range;
+    let values = c
+        .lines
+        .iter()
+        .flat_map(|l| l.pts.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.2)));
+    let ymax = y_top(values);
+    let (svg, points) = render((W, H), |root, titles| {
+        let x = TickAxis {
+            lo: x0,
+            hi: x1,
+            ticks: clock_ticks(x0, x1),
+        };
+        let fmt = |x: &f64| hhmm(*x);
+        let a = Axes {
+            title: &c.title,
+            caption: 21,
+            x,
+            y: 0.0..ymax,
+            x_label: X_LABEL_CLOCK,
+            y_label: &c.y_label,
+            x_fmt: &fmt,
+        };
+        let mut ch = axes(root, a)?;
         draw_shades(&mut ch, &c.shades, ymax)?;
         draw_markers(&mut ch, &c.markers, ymax, c.x_range)?;
         for l in &c.lines {
@@ -290,15 +343,15 @@ pub fn time_chart(c: &TimeChart) -> Result<Chart, Error> {
                 titles.push(time_tip(l, i, x, y, &c.unit));
             }
         }
-        root.present().map_err(draw_err)?;
-    }
+        Ok(())
+    })?;
     Ok(Chart {
         id: c.id.clone(),
         title: c.title.clone(),
         x_label: X_LABEL_CLOCK.into(),
         y_label: c.y_label.clone(),
-        svg: add_tooltips(&svg, &titles),
-        points: titles.len(),
+        svg,
+        points,
         has_line: true,
     })
 }
@@ -313,12 +366,7 @@ fn time_tip(l: &Line, i: usize, x: f64, y: f64, unit: &str) -> String {
     format!("{} at {}: {} {unit}{ci}", l.name, hhmm(x), fmt_num(y))
 }
 
-type Ctx<'a, X> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>;
-
-fn draw_line<X>(ch: &mut Ctx<'_, X>, l: &Line) -> Result<(), Error>
-where
-    X: Ranged<ValueType = f64>,
-{
+fn draw_line(ch: &mut Ctx<'_, '_>, l: &Line) -> Result<(), Error> {
     let col = PALETTE[l.colour % PALETTE.len()];
     for poly in band_polygons(&l.band) {
         ch.draw_series(std::iter::once(Polygon::new(poly, col.mix(0.18).filled())))
@@ -330,7 +378,8 @@ where
             ch.draw_series(DashedLineSeries::new(seg, 8, 5, style))
                 .map_err(draw_err)?
         } else {
-            ch.draw_series(LineSeries::new(seg, style)).map_err(draw_err)?
+            ch.draw_series(LineSeries::new(seg, style))
+                .map_err(draw_err)?
         };
         if k == 0 {
             let dashed = l.dashed;
@@ -343,10 +392,7 @@ where
     Ok(())
 }
 
-fn draw_shades<X>(ch: &mut Ctx<'_, X>, shades: &[Shade], ymax: f64) -> Result<(), Error>
-where
-    X: Ranged<ValueType = f64>,
-{
+fn draw_shades(ch: &mut Ctx<'_, '_>, shades: &[Shade], ymax: f64) -> Result<(), Error> {
     for (i, s) in shades.iter().enumerate() {
         let col = if s.backup { BACKUP_SHADE } else { WINDOW_SHADE };
         ch.draw_series(std::iter::once(Rectangle::new(
@@ -358,16 +404,22 @@ where
         let style = TextStyle::from((FONT, 13).into_font())
             .color(&RGBColor(0x33, 0x33, 0x33))
             .pos(Pos::new(HPos::Left, VPos::Top));
-        ch.draw_series(std::iter::once(Text::new(s.label.clone(), (s.from, y), style)))
-            .map_err(draw_err)?;
+        ch.draw_series(std::iter::once(Text::new(
+            s.label.clone(),
+            (s.from, y),
+            style,
+        )))
+        .map_err(draw_err)?;
     }
     Ok(())
 }
 
-fn draw_markers<X>(ch: &mut Ctx<'_, X>, markers: &[Marker], ymax: f64, x_range: (f64, f64)) -> Result<(), Error>
-where
-    X: Ranged<ValueType = f64>,
-{
+fn draw_markers(
+    ch: &mut Ctx<'_, '_>,
+    markers: &[Marker],
+    ymax: f64,
+    x_range: (f64, f64),
+) -> Result<(), Error> {
     let grey = RGBColor(0x55, 0x55, 0x55);
     let mid = x_range.0 + 0.6 * (x_range.1 - x_range.0);
     for (i, m) in markers.iter().enumerate() {
@@ -380,8 +432,14 @@ where
         .map_err(draw_err)?;
         let y = ymax * (0.84 - 0.07 * (i % 3) as f64);
         let label = short(&m.label, 48);
-        let (text, h) = if m.at < mid { (format!(" {label}"), HPos::Left) } else { (format!("{label} "), HPos::Right) };
-        let style = TextStyle::from((FONT, 13).into_font()).color(&grey).pos(Pos::new(h, VPos::Top));
+        let (text, h) = if m.at < mid {
+            (format!(" {label}"), HPos::Left)
+        } else {
+            (format!("{label} "), HPos::Right)
+        };
+        let style = TextStyle::from((FONT, 13).into_font())
+            .color(&grey)
+            .pos(Pos::new(h, VPos::Top));
         ch.draw_series(std::iter::once(Text::new(text, (m.at, y), style)))
             .map_err(draw_err)?;
     }
@@ -397,10 +455,7 @@ pub fn short(s: &str, n: usize) -> String {
     }
 }
 
-fn legend<X>(ch: &mut Ctx<'_, X>) -> Result<(), Error>
-where
-    X: Ranged<ValueType = f64>,
-{
+fn legend<'a, 'b: 'a>(ch: &mut Ctx<'a, 'b>) -> Result<(), Error> {
     ch.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
@@ -414,9 +469,21 @@ where
 #[derive(Clone, Debug)]
 pub struct Whisker {
     pub label: String,
+    /// Palette index: a variant keeps its colour across charts.
+    pub colour: usize,
     pub mean: f64,
     pub low: f64,
     pub high: f64,
+}
+
+/// y range of an interval chart: zero included, 12% headroom.
+fn interval_range(items: &[Whisker]) -> std::ops::Range<f64> {
+    let vals = items.iter().flat_map(|w| [w.mean, w.low, w.high]);
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite())
+        .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let pad = ((hi - lo) * 0.12).max(if hi == lo { 1.0 } else { 0.0 });
+    (if lo < 0.0 { lo - pad } else { 0.0 })..(if hi > 0.0 { hi + pad } else { pad })
 }
 
 /// Means with 95% whiskers by category (variants); `zero` draws the zero line (differences).
@@ -427,66 +494,71 @@ pub fn interval_chart(
     items: &[Whisker],
     zero: bool,
 ) -> Result<Chart, Error> {
-    let vals = items.iter().flat_map(|w| [w.mean, w.low, w.high]);
-    let (lo, hi) = vals.filter(|v| v.is_finite()).fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-    let pad = ((hi - lo) * 0.12).max(if hi == lo { 1.0 } else { 0.0 });
-    let (y0, y1) = (if lo < 0.0 { lo - pad } else { 0.0 }, if hi > 0.0 { hi + pad } else { pad });
-    let n = items.len();
+    let n = items.len() as f64;
     let names: Vec<String> = items.iter().map(|w| w.label.clone()).collect();
     let x_label = "variant";
-    let mut svg = String::new();
-    let mut titles = Vec::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (600, 340)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let keys: Vec<f64> = (0..n).map(|i| i as f64).collect();
-        let mut ch = ChartBuilder::on(&root)
-            .caption(title, (FONT, 17))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(76)
-            .build_cartesian_2d(TickAxis { lo: -0.5, hi: n as f64 - 0.5, ticks: keys }, y0..y1)
-            .map_err(draw_err)?;
+    let (svg, points) = render((600, 340), |root, titles| {
+        let x = TickAxis {
+            lo: -0.5,
+            hi: n - 0.5,
+            ticks: (0..items.len()).map(|i| i as f64).collect(),
+        };
         let fmt = |x: &f64| names.get(x.round() as usize).cloned().unwrap_or_default();
-        ch.configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&fmt)
-            .y_label_formatter(&|y| fmt_num(*y))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(draw_err)?;
+        let a = Axes {
+            title,
+            caption: 17,
+            x,
+            y: interval_range(items),
+            x_label,
+            y_label,
+            x_fmt: &fmt,
+        };
+        let mut ch = axes(root, a)?;
         if zero {
-            ch.draw_series(LineSeries::new(vec![(-0.5, 0.0), (n as f64 - 0.5, 0.0)], BLACK.stroke_width(1)))
-                .map_err(draw_err)?;
+            let l = LineSeries::new(vec![(-0.5, 0.0), (n - 0.5, 0.0)], BLACK.stroke_width(1));
+            ch.draw_series(l).map_err(draw_err)?;
         }
-        for (i, w) in items.iter().enumerate() {
-            let col = PALETTE[i % PALETTE.len()];
-            let x = i as f64;
-            if w.low.is_finite() && w.high.is_finite() {
-                let s = col.stroke_width(2);
-                let path = vec![(x - 0.08, w.low), (x + 0.08, w.low), (x, w.low), (x, w.high), (x - 0.08, w.high), (x + 0.08, w.high)];
-                ch.draw_series(std::iter::once(PathElement::new(path, s))).map_err(draw_err)?;
-            }
+        for (i, w) in items
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.low.is_finite() && w.high.is_finite())
+        {
+            let (x, s) = (i as f64, PALETTE[w.colour % PALETTE.len()].stroke_width(2));
+            let path = vec![
+                (x - 0.08, w.low),
+                (x + 0.08, w.low),
+                (x, w.low),
+                (x, w.high),
+                (x - 0.08, w.high),
+                (x + 0.08, w.high),
+            ];
+            ch.draw_series(std::iter::once(PathElement::new(path, s)))
+                .map_err(draw_err)?;
         }
         for (i, w) in items.iter().enumerate().filter(|(_, w)| w.mean.is_finite()) {
-            let col = PALETTE[i % PALETTE.len()];
-            ch.draw_series(std::iter::once(Circle::new((i as f64, w.mean), 5, col.filled())))
-                .map_err(draw_err)?;
-            titles.push(format!("{}: {} (95% CI {} to {})", w.label, fmt_num(w.mean), fmt_num(w.low), fmt_num(w.high)));
+            let dot = Circle::new(
+                (i as f64, w.mean),
+                5,
+                PALETTE[w.colour % PALETTE.len()].filled(),
+            );
+            ch.draw_series(std::iter::once(dot)).map_err(draw_err)?;
+            titles.push(format!(
+                "{}: {} (95% CI {} to {})",
+                w.label,
+                fmt_num(w.mean),
+                fmt_num(w.low),
+                fmt_num(w.high)
+            ));
         }
-        root.present().map_err(draw_err)?;
-    }
+        Ok(())
+    })?;
     Ok(Chart {
         id: id.into(),
         title: title.into(),
         x_label: x_label.into(),
         y_label: y_label.into(),
-        svg: add_tooltips(&svg, &titles),
-        points: titles.len(),
+        svg,
+        points,
         has_line: false,
     })
 }
@@ -523,66 +595,108 @@ fn verdict_colour(v: &str) -> RGBColor {
     }
 }
 
-pub fn lever_chart(c: &LeverChart) -> Result<Chart, Error> {
-    let xs = c.points.iter().map(|p| p.x);
-    let (xa, xb) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-    let (xa, xb) = if xa.is_finite() { (xa, xb) } else { (0.0, 1.0) };
-    let pad = ((xb - xa) * 0.05).max(0.5);
-    let ymax = y_top(c.points.iter().flat_map(|p| [p.mean, p.high]).chain(c.target.iter().map(|t| t.0)));
-    let mut svg = String::new();
-    let mut titles = Vec::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let mut ch = ChartBuilder::on(&root)
-            .caption(c.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xa - pad..xb + pad, 0.0..ymax)
-            .map_err(draw_err)?;
-        ch.configure_mesh()
-            .x_desc(c.x_label)
-            .y_desc(c.y_label)
-            .y_label_formatter(&|y| fmt_num(*y))
-            .x_label_formatter(&|x| fmt_num(*x))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(draw_err)?;
-        let line = Line {
-            name: "mean with 95% CI".into(),
-            pts: c.points.iter().map(|p| (p.x, p.mean)).collect(),
-            band: c.points.iter().map(|p| (p.x, p.low, p.high)).collect(),
-            colour: 0,
-            ..Line::default()
-        };
-        draw_line(&mut ch, &line)?;
-        if let Some((t, label)) = &c.target {
-            let l = Line { name: label.clone(), pts: vec![(xa - pad, *t), (xb + pad, *t)], colour: 3, dashed: true, ..Line::default() };
-            draw_line(&mut ch, &l)?;
-        }
-        if let Some((x, label)) = &c.chosen {
-            draw_markers(&mut ch, &[Marker { at: *x, label: label.clone() }], ymax, (xa - pad, xb + pad))?;
-        }
-        legend(&mut ch)?;
-        for p in c.points.iter().filter(|p| p.mean.is_finite()) {
-            ch.draw_series(std::iter::once(Circle::new((p.x, p.mean), 5, verdict_colour(&p.verdict).filled())))
-                .map_err(draw_err)?;
-            let v = if p.verdict.is_empty() { String::new() } else { format!(": {}", p.verdict) };
-            titles.push(format!("{} = {}: {} (95% CI {} to {}){v}", c.x_label, p.label, fmt_num(p.mean), fmt_num(p.low), fmt_num(p.high)));
-        }
-        root.present().map_err(draw_err)?;
+/// The band and mean line, the target line, the chosen value and the legend.
+fn draw_lever<'a, 'b: 'a>(
+    ch: &mut Ctx<'a, 'b>,
+    c: &LeverChart,
+    pts: &[LeverPoint],
+    xr: (f64, f64),
+    ymax: f64,
+) -> Result<(), Error> {
+    let mean = Line {
+        name: "mean with 95% CI".into(),
+        pts: pts.iter().map(|p| (p.x, p.mean)).collect(),
+        band: pts.iter().map(|p| (p.x, p.low, p.high)).collect(),
+        ..Line::default()
+    };
+    draw_line(ch, &mean)?;
+    if let Some((t, label)) = &c.target {
+        let pts = vec![(xr.0, *t), (xr.1, *t)];
+        let name = label.clone();
+        draw_line(
+            ch,
+            &Line {
+                name,
+                pts,
+                colour: 3,
+                dashed: true,
+                ..Line::default()
+            },
+        )?;
     }
+    if let Some((x, label)) = &c.chosen {
+        let m = Marker {
+            at: *x,
+            label: label.clone(),
+        };
+        draw_markers(ch, &[m], ymax, xr)?;
+    }
+    legend(ch)
+}
+
+fn lever_tip(x_label: &str, p: &LeverPoint) -> String {
+    let v = if p.verdict.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", p.verdict)
+    };
+    let (m, lo, hi) = (fmt_num(p.mean), fmt_num(p.low), fmt_num(p.high));
+    format!("{x_label} = {}: {m} (95% CI {lo} to {hi}){v}", p.label)
+}
+
+/// A metric against a lever: points in order of the setting, ticks at the evaluated settings.
+pub fn lever_chart(c: &LeverChart) -> Result<Chart, Error> {
+    let mut pts = c.points.to_vec();
+    pts.sort_by(|a, b| a.x.total_cmp(&b.x));
+    let (xa, xb) = match (pts.first(), pts.last()) {
+        (Some(a), Some(b)) => (a.x, b.x),
+        _ => (0.0, 1.0),
+    };
+    let pad = ((xb - xa) * 0.05).max(0.5);
+    let xr = (xa - pad, xb + pad);
+    let ymax = y_top(
+        pts.iter()
+            .flat_map(|p| [p.mean, p.high])
+            .chain(c.target.iter().map(|t| t.0)),
+    );
+    let labels: Vec<(f64, String)> = pts.iter().map(|p| (p.x, p.label.clone())).collect();
+    let (svg, points) = render((W, H), |root, titles| {
+        let x = TickAxis {
+            lo: xr.0,
+            hi: xr.1,
+            ticks: pts.iter().map(|p| p.x).collect(),
+        };
+        let fmt = |x: &f64| {
+            labels
+                .iter()
+                .find(|l| l.0 == *x)
+                .map_or_else(|| fmt_num(*x), |l| l.1.clone())
+        };
+        let a = Axes {
+            title: c.title,
+            caption: 21,
+            x,
+            y: 0.0..ymax,
+            x_label: c.x_label,
+            y_label: c.y_label,
+            x_fmt: &fmt,
+        };
+        let mut ch = axes(root, a)?;
+        draw_lever(&mut ch, c, &pts, xr, ymax)?;
+        for p in pts.iter().filter(|p| p.mean.is_finite()) {
+            let dot = Circle::new((p.x, p.mean), 5, verdict_colour(&p.verdict).filled());
+            ch.draw_series(std::iter::once(dot)).map_err(draw_err)?;
+            titles.push(lever_tip(c.x_label, p));
+        }
+        Ok(())
+    })?;
     Ok(Chart {
         id: c.id.into(),
         title: c.title.into(),
         x_label: c.x_label.into(),
         y_label: c.y_label.into(),
-        svg: add_tooltips(&svg, &titles),
-        points: titles.len(),
+        svg,
+        points,
         has_line: true,
     })
 }
@@ -604,18 +718,32 @@ mod tests {
     #[test]
     fn nan_splits_lines_and_bands() {
         let pts = [(0.0, 1.0), (1.0, f64::NAN), (2.0, 2.0), (3.0, 3.0)];
-        assert_eq!(segments(&pts), vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
-        let band = [(0.0, 0.0, 1.0), (1.0, 0.0, 1.0), (2.0, f64::NAN, f64::NAN), (3.0, 1.0, 2.0)];
+        assert_eq!(
+            segments(&pts),
+            vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]
+        );
+        let band = [
+            (0.0, 0.0, 1.0),
+            (1.0, 0.0, 1.0),
+            (2.0, f64::NAN, f64::NAN),
+            (3.0, 1.0, 2.0),
+        ];
         let polys = band_polygons(&band);
         assert_eq!(polys.len(), 1, "a one-point run makes no polygon");
-        assert_eq!(polys[0], vec![(0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)]);
+        assert_eq!(
+            polys[0],
+            vec![(0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)]
+        );
     }
 
     #[test]
     fn clock_ticks_are_round_and_few() {
         let t = clock_ticks(12.0 * 3600.0, 18.5 * 3600.0);
         assert_eq!(t.first().copied(), Some(43200.0));
-        assert!(t.len() <= 14 && t.windows(2).all(|w| w[1] - w[0] == 1800.0), "{t:?}");
+        assert!(
+            t.len() <= 14 && t.windows(2).all(|w| w[1] - w[0] == 1800.0),
+            "{t:?}"
+        );
         assert_eq!(hhmm(14.0 * 3600.0 + 39.0 * 60.0), "14:39");
     }
 
@@ -629,7 +757,9 @@ mod tests {
             x_range: (43200.0, 46800.0),
             lines: vec![Line {
                 name: "offered".into(),
-                pts: (0..60).map(|i| (43200.0 + 60.0 * i as f64, i as f64)).collect(),
+                pts: (0..60)
+                    .map(|i| (43200.0 + 60.0 * i as f64, i as f64))
+                    .collect(),
                 tips: true,
                 ..Line::default()
             }],
@@ -637,7 +767,10 @@ mod tests {
         };
         let ch = time_chart(&c).unwrap();
         assert!(ch.svg.contains("calls per minute") && ch.svg.contains(X_LABEL_CLOCK));
-        assert!(ch.svg.contains("<polyline") && ch.svg.contains("<title>offered at 12:59: 59 calls</title>"));
+        assert!(
+            ch.svg.contains("<polyline")
+                && ch.svg.contains("<title>offered at 12:59: 59 calls</title>")
+        );
         assert_eq!(ch.points, 60);
     }
 }

@@ -28,6 +28,7 @@ table.headline th, table.headline td { text-align: left; padding: 3px 4px; borde
 table.headline td.num { text-align: right; white-space: nowrap; }
 table.headline caption { text-align: left; color: var(--muted); font-size: 12px; padding-bottom: 4px; }
 figure.chart { margin: 0 0 18px; }
+figure.chart.narrow { display: inline-block; vertical-align: top; width: calc(50% - 12px); margin-right: 8px; }
 figure.chart svg { display: block; width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: var(--muted); }
 p.section-text { color: var(--muted); font-size: 14px; margin: 0 0 10px; }
@@ -39,6 +40,7 @@ footer { color: var(--muted); font-size: 12px; padding: 16px 24px 30px; }
   .layout { display: block; }
   aside { position: static; margin-bottom: 12pt; }
   figure.chart { break-inside: avoid; page-break-inside: avoid; }
+  figure.chart.narrow { width: 48%; }
   figure.chart svg { border: none; }
   pre.command { background: none; border: 1px solid #999; }
 }
@@ -78,7 +80,11 @@ const SELF_CHECK: &str = r#"
 
 pub fn page(p: &Page, generated_at: Option<&str>) -> String {
     let mut h = String::with_capacity(1 << 20);
-    let title = if p.title.is_empty() { format!("callsim {}", p.kind) } else { p.title.clone() };
+    let title = if p.title.is_empty() {
+        format!("callsim {}", p.kind)
+    } else {
+        p.title.clone()
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — callsim {} report</title>\n<style>{CSS}</style>\n<script>{SELF_CHECK}</script>\n</head>\n<body>\n",
@@ -107,11 +113,19 @@ fn header(h: &mut String, p: &Page, title: &str, generated_at: Option<&str>) {
         let _ = writeln!(h, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));
     }
     if let Some(g) = generated_at {
-        let _ = writeln!(h, "<dt>generated at</dt><dd class=\"generated\">{}</dd>", escape(g));
+        let _ = writeln!(
+            h,
+            "<dt>generated at</dt><dd class=\"generated\">{}</dd>",
+            escape(g)
+        );
     }
     h.push_str("</dl>\n");
     if let Some(c) = &p.command {
-        let _ = writeln!(h, "<p>Reproduce with:</p>\n<pre class=\"command\">{}</pre>", escape(c));
+        let _ = writeln!(
+            h,
+            "<p>Reproduce with:</p>\n<pre class=\"command\">{}</pre>",
+            escape(c)
+        );
     }
     if !p.notes.is_empty() {
         h.push_str("<ul class=\"notes\">\n");
@@ -132,7 +146,8 @@ fn section(h: &mut String, s: &Section) {
         let line = u8::from(c.has_line);
         let _ = writeln!(
             h,
-            "<figure class=\"chart\" id=\"chart-{}\" data-xlabel=\"{}\" data-ylabel=\"{}\" data-line=\"{line}\" data-points=\"{}\">\n{}\n<figcaption>{} — <a href=\"charts/{}.svg\">charts/{}.svg</a></figcaption>\n</figure>",
+            "<figure class=\"chart{}\" id=\"chart-{}\" data-xlabel=\"{}\" data-ylabel=\"{}\" data-line=\"{line}\" data-points=\"{}\">\n{}\n<figcaption>{} — <a href=\"charts/{}.svg\">charts/{}.svg</a></figcaption>\n</figure>",
+            if c.has_line { "" } else { " narrow" },
             escape(&c.id),
             escape(&c.x_label),
             escape(&c.y_label),
@@ -158,7 +173,11 @@ fn headline(h: &mut String, p: &Page) {
     if p.headline.is_empty() {
         return;
     }
-    let _ = writeln!(h, "<h2>Headline numbers</h2>\n<table class=\"headline\">\n<caption>{}</caption>", escape(&p.headline_caption));
+    let _ = writeln!(
+        h,
+        "<h2>Headline numbers</h2>\n<table class=\"headline\">\n<caption>{}</caption>",
+        escape(&p.headline_caption)
+    );
     for r in &p.headline {
         let _ = writeln!(
             h,

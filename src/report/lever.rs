@@ -37,7 +37,11 @@ fn lever_cols(t: &Table, before: &str) -> Result<Vec<usize>, Error> {
 fn positions(labels: &[String], one_lever: bool) -> (Vec<f64>, String) {
     let parsed: Vec<Option<(f64, String)>> = labels.iter().map(|l| leading_number(l)).collect();
     if one_lever && parsed.iter().all(Option::is_some) {
-        let unit = parsed.first().and_then(|p| p.as_ref()).map(|p| p.1.clone()).unwrap_or_default();
+        let unit = parsed
+            .first()
+            .and_then(|p| p.as_ref())
+            .map(|p| p.1.clone())
+            .unwrap_or_default();
         (parsed.into_iter().map(|p| p.unwrap().0).collect(), unit)
     } else {
         ((0..labels.len()).map(|i| i as f64).collect(), String::new())
@@ -61,7 +65,11 @@ fn label_of(t: &Table, i: usize, levers: &[usize]) -> String {
     if levers.len() == 1 {
         return t.text(i, levers[0]).to_string();
     }
-    levers.iter().map(|&c| format!("{}={}", t.header[c], t.text(i, c))).collect::<Vec<_>>().join(", ")
+    levers
+        .iter()
+        .map(|&c| format!("{}={}", t.header[c], t.text(i, c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn x_label(t: &Table, levers: &[usize], unit: &str) -> String {
@@ -74,7 +82,12 @@ fn x_label(t: &Table, levers: &[usize], unit: &str) -> String {
 }
 
 /// Points of rows `idx`: label, mean, interval, verdict.
-fn points(t: &Table, idx: &[usize], levers: &[usize], verdict: Option<usize>) -> Result<(Vec<LeverPoint>, String), Error> {
+fn points(
+    t: &Table,
+    idx: &[usize],
+    levers: &[usize],
+    verdict: Option<usize>,
+) -> Result<(Vec<LeverPoint>, String), Error> {
     let (m, lo, hi) = (t.col("mean")?, t.col("ci95_low")?, t.col("ci95_high")?);
     let labels: Vec<String> = idx.iter().map(|&i| label_of(t, i, levers)).collect();
     let (xs, unit) = positions(&labels, levers.len() == 1);
@@ -86,14 +99,28 @@ fn points(t: &Table, idx: &[usize], levers: &[usize], verdict: Option<usize>) ->
             mean: t.num(i, m)?,
             low: t.num(i, lo)?,
             high: t.num(i, hi)?,
-            verdict: verdict.map(|c| t.text(i, c).to_string()).unwrap_or_default(),
+            verdict: verdict
+                .map(|c| t.text(i, c).to_string())
+                .unwrap_or_default(),
         });
     }
     Ok((pts, unit))
 }
 
 pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
-    let t = Table::read(&dir.join("sweep.csv"), &["point", "variant", "metric", "mean", "ci95_low", "ci95_high", "replications"], "sweep.csv of `callsim sweep --out`")?;
+    let t = Table::read(
+        &dir.join("sweep.csv"),
+        &[
+            "point",
+            "variant",
+            "metric",
+            "mean",
+            "ci95_low",
+            "ci95_high",
+            "replications",
+        ],
+        "sweep.csv of `callsim sweep --out`",
+    )?;
     let levers = lever_cols(&t, "variant")?;
     let (cm, cv) = (t.col("metric")?, t.col("variant")?);
     let mut charts: Vec<Chart> = Vec::new();
@@ -101,12 +128,37 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         let (metric, variant) = k.split_once('\u{1}').unwrap_or((&k, ""));
         let (pts, unit) = points(&t, &idx, &levers, None)?;
         let xl = x_label(&t, &levers, &unit);
-        let v = if variant.is_empty() { String::new() } else { format!(" ({variant})") };
+        let v = if variant.is_empty() {
+            String::new()
+        } else {
+            format!(" ({variant})")
+        };
         let title = format!("{metric} against {}{v}", xl);
-        let id = format!("sweep-{}{}", slug(metric), if variant.is_empty() { String::new() } else { format!("-{}", slug(variant)) });
-        charts.push(lever_chart(&LeverChart { id: &id, title: &title, x_label: &xl, y_label: metric, points: &pts, target: None, chosen: None })?);
+        let id = format!(
+            "sweep-{}{}",
+            slug(metric),
+            if variant.is_empty() {
+                String::new()
+            } else {
+                format!("-{}", slug(variant))
+            }
+        );
+        charts.push(lever_chart(&LeverChart {
+            id: &id,
+            title: &title,
+            x_label: &xl,
+            y_label: metric,
+            points: &pts,
+            target: None,
+            chosen: None,
+        })?);
     }
-    let mut page = Page { title: man.and_then(|m| m.scenario_name.clone()).unwrap_or_else(|| "callsim sweep".into()), ..Page::default() };
+    let mut page = Page {
+        title: man
+            .and_then(|m| m.scenario_name.clone())
+            .unwrap_or_else(|| "callsim sweep".into()),
+        ..Page::default()
+    };
     page.sections.push(Section {
         heading: "Metrics against the lever".into(),
         text: "Each point is an evaluated setting: the mean over replications; the band is its 95% confidence interval.".into(),
@@ -115,36 +167,94 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
     Ok(page)
 }
 
+/// The chart of one (metric, window) of a plan: `c` holds the plan.csv column indices in the
+/// order of `plan_page`'s `cols`.
+fn plan_chart(
+    t: &Table,
+    idx: &[usize],
+    levers: &[usize],
+    c: &[usize],
+    answer: Option<&str>,
+) -> Result<(Chart, Vec<Headline>), Error> {
+    let i0 = idx[0];
+    let (metric, window, op, thr) = (
+        t.text(i0, c[1]),
+        t.text(i0, c[2]),
+        t.text(i0, c[3]),
+        t.text(i0, c[4]),
+    );
+    let name = if window.is_empty() {
+        metric.to_string()
+    } else {
+        format!("{metric}@{window}")
+    };
+    let (pts, unit) = points(t, idx, levers, Some(c[10]))?;
+    let xl = x_label(t, levers, &unit);
+    let target = Some((t.num(i0, c[4])?, format!("target: {name} {op} {thr}")));
+    let chosen = answer.and_then(|a| Some((leading_number(a)?.0, format!("chosen: {a}"))));
+    let title = format!("{name} against {xl}: target {op} {thr}");
+    let chart = lever_chart(&LeverChart {
+        id: &format!("plan-{}", slug(&name)),
+        title: &title,
+        x_label: &xl,
+        y_label: &name,
+        points: &pts,
+        target,
+        chosen,
+    })?;
+    let head = pts
+        .iter()
+        .map(|p| Headline {
+            label: format!("{name} at {}: {}", p.label, p.verdict),
+            value: super::charts::fmt_num(p.mean),
+            ci: ci_text(p.low, p.high),
+        })
+        .collect();
+    Ok((chart, head))
+}
+
 pub fn plan_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
-    let cols = ["point", "metric", "window", "op", "threshold", "mean", "ci95_low", "ci95_high", "bound", "replications", "verdict"];
-    let t = Table::read(&dir.join("plan.csv"), &cols, "plan.csv of `callsim plan --out`")?;
+    let cols = [
+        "point",
+        "metric",
+        "window",
+        "op",
+        "threshold",
+        "mean",
+        "ci95_low",
+        "ci95_high",
+        "bound",
+        "replications",
+        "verdict",
+    ];
+    let t = Table::read(
+        &dir.join("plan.csv"),
+        &cols,
+        "plan.csv of `callsim plan --out`",
+    )?;
     let levers = lever_cols(&t, "metric")?;
     let c: Vec<usize> = cols.iter().map(|n| t.col(n)).collect::<Result<_, _>>()?;
     let answer = man.and_then(|m| m.answer.clone());
     let mut charts = Vec::new();
     let mut head = Vec::new();
     for (_, idx) in groups(&t, |i| format!("{}@{}", t.text(i, c[1]), t.text(i, c[2]))) {
-        let i0 = idx[0];
-        let (metric, window) = (t.text(i0, c[1]), t.text(i0, c[2]));
-        let name = if window.is_empty() { metric.to_string() } else { format!("{metric}@{window}") };
-        let (pts, unit) = points(&t, &idx, &levers, Some(c[10]))?;
-        let xl = x_label(&t, &levers, &unit);
-        let threshold = t.num(i0, c[4])?;
-        let target = Some((threshold, format!("target: {name} {} {}", t.text(i0, c[3]), t.text(i0, c[4]))));
-        let chosen = answer.as_deref().and_then(|a| Some((leading_number(a)?.0, format!("chosen: {a}"))));
-        let title = format!("{name} against {xl}: target {} {}", t.text(i0, c[3]), t.text(i0, c[4]));
-        charts.push(lever_chart(&LeverChart { id: &format!("plan-{}", slug(&name)), title: &title, x_label: &xl, y_label: &name, points: &pts, target, chosen })?);
-        for p in &pts {
-            head.push(Headline { label: format!("{name} at {}: {}", p.label, p.verdict), value: super::charts::fmt_num(p.mean), ci: ci_text(p.low, p.high) });
-        }
+        let (chart, h) = plan_chart(&t, &idx, &levers, &c, answer.as_deref())?;
+        charts.push(chart);
+        head.extend(h);
     }
     let mut page = Page {
-        title: man.and_then(|m| m.scenario_name.clone()).unwrap_or_else(|| "callsim plan".into()),
-        headline_caption: "Per evaluated point: mean [95% CI] and the verdict against the target".into(),
+        title: man
+            .and_then(|m| m.scenario_name.clone())
+            .unwrap_or_else(|| "callsim plan".into()),
+        headline_caption: "Per evaluated point: mean [95% CI] and the verdict against the target"
+            .into(),
         headline: head,
         ..Page::default()
     };
-    page.meta.push(("answer".into(), answer.unwrap_or_else(|| "none recorded in manifest.json".into())));
+    page.meta.push((
+        "answer".into(),
+        answer.unwrap_or_else(|| "none recorded in manifest.json".into()),
+    ));
     page.sections.push(Section {
         heading: "The plan: metrics against the lever".into(),
         text: "Points are the evaluated settings (green pass, vermillion fail, grey unclear); the dashed line is the target; the vertical marker is the chosen value.".into(),
@@ -166,6 +276,10 @@ mod tests {
         let (x, unit) = positions(&["18/s".into(), "20/s".into()], true);
         assert_eq!((x, unit.as_str()), (vec![18.0, 20.0], "/s"));
         let (x, _) = positions(&["a".into(), "20/s".into()], true);
-        assert_eq!(x, vec![0.0, 1.0], "a value without a number falls back to positions");
+        assert_eq!(
+            x,
+            vec![0.0, 1.0],
+            "a value without a number falls back to positions"
+        );
     }
 }

@@ -91,8 +91,14 @@ mod tests {
     #[test]
     fn unknown_format_and_kind_are_refused() {
         assert!(parse(r#"{"format":2}"#).unwrap_err().contains("format 2"));
-        assert!(parse(r#"{"kind":"run"}"#).unwrap_err().contains("\"format\""));
-        assert!(parse(r#"{"format":1,"kind":"walk"}"#).unwrap_err().contains("walk"));
-        assert!(parse("[1,2]").unwrap_err().contains("not a callsim manifest"));
+        assert!(parse(r#"{"kind":"run"}"#)
+            .unwrap_err()
+            .contains("\"format\""));
+        assert!(parse(r#"{"format":1,"kind":"walk"}"#)
+            .unwrap_err()
+            .contains("walk"));
+        assert!(parse("[1,2]")
+            .unwrap_err()
+            .contains("not a callsim manifest"));
     }
 }

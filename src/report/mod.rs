@@ -127,7 +127,11 @@ pub fn render(dir: &Path, generated_at: Option<&str>) -> Result<Report, Error> {
     };
     page.kind = kind.name().into();
     header_from_manifest(&mut page, man.as_ref(), dir);
-    let charts: Vec<Chart> = page.sections.iter().flat_map(|s| s.charts.clone()).collect();
+    let charts: Vec<Chart> = page
+        .sections
+        .iter()
+        .flat_map(|s| s.charts.clone())
+        .collect();
     if charts.is_empty() {
         return Err(Error::Input(format!(
             "`{}`: the results hold nothing to chart (no rows)",
@@ -180,7 +184,11 @@ fn check_files(dir: &Path, kind: Kind, man: Option<&Manifest>) -> Result<(), Err
                 dir.join(&f).display(),
                 kind.name(),
                 kind.required().join(" and "),
-                if man.is_some() { " and every file its manifest.json lists" } else { "" }
+                if man.is_some() {
+                    " and every file its manifest.json lists"
+                } else {
+                    ""
+                }
             )));
         }
     }
@@ -210,7 +218,10 @@ fn header_from_manifest(page: &mut Page, man: Option<&Manifest>, dir: &Path) {
     };
     put("scenario", m.scenario.clone());
     put("variant", m.variant.clone());
-    put("variants", (!m.variants.is_empty()).then(|| m.variants.join(", ")));
+    put(
+        "variants",
+        (!m.variants.is_empty()).then(|| m.variants.join(", ")),
+    );
     put("seed", m.seed.map(|s| s.to_string()));
     put("replications", m.replications.map(|s| s.to_string()));
     put("--set", (!m.sets.is_empty()).then(|| m.sets.join("  ")));

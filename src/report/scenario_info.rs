@@ -11,6 +11,9 @@ use crate::scenario::Scenario;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// A value over time: `(from clock second, value)`, in time order.
+pub type Steps = Vec<(f64, f64)>;
+
 /// The scenario as the run saw it, if it could be re-loaded.
 pub struct Info {
     pub scenario: Scenario,
@@ -31,7 +34,10 @@ pub fn load(man: Option<&Manifest>) -> Result<Info, String> {
         format!("Scenario `{path}` cannot be read from the current directory ({e}): the rate limit, backup windows and scheduled changes are not drawn. Run `callsim report` from where the run was started.")
     })?;
     if let Some(want) = &m.scenario_sha256 {
-        let got: String = Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
+        let got: String = Sha256::digest(&text)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         if !got.eq_ignore_ascii_case(want) {
             return Err(format!("Scenario `{path}` has changed since the run (sha256 differs): the rate limit, backup windows and scheduled changes are not drawn."));
         }
@@ -68,7 +74,8 @@ pub fn limit_per_s(spec: &LimiterSpec) -> Option<f64> {
         LimiterSpec::TokenBucket { rate, .. } | LimiterSpec::Gcra { rate, .. } => {
             Some(rate.per_second())
         }
-        LimiterSpec::FixedWindow { limit, window } | LimiterSpec::RollingWindow { limit, window } => {
+        LimiterSpec::FixedWindow { limit, window }
+        | LimiterSpec::RollingWindow { limit, window } => {
             Some(*limit as f64 / window.as_secs_f64())
         }
     }
@@ -81,9 +88,10 @@ impl Info {
 
     /// The summed dial-rate limit of all carriers (legs/s) as steps `(from, value)`; None if
     /// some carrier is unlimited at the start.
-    pub fn rate_steps(&self) -> Option<Vec<(f64, f64)>> {
+    pub fn rate_steps(&self) -> Option<Steps> {
         let c = self.config();
-        let mut per: Vec<Option<f64>> = c.carriers.iter().map(|k| limit_per_s(&k.limiter)).collect();
+        let mut per: Vec<Option<f64>> =
+            c.carriers.iter().map(|k| limit_per_s(&k.limiter)).collect();
         let total = |per: &[Option<f64>]| per.iter().copied().sum::<Option<f64>>();
         let mut steps = vec![(c.start.as_secs_f64(), total(&per)?)];
         for ch in &c.changes {
@@ -100,10 +108,15 @@ impl Info {
     /// Manual backup windows `(from, to)` when they are fixed for the whole run.
     pub fn manual_backup(&self) -> Option<Vec<(f64, f64)>> {
         let c = self.config();
-        let changed = c.changes.iter().any(|ch| matches!(ch.kind, ChangeKind::Backup(_)));
+        let changed = c
+            .changes
+            .iter()
+            .any(|ch| matches!(ch.kind, ChangeKind::Backup(_)));
         match &c.backup.policy {
             BackupPolicy::Manual(w) if !changed => Some(
-                w.iter().map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64())).collect(),
+                w.iter()
+                    .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()))
+                    .collect(),
             ),
             _ => None,
         }
@@ -128,7 +141,7 @@ impl Info {
 
     /// Capacity of stage `name` (sessions, or pods x capacity) as steps, and the per-pod
     /// capacity when it has pods.
-    pub fn stage_capacity(&self, name: &str) -> Option<(Vec<(f64, f64)>, Option<u32>)> {
+    pub fn stage_capacity(&self, name: &str) -> Option<(Steps, Option<u32>)> {
         let c = self.config();
         let i = c.stages.iter().position(|s| s.name == name)?;
         let cap = |s: &StageConfig| match &s.pods {
@@ -165,12 +178,17 @@ mod tests {
     #[test]
     fn steps_become_a_staircase() {
         let p = step_points(&[(0.0, 20.0), (10.0, 30.0)], 15.0);
-        assert_eq!(p, vec![(0.0, 20.0), (10.0, 20.0), (10.0, 30.0), (15.0, 30.0)]);
+        assert_eq!(
+            p,
+            vec![(0.0, 20.0), (10.0, 20.0), (10.0, 30.0), (15.0, 30.0)]
+        );
     }
 
     #[test]
     fn change_descriptions_are_keyed_by_clock_time() {
-        let d = change_descriptions("[[changes]]\nat = \"17:30\"\ndescription = \"raised\"\nset = {}\n");
+        let d = change_descriptions(
+            "[[changes]]\nat = \"17:30\"\ndescription = \"raised\"\nset = {}\n",
+        );
         assert_eq!(d, vec![(17.5 * 3600.0, "raised".to_string())]);
     }
 
@@ -183,11 +201,17 @@ mod tests {
         };
         let e = load(Some(&m)).err().unwrap();
         assert!(e.contains("has changed"), "{e}");
-        let ok = Manifest { scenario_sha256: None, ..m };
+        let ok = Manifest {
+            scenario_sha256: None,
+            ..m
+        };
         let info = load(Some(&ok)).unwrap();
         let steps = info.rate_steps().unwrap();
         assert_eq!(steps, vec![(43200.0, 20.0), (63000.0, 30.0)]);
-        assert_eq!(info.manual_backup().unwrap()[0], (14.0 * 3600.0 + 39.0 * 60.0, 15.0 * 3600.0 + 22.0 * 60.0));
+        assert_eq!(
+            info.manual_backup().unwrap()[0],
+            (14.0 * 3600.0 + 39.0 * 60.0, 15.0 * 3600.0 + 22.0 * 60.0)
+        );
         assert!(info.change_markers()[0].label.contains("raised the limit"));
     }
 }

@@ -79,7 +79,10 @@ impl Table {
 }
 
 fn bad_csv(path: &Path, e: csv::Error) -> Error {
-    Error::Input(format!("`{}`: not a valid callsim CSV: {e}", path.display()))
+    Error::Input(format!(
+        "`{}`: not a valid callsim CSV: {e}",
+        path.display()
+    ))
 }
 
 fn shorten(s: &str, n: usize) -> String {
