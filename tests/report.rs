@@ -342,3 +342,32 @@ fn a_sweep_without_lever_columns_is_an_older_format() {
     .unwrap();
     refused(t.path(), &["sweep.csv", "varied keys"]);
 }
+
+#[test]
+fn without_queueing_the_delay_and_queue_charts_are_left_out_and_said_so() {
+    let t = TempDir::new().unwrap();
+    let d = t.path().join("out");
+    let set = [
+        "--set",
+        "carriers.main.rate=1000/s",
+        "--set",
+        "carriers.main.burst=1000",
+    ];
+    let mut args = vec!["run", SMALL, "-q", "-n", "2", "--out", s(&d)];
+    args.extend(set);
+    ok(&args);
+    let m = manifest(SMALL, "").replace(
+        r#""sets": []"#,
+        r#""sets": ["carriers.main.rate=1000/s", "carriers.main.burst=1000"]"#,
+    );
+    fs::write(d.join("manifest.json"), m).unwrap();
+    ok(&["report", s(&d), "--no-timestamp"]);
+    let html = read(&d.join("report.html"));
+    assert!(html.contains("No leg waited for a dial slot"));
+    assert!(!d.join("charts").join("dial-delay.svg").exists());
+    assert!(html.contains("id=\"chart-legs-vs-limit\""));
+    assert!(
+        html.contains("carrier dial-rate limit"),
+        "the manifest's --set values re-load"
+    );
+}
