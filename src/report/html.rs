@@ -37,9 +37,10 @@ footer { color: var(--muted); font-size: 12px; padding: 16px 24px 30px; }
 @media print {
   body { font-size: 11pt; }
   header, main, footer { max-width: none; padding: 0; }
-  .layout { display: block; }
-  aside { position: static; margin-bottom: 12pt; }
+  .layout { display: flex; flex-direction: column; }
+  aside { position: static; order: -1; margin-bottom: 12pt; }
   figure.chart { break-inside: avoid; page-break-inside: avoid; }
+  h2, p.section-text { break-after: avoid; page-break-after: avoid; }
   figure.chart.narrow { width: 48%; }
   figure.chart svg { border: none; }
   pre.command { background: none; border: 1px solid #999; }
