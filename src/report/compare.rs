@@ -21,7 +21,7 @@ const COLS: &[&str] = &[
 ];
 
 /// Metrics charted (those present), with their labels and scale.
-const METRICS: &[(&str, &str, f64)] = &[
+pub const METRICS: &[(&str, &str, f64)] = &[
     ("connected", "connected calls", 1.0),
     ("abandoned", "abandoned calls", 1.0),
     ("abandon_ratio", "abandoned (% of offered)", 100.0),

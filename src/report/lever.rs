@@ -123,35 +123,14 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
     )?;
     let levers = lever_cols(&t, "variant")?;
     let (cm, cv) = (t.col("metric")?, t.col("variant")?);
+    let all = groups(&t, |i| t.text(i, cm).to_string());
+    let chosen = charted_metrics(all.iter().map(|(m, _)| m.as_str()).collect());
     let mut charts: Vec<Chart> = Vec::new();
     for (k, idx) in groups(&t, |i| format!("{}\u{1}{}", t.text(i, cm), t.text(i, cv))) {
         let (metric, variant) = k.split_once('\u{1}').unwrap_or((&k, ""));
-        let (pts, unit) = points(&t, &idx, &levers, None)?;
-        let xl = x_label(&t, &levers, &unit);
-        let v = if variant.is_empty() {
-            String::new()
-        } else {
-            format!(" ({variant})")
-        };
-        let title = format!("{metric} against {}{v}", xl);
-        let id = format!(
-            "sweep-{}{}",
-            slug(metric),
-            if variant.is_empty() {
-                String::new()
-            } else {
-                format!("-{}", slug(variant))
-            }
-        );
-        charts.push(lever_chart(&LeverChart {
-            id: &id,
-            title: &title,
-            x_label: &xl,
-            y_label: metric,
-            points: &pts,
-            target: None,
-            chosen: None,
-        })?);
+        if chosen.contains(&metric) {
+            charts.push(sweep_chart(&t, &idx, &levers, metric, variant)?);
+        }
     }
     let mut page = Page {
         title: man
@@ -161,10 +140,56 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
     };
     page.sections.push(Section {
         heading: "Metrics against the lever".into(),
-        text: "Each point is an evaluated setting: the mean over replications; the band is its 95% confidence interval.".into(),
+        text: format!(
+            "Each point is an evaluated setting: the mean over replications; the band is its 95% confidence interval.{}",
+            if chosen.len() < all.len() {
+                format!(" Charted: {} of the {} metrics in sweep.csv (the headline ones and window metrics).", chosen.len(), all.len())
+            } else {
+                String::new()
+            }
+        ),
         charts,
     });
     Ok(page)
+}
+
+/// Metrics to chart: all when there are at most 12, else the headline metrics of `compare`
+/// and the window metrics (`NAME@WINDOW`) present, in file order.
+fn charted_metrics(all: Vec<&str>) -> Vec<&str> {
+    if all.len() <= 12 {
+        return all;
+    }
+    let headline = |m: &str| super::compare::METRICS.iter().any(|h| h.0 == m);
+    let base = |m: &str| m.split('@').next().unwrap_or(m).to_string();
+    all.into_iter()
+        .filter(|m| headline(m) || (m.contains('@') && headline(&base(m))))
+        .collect()
+}
+
+fn sweep_chart(
+    t: &Table,
+    idx: &[usize],
+    levers: &[usize],
+    metric: &str,
+    variant: &str,
+) -> Result<Chart, Error> {
+    let (pts, unit) = points(t, idx, levers, None)?;
+    let xl = x_label(t, levers, &unit);
+    let (v, vid) = if variant.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!(" ({variant})"), format!("-{}", slug(variant)))
+    };
+    let title = format!("{metric} against {xl}{v}");
+    lever_chart(&LeverChart {
+        id: &format!("sweep-{}{vid}", slug(metric)),
+        title: &title,
+        x_label: &xl,
+        y_label: metric,
+        points: &pts,
+        target: None,
+        chosen: None,
+    })
 }
 
 /// The chart of one (metric, window) of a plan: `c` holds the plan.csv column indices in the
@@ -266,6 +291,16 @@ pub fn plan_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_sweep_charts_the_headline_and_window_metrics() {
+        let few = vec!["x", "y"];
+        assert_eq!(charted_metrics(few.clone()), few);
+        let mut many: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+        many.extend(["connected".into(), "dial_delay_ms_p95@peak".into(), "x@peak".into()]);
+        let got = charted_metrics(many.iter().map(String::as_str).collect());
+        assert_eq!(got, vec!["connected", "dial_delay_ms_p95@peak"]);
+    }
 
     #[test]
     fn settings_as_written_give_numbers_and_units() {
