@@ -38,8 +38,10 @@ pub struct Chart {
     pub svg: String,
     /// Number of data points drawn (with a tooltip); 0 means the chart shows nothing.
     pub points: usize,
-    /// The chart draws data lines (time and lever charts), which the page's self-check expects.
+    /// The chart draws a data line of 3 or more points, which the page's self-check then expects.
     pub has_line: bool,
+    /// Half width on the page (interval charts, shown in pairs).
+    pub narrow: bool,
 }
 
 /// One line of a time or lever chart; NaN values leave gaps.
@@ -103,7 +105,9 @@ pub fn fmt_num(x: f64) -> String {
     } else if x.abs() >= 1.0 {
         format!("{:.2}", x)
     } else {
-        format!("{:.3}", x)
+        // 3 significant digits: 0.123, 0.00367
+        let decimals = (2.0 - x.abs().log10().floor()).clamp(3.0, 12.0) as usize;
+        format!("{x:.decimals$}")
     }
 }
 
@@ -352,7 +356,11 @@ pub fn time_chart(c: &TimeChart) -> Result<Chart, Error> {
         y_label: c.y_label.clone(),
         svg,
         points,
-        has_line: true,
+        has_line: c
+            .lines
+            .iter()
+            .any(|l| segments(&l.pts).iter().any(|s| s.len() >= 3)),
+        narrow: false,
     })
 }
 
@@ -560,6 +568,7 @@ pub fn interval_chart(
         svg,
         points,
         has_line: false,
+        narrow: true,
     })
 }
 
@@ -697,7 +706,9 @@ pub fn lever_chart(c: &LeverChart) -> Result<Chart, Error> {
         y_label: c.y_label.into(),
         svg,
         points,
-        has_line: true,
+        // A line of 2 points looks like a legend sample to the page's self-check.
+        has_line: pts.iter().filter(|p| p.mean.is_finite()).count() >= 3,
+        narrow: false,
     })
 }
 
@@ -734,6 +745,43 @@ mod tests {
             polys[0],
             vec![(0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)]
         );
+    }
+
+    #[test]
+    fn a_lever_line_of_two_points_is_not_claimed_as_a_line() {
+        let p = |x: f64| LeverPoint {
+            x,
+            label: format!("{x}/s"),
+            mean: x,
+            low: x - 1.0,
+            high: x + 1.0,
+            verdict: "pass".into(),
+        };
+        let chart = |pts: &[LeverPoint]| {
+            lever_chart(&LeverChart {
+                id: "p",
+                title: "t",
+                x_label: "rate (/s)",
+                y_label: "y",
+                points: pts,
+                target: Some((5.0, "target".into())),
+                chosen: Some((9.0, "chosen: 9/s".into())),
+            })
+            .unwrap()
+        };
+        let two = chart(&[p(9.0), p(8.0)]);
+        assert!(!two.has_line && two.points == 2 && !two.narrow);
+        assert!(two.svg.contains("<title>rate (/s) = 8/s: 8") && two.svg.contains("chosen: 9/s"));
+        assert!(chart(&[p(9.0), p(8.0), p(10.0)]).has_line);
+    }
+
+    #[test]
+    fn numbers_keep_three_significant_digits() {
+        assert_eq!(fmt_num(0.0036718), "0.00367");
+        assert_eq!(fmt_num(0.5), "0.500");
+        assert_eq!(fmt_num(12.345), "12.3");
+        assert_eq!(fmt_num(191673.4), "191673");
+        assert_eq!(fmt_num(f64::NAN), "-");
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn section(h: &mut String, s: &Section) {
         let _ = writeln!(
             h,
             "<figure class=\"chart{}\" id=\"chart-{}\" data-xlabel=\"{}\" data-ylabel=\"{}\" data-line=\"{line}\" data-points=\"{}\">\n{}\n<figcaption>{} — <a href=\"charts/{}.svg\">charts/{}.svg</a></figcaption>\n</figure>",
-            if c.has_line { "" } else { " narrow" },
+            if c.narrow { " narrow" } else { "" },
             escape(&c.id),
             escape(&c.x_label),
             escape(&c.y_label),

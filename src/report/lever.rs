@@ -297,7 +297,11 @@ mod tests {
         let few = vec!["x", "y"];
         assert_eq!(charted_metrics(few.clone()), few);
         let mut many: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
-        many.extend(["connected".into(), "dial_delay_ms_p95@peak".into(), "x@peak".into()]);
+        many.extend([
+            "connected".into(),
+            "dial_delay_ms_p95@peak".into(),
+            "x@peak".into(),
+        ]);
         let got = charted_metrics(many.iter().map(String::as_str).collect());
         assert_eq!(got, vec!["connected", "dial_delay_ms_p95@peak"]);
     }
