@@ -294,7 +294,9 @@ fn sweep_and_plan_reports_draw_the_lever() {
         html.contains("carriers.carrier.rate (/s)"),
         "x axis names the lever and its unit"
     );
-    assert!(html.contains("<title>carriers.carrier.rate (/s) = 20/s: 0.100"));
+    // abandon_ratio is shown in % of offered calls, labelled in words.
+    assert!(html.contains("<title>carriers.carrier.rate (/s) = 20/s: 10 (95% CI 9 to 11)"));
+    assert!(html.contains("abandoned (% of offered) against carriers.carrier.rate (/s)"));
 
     let p = t.path().join("plan");
     fs::create_dir(&p).unwrap();

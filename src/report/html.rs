@@ -22,6 +22,7 @@ dl.meta dd { margin: 0; }
 pre.command { background: #f4f4f4; padding: 8px 10px; border-radius: 4px; white-space: pre-wrap; word-break: break-all; font-size: 13px; }
 ul.notes { background: #fff8e6; border-left: 4px solid #E69F00; padding: 8px 8px 8px 28px; font-size: 14px; }
 .layout { display: grid; grid-template-columns: minmax(0, 1fr) 330px; gap: 24px; align-items: start; }
+.layout.full { grid-template-columns: minmax(0, 1fr); }
 aside { position: sticky; top: 10px; }
 table.headline { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 table.headline th, table.headline td { text-align: left; padding: 3px 4px; border-bottom: 1px solid var(--rule); vertical-align: top; }
@@ -93,7 +94,8 @@ pub fn page(p: &Page, generated_at: Option<&str>) -> String {
         escape(&p.kind)
     );
     header(&mut h, p, &title, generated_at);
-    h.push_str("<main class=\"layout\">\n<div class=\"charts\">\n");
+    let full = if p.headline.is_empty() { " full" } else { "" };
+    let _ = write!(h, "<main class=\"layout{full}\">\n<div class=\"charts\">\n");
     for s in &p.sections {
         section(&mut h, s);
     }

@@ -129,7 +129,7 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
     for (k, idx) in groups(&t, |i| format!("{}\u{1}{}", t.text(i, cm), t.text(i, cv))) {
         let (metric, variant) = k.split_once('\u{1}').unwrap_or((&k, ""));
         if chosen.contains(&metric) {
-            charts.push(sweep_chart(&t, &idx, &levers, metric, variant)?);
+            charts.extend(sweep_chart(&t, &idx, &levers, metric, variant)?);
         }
     }
     let mut page = Page {
@@ -166,30 +166,51 @@ fn charted_metrics(all: Vec<&str>) -> Vec<&str> {
         .collect()
 }
 
+/// A metric's label in words and the factor to its unit (ms -> s, ratio -> %), window kept.
+pub fn metric_label(metric: &str) -> (String, f64) {
+    let (base, window) = match metric.split_once('@') {
+        Some((b, w)) => (b, format!(" in window {w}")),
+        None => (metric, String::new()),
+    };
+    match super::compare::METRICS.iter().find(|m| m.0 == base) {
+        Some(&(_, label, k)) => (format!("{label}{window}"), k),
+        None => (metric.to_string(), 1.0),
+    }
+}
+
+/// The chart of one metric (and variant) of a sweep; None when it is zero everywhere.
 fn sweep_chart(
     t: &Table,
     idx: &[usize],
     levers: &[usize],
     metric: &str,
     variant: &str,
-) -> Result<Chart, Error> {
-    let (pts, unit) = points(t, idx, levers, None)?;
+) -> Result<Option<Chart>, Error> {
+    let (mut pts, unit) = points(t, idx, levers, None)?;
+    if pts.iter().all(|p| p.mean == 0.0 || p.mean.is_nan()) {
+        return Ok(None);
+    }
+    let (label, k) = metric_label(metric);
+    for p in &mut pts {
+        (p.mean, p.low, p.high) = (p.mean * k, p.low * k, p.high * k);
+    }
     let xl = x_label(t, levers, &unit);
     let (v, vid) = if variant.is_empty() {
         (String::new(), String::new())
     } else {
         (format!(" ({variant})"), format!("-{}", slug(variant)))
     };
-    let title = format!("{metric} against {xl}{v}");
+    let title = format!("{label} against {xl}{v}");
     lever_chart(&LeverChart {
         id: &format!("sweep-{}{vid}", slug(metric)),
         title: &title,
         x_label: &xl,
-        y_label: metric,
+        y_label: &label,
         points: &pts,
         target: None,
         chosen: None,
     })
+    .map(Some)
 }
 
 /// The chart of one (metric, window) of a plan: `c` holds the plan.csv column indices in the

@@ -126,7 +126,7 @@ pub fn render(dir: &Path, generated_at: Option<&str>) -> Result<Report, Error> {
         Kind::Plan => lever::plan_page(dir, man.as_ref())?,
     };
     page.kind = kind.name().into();
-    header_from_manifest(&mut page, man.as_ref(), dir);
+    header_from_manifest(&mut page, man.as_ref(), dir, kind);
     let charts: Vec<Chart> = page
         .sections
         .iter()
@@ -195,10 +195,15 @@ fn check_files(dir: &Path, kind: Kind, man: Option<&Manifest>) -> Result<(), Err
     Ok(())
 }
 
-fn header_from_manifest(page: &mut Page, man: Option<&Manifest>, dir: &Path) {
+fn header_from_manifest(page: &mut Page, man: Option<&Manifest>, dir: &Path, kind: Kind) {
     let Some(m) = man else {
+        let more = if kind == Kind::Run {
+            "; the scenario's rate limit, backup windows and scheduled changes are not drawn"
+        } else {
+            " (no reproducing command)"
+        };
         page.notes.push(format!(
-            "No manifest.json in `{}`: the header shows what the CSV files say; the scenario's rate limit, backup windows and scheduled changes are not drawn.",
+            "No manifest.json in `{}`: the header shows what the CSV files say{more}.",
             dir.display()
         ));
         return;
