@@ -143,7 +143,7 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         text: format!(
             "Each point is an evaluated setting: the mean over replications; the band is its 95% confidence interval.{}",
             if chosen.len() < all.len() {
-                format!(" Charted: {} of the {} metrics in sweep.csv (the headline ones and window metrics).", chosen.len(), all.len())
+                format!(" sweep.csv holds {} metrics; charted are the headline and window metrics that are not zero at every point ({} charts).", all.len(), charts.len())
             } else {
                 String::new()
             }
