@@ -373,3 +373,26 @@ fn without_queueing_the_delay_and_queue_charts_are_left_out_and_said_so() {
         "the manifest's --set values re-load"
     );
 }
+
+#[test]
+fn the_report_leaves_the_run_files_alone() {
+    let (_t, d) = small_run("");
+    fs::write(d.join("notes.txt"), "mine").unwrap();
+    let before = files(&d);
+    ok(&["report", s(&d), "--no-timestamp"]);
+    let after = files(&d);
+    for (name, bytes) in &before {
+        assert_eq!(
+            after.get(name),
+            Some(bytes),
+            "`{name}` was changed or removed by report"
+        );
+    }
+    let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(
+        added
+            .iter()
+            .all(|k| *k == "report.html" || k.starts_with("charts/")),
+        "{added:?}"
+    );
+}

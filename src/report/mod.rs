@@ -16,12 +16,11 @@ pub mod manifest;
 mod run;
 mod scenario_info;
 mod table;
+mod write;
 
-use crate::export::OutputFiles;
 use charts::Chart;
 pub use manifest::Manifest;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Why no report was written.
@@ -241,37 +240,18 @@ fn header_from_manifest(page: &mut Page, man: Option<&Manifest>, dir: &Path, kin
     page.meta = meta;
 }
 
-/// Writes `report.html` (or `out`) and `dir/charts/*.svg`: all under temporary names first,
-/// renamed when every file is complete. Returns the files written.
+/// Writes `dir/charts/*.svg` and `report.html` (or `out`): all under temporary names first,
+/// renamed when every file is complete (the page last). Other files in `dir` are left alone.
+/// Returns the files written.
 pub fn write(report: &Report, dir: &Path, out: Option<&Path>) -> Result<Vec<PathBuf>, Error> {
-    let io = Error::Io;
-    let mut charts = OutputFiles::new(&dir.join("charts")).map_err(io)?;
+    let mut staged = write::Staged::default();
     for c in &report.charts {
-        let name = format!("{}.svg", c.id);
-        let mut w = charts.create(&name).map_err(Error::Io)?;
-        write_all(&mut w, c.svg.as_bytes(), &name)?;
+        staged.put(
+            &dir.join("charts").join(format!("{}.svg", c.id)),
+            c.svg.as_bytes(),
+        )?;
     }
-    let html_path = out.map_or_else(|| dir.join("report.html"), Path::to_path_buf);
-    let parent = match html_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file = html_path
-        .file_name()
-        .ok_or_else(|| Error::Input(format!("--out `{}` names no file", html_path.display())))?
-        .to_string_lossy()
-        .to_string();
-    let mut page = OutputFiles::new(&parent).map_err(Error::Io)?;
-    let mut w = page.create(&file).map_err(Error::Io)?;
-    write_all(&mut w, report.html.as_bytes(), &file)?;
-    drop(w);
-    let mut written = charts.commit().map_err(Error::Io)?;
-    written.extend(page.commit().map_err(Error::Io)?);
-    Ok(written)
-}
-
-fn write_all(w: &mut impl Write, bytes: &[u8], name: &str) -> Result<(), Error> {
-    w.write_all(bytes)
-        .and_then(|_| w.flush())
-        .map_err(|e| Error::Io(format!("cannot write `{name}`: {e}")))
+    let html = out.map_or_else(|| dir.join("report.html"), Path::to_path_buf);
+    staged.put(&html, report.html.as_bytes())?;
+    staged.commit()
 }
