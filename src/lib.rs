@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;

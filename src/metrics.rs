@@ -126,6 +126,14 @@ macro_rules! delay_metrics {
     }};
 }
 
+/// (name, unit, description, computation) of a metric over call-level observations.
+type CallMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CallStats) -> f64,
+);
+
 /// Every metric, in the fixed order of the summary CSV's columns.
 pub fn registry() -> &'static [MetricDef] {
     static R: OnceLock<Vec<MetricDef>> = OnceLock::new();
@@ -147,12 +155,7 @@ fn build_registry() -> Vec<MetricDef> {
             compute: Compute::Count(i),
         })
         .collect();
-    let calls: [(
-        &'static str,
-        &'static str,
-        &'static str,
-        fn(&CallStats) -> f64,
-    ); 7] = [
+    let calls: [CallMetric; 7] = [
         (
             "abandoned",
             "calls",

@@ -8,4 +8,5 @@ mod golden;
 mod hardening;
 mod incidents;
 mod planning;
+mod report;
 mod validate;

@@ -1,25 +1,52 @@
 #!/usr/bin/env python3
-"""Prints means over replications of timeline.csv (and tenants_timeline.csv) per N minutes for
-platform scenarios (stdlib only). Usage: tools/platform_view.py DIR [MINUTES]"""
-import csv, sys, collections, os
-d = sys.argv[1]; step = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-def load(f, key_extra=None):
-    acc = collections.defaultdict(lambda: collections.defaultdict(list))
-    for r in csv.DictReader(open(os.path.join(d, f))):
-        h, m = map(int, r["clock"][:5].split(":"))
-        b = (h * 60 + m) // step * step
-        k = (r[key_extra] if key_extra else "", b)
-        for c, v in r.items():
-            try:
-                acc[k][c].append(float(v))
-            except ValueError:
-                pass
-    return acc
+"""Prints N-minute means over replications of timeline.csv for platform scenarios (standard
+library only). For charts with confidence bands, use `callsim report DIR` instead."""
+import argparse, collections, csv, signal, os, sys
+
+COLS = ["offered", "connected", "served", "failed_refused", "failed_error", "failed_blocked",
+        "failed_timeout", "retries", "accounts_blocked_max", "pdd_ms_p95"]
+
+
+def minutes(s):
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"MINUTES must be a whole number >= 1, got {s}")
+    return v
+
+
 def mean(xs):
     xs = [x for x in xs if x == x]
     return sum(xs) / len(xs) if xs else float("nan")
-tl = load("timeline.csv")
-print(f"{'clock':>6}{'offered':>9}{'ok':>8}{'refused':>8}{'error':>7}{'blocked':>8}{'timeout':>8}{'retries':>8}{'acc_blk':>8}{'pdd95ms':>9}")
-for (_, b), r in sorted(tl.items()):
-    ok = mean(r["connected"]) + mean(r["served"])
-    print(f"{b//60:>3}:{b%60:02}{mean(r['offered']):>9.0f}{ok:>8.0f}{mean(r['failed_refused']):>8.0f}{mean(r['failed_error']):>7.0f}{mean(r['failed_blocked']):>8.0f}{mean(r['failed_timeout']):>8.0f}{mean(r['retries']):>8.0f}{mean(r['accounts_blocked_max']):>8.0f}{mean(r['pdd_ms_p95']):>9.0f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("dir", help="output directory of `callsim run --out DIR`")
+    ap.add_argument("minutes", nargs="?", type=minutes, default=5, help="bucket width in minutes (default 5)")
+    a = ap.parse_args()
+    path = os.path.join(a.dir, "timeline.csv")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        sys.exit(2)
+    missing = [c for c in ["t_s"] + COLS if rows and c not in rows[0]]
+    if not rows or missing:
+        print(f"error: {path}: expected a timeline.csv of callsim run (missing: {', '.join(missing) or 'rows'})", file=sys.stderr)
+        sys.exit(2)
+    acc = collections.defaultdict(lambda: collections.defaultdict(list))
+    for r in rows:
+        b = int(float(r["t_s"]) // 60) // a.minutes * a.minutes
+        for c in COLS:
+            acc[b][c].append(float(r[c]) if r[c] else float("nan"))
+    print(f"{'clock':>6}{'offered':>9}{'ok':>8}{'refused':>8}{'error':>7}{'blocked':>8}{'timeout':>8}{'retries':>8}{'acc_blk':>8}{'pdd95ms':>9}")
+    for b, r in sorted(acc.items()):
+        ok = mean(r["connected"]) + mean(r["served"])
+        print(f"{b//60:>3}:{b%60:02}{mean(r['offered']):>9.0f}{ok:>8.0f}{mean(r['failed_refused']):>8.0f}{mean(r['failed_error']):>7.0f}"
+              f"{mean(r['failed_blocked']):>8.0f}{mean(r['failed_timeout']):>8.0f}{mean(r['retries']):>8.0f}{mean(r['accounts_blocked_max']):>8.0f}{mean(r['pdd_ms_p95']):>9.0f}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
+    main()

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod fit;
 pub mod merge;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod sweep;
 pub mod validate;
@@ -113,6 +114,8 @@ pub enum Command {
     Erlang(crate::cli_erlang::ErlangArgs),
     /// Estimate a scenario from call detail records (Asterisk, FreeSWITCH, Twilio or CSV).
     Fit(fit::FitArgs),
+    /// Render DIR/report.html (self-contained, with charts) from an output directory.
+    Report(report::ReportArgs),
 }
 
 /// Runs the chosen subcommand. `argv` is the raw command line (recorded in shard files and
@@ -127,6 +130,7 @@ pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
         Command::Check(a) => check::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Fit(a) => fit::run(a),
+        Command::Report(a) => report::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
             crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;
