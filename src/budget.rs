@@ -174,8 +174,22 @@ pub struct Budget {
     pub max_events: f64,
     /// Most bytes the run may hold (all replications running at once).
     pub max_memory: f64,
-    /// Replications running at once (threads).
+    /// Replications holding a timeline in memory at once (0 without a timeline).
     pub parallel: f64,
+    /// Replications running at once.
+    pub threads: f64,
+}
+
+impl Budget {
+    /// The limits each replication runs within: the events, and the in-flight entries its
+    /// share of the memory holds.
+    pub fn limits(&self) -> crate::model::Limits {
+        let share = self.max_memory / self.threads.max(1.0);
+        crate::model::Limits {
+            max_events: self.max_events as u64,
+            max_in_flight: (share / crate::model::limits::BYTES_PER_IN_FLIGHT as f64) as u64,
+        }
+    }
 }
 
 /// Refuses work over the budget, saying what grew and what to change.

@@ -187,7 +187,9 @@ pub fn run_one(
             Some(b) => Some(b.as_mut() as &mut dyn CallSink),
             None => None,
         };
-        Model::new(cfg, seed, replication as u64, streams, sink_ref, timeline).run(progress)
+        Model::new(cfg, seed, replication as u64, streams, sink_ref, timeline)
+            .run_within(progress, &sc.limits)
+            .map_err(|e| format!("replication {replication}: {e}"))?
     };
     for e in errors {
         if let Some(m) = e.lock().expect("lock").take() {

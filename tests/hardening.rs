@@ -255,3 +255,41 @@ fn work_over_the_budget_is_refused_before_it_runs() {
     // The same scenario within the budget runs.
     ok(&["run", s(&f), "-q", "-n", "1", "--max-events", "1e6"]);
 }
+
+#[test]
+fn a_run_that_grows_past_its_memory_budget_stops_cleanly() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    // A stage with one session held for an hour, 1,000 requests a second, and 100 retries
+    // without backoff: the wait queue grows without end.
+    let stage = tmp.path().join("stage.toml");
+    fs::write(&stage, "start = \"09:00\"\nend = \"10:00\"\n[stages.api]\nsessions = 1\nover_limit = \"wait\"\nservice_time = \"1h\"\n[sources.clients]\nkind = \"request\"\nrate = \"1000/s\"\nstages = [\"api\"]\ntimeout = \"10s\"\nretries = 100\nbackoff = \"0s\"\n").unwrap();
+    // Legs at 1,000/s into a carrier that dials 1/s, queued without bound, callers who wait.
+    let carrier = tmp.path().join("carrier.toml");
+    fs::write(&carrier, "start = \"09:00\"\nend = \"10:00\"\n[carriers.c]\nrate = \"1/s\"\n[sources.s]\nrate = \"1000/s\"\n").unwrap();
+    for (f, needle) in [
+        (&stage, "stage `api` holds"),
+        (&carrier, "carrier `c` holds"),
+    ] {
+        let args = [
+            "run",
+            s(f),
+            "-q",
+            "--threads",
+            "1",
+            "--max-memory",
+            "64M",
+            "--out",
+            s(&out),
+        ];
+        let o = crate::cli::callsim(&args);
+        let err = crate::cli::stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{}", crate::cli::show(&args, &o));
+        assert!(
+            err.contains(needle) && err.contains("--max-memory"),
+            "{}",
+            crate::cli::show(&args, &o)
+        );
+        assert!(!out.exists(), "a stopped run wrote output");
+    }
+}

@@ -19,7 +19,9 @@ use std::fmt;
 #[derive(Debug)]
 pub struct CliError {
     pub message: String,
-    /// 2: bad input (scenario, flags, traces); 1: the run itself failed (I/O and the like).
+    /// 2: bad input (scenario, flags, traces, work over the budget); 1: the run itself failed
+    /// (I/O and the like); 3: the run stopped at its resource budget (--max-memory,
+    /// --max-events); 130/143: interrupted (SIGINT/SIGTERM).
     pub code: i32,
 }
 
@@ -30,11 +32,15 @@ impl CliError {
             code: 2,
         }
     }
+    /// A failed run: code 1, or 3 when it stopped at its resource budget.
     pub fn failure(m: impl Into<String>) -> Self {
-        CliError {
-            message: m.into(),
-            code: 1,
-        }
+        let message = m.into();
+        let code = if message.contains(crate::model::limits::OVER_BUDGET) {
+            3
+        } else {
+            1
+        };
+        CliError { message, code }
     }
 }
 
@@ -195,6 +201,7 @@ impl CommonArgs {
                 .max_memory
                 .unwrap_or_else(crate::budget::default_max_memory),
             parallel: if timeline { threads as f64 } else { 0.0 },
+            threads: threads as f64,
         }
     }
 }

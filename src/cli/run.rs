@@ -55,8 +55,10 @@ pub fn load_checked(
         .as_ref()
         .map(|v| format!(" (variant {v})"))
         .unwrap_or_default();
-    crate::budget::check_budget(&sc.model, &c.budget(timeline))
+    let budget = c.budget(timeline);
+    crate::budget::check_budget(&sc.model, &budget)
         .map_err(|e| CliError::input(format!("{}{label}: {e}", c.scenario.display())))?;
+    sc.limits = budget.limits();
     Ok(sc)
 }
 

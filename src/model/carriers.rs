@@ -44,6 +44,12 @@ pub(super) struct CarrierState {
     wake_at: Option<SimTime>,
 }
 
+impl CarrierState {
+    pub(super) fn name(&self) -> &str {
+        &self.cfg.name
+    }
+}
+
 pub(super) fn build_carriers(cfg: &ModelConfig) -> Vec<CarrierState> {
     cfg.carriers
         .iter()

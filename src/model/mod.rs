@@ -15,6 +15,7 @@ mod calls;
 mod carriers;
 mod changes;
 pub mod config;
+pub mod limits;
 pub mod obs;
 pub mod platform;
 mod slab;
@@ -27,6 +28,7 @@ use backup::AutoState;
 use calls::{Call, CallState, PendingRedial, SourceState};
 use carriers::{CarrierState, Leg, LegState};
 use config::*;
+pub use limits::Limits;
 use obs::*;
 use slab::{CallId, Gen, JobId, LegId, Ref, Slab, SlotId};
 
@@ -299,7 +301,19 @@ impl<'a> Model<'a> {
     ///
     /// Never inlined: tools/icount.sh counts instructions from this symbol down.
     #[inline(never)]
-    pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Observations {
+    pub fn run(self, progress: &mut dyn FnMut(SimTime)) -> Observations {
+        self.run_within(progress, &Limits::NONE)
+            .expect("no limits, no limit error")
+    }
+
+    /// As `run`, stopping with an error that names what grew when the run passes `limits`
+    /// (checked every 65,536 events, so by at most that many events' growth).
+    #[inline(never)]
+    pub fn run_within(
+        mut self,
+        progress: &mut dyn FnMut(SimTime),
+        limits: &Limits,
+    ) -> Result<Observations, String> {
         self.init();
         let stop_at = self.cfg.end.plus(self.cfg.drain);
         let mut tick: u32 = 0;
@@ -316,6 +330,7 @@ impl<'a> Model<'a> {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(65_536) {
                 progress(now);
+                self.check_limits(now, limits)?;
             }
         }
         // A run cut off by the drain limit ends at the limit, not at its last event.
@@ -324,7 +339,7 @@ impl<'a> Model<'a> {
         } else {
             self.sched.now()
         };
-        self.finish(end)
+        Ok(self.finish(end))
     }
 
     fn init(&mut self) {

@@ -54,6 +54,13 @@ pub(super) struct StageState {
     rr: usize,
 }
 
+impl StageState {
+    /// Attempts waiting for a session (stale entries included until they reach the head).
+    pub(super) fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
 pub(super) struct DepState {
     cfg: DependencyConfig,
     /// The primary at the start: where clients that do not follow a failover stay.

@@ -34,6 +34,8 @@ pub struct Scenario {
     /// The queueing model this file is a validation case of (`[validation] model = ...`).
     pub validation: Option<String>,
     pub model: ModelConfig,
+    /// What one replication may use (set by the command from its budget; none by default).
+    pub limits: crate::model::Limits,
 }
 
 pub const DEFAULT_SEED: u64 = 1;
@@ -535,6 +537,7 @@ fn build(
         variants,
         validation,
         model,
+        limits: crate::model::Limits::NONE,
     })
 }
 
