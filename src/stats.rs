@@ -210,9 +210,16 @@ fn details(cfg: &ModelConfig, o: Option<&Observations>) -> Vec<(String, f64)> {
         put(format!("errors[stage:{n}]"), &|o| {
             o.stages[i].total.errors as f64
         });
-        put(format!("latency_ms_p95[stage:{n}]"), &|o| {
-            o.stages[i].latency.quantile_ms(0.95)
-        });
+        for &(stat, q) in crate::metrics::DELAY_STATS {
+            put(format!("latency_ms_{stat}[stage:{n}]"), &|o| {
+                let h = &o.stages[i].latency;
+                if q >= 1.0 {
+                    h.max_ms()
+                } else {
+                    h.quantile_ms(q)
+                }
+            });
+        }
         put(format!("sessions_in_use_max[stage:{n}]"), &|o| {
             o.stages[i].sessions_in_use_max as f64
         });

@@ -415,6 +415,7 @@ pub fn write_stages(
         "sessions_in_use_max",
         "latency_ms_mean",
         "latency_ms_p50",
+        "latency_ms_p90",
         "latency_ms_p95",
         "latency_ms_p99",
         "latency_ms_max",
@@ -427,8 +428,10 @@ pub fn write_stages(
         "sessions_in_use_max",
         "pods_up_min",
         "latency_ms_p50",
+        "latency_ms_p90",
         "latency_ms_p95",
         "latency_ms_p99",
+        "latency_ms_max",
     ]);
     wl.write_record(&head).map_err(csv_err)?;
     for r in results {
@@ -444,6 +447,7 @@ pub fn write_stages(
             for v in [
                 h.mean_ms(),
                 h.quantile_ms(0.5),
+                h.quantile_ms(0.9),
                 h.quantile_ms(0.95),
                 h.quantile_ms(0.99),
                 h.max_ms(),
@@ -463,7 +467,13 @@ pub fn write_stages(
                 rec.extend(vals(&row.counts).iter().map(u64::to_string));
                 rec.push(row.sessions_in_use_max.to_string());
                 rec.push(row.pods_up_min.to_string());
-                for v in [row.latency_ms_p50, row.latency_ms_p95, row.latency_ms_p99] {
+                for v in [
+                    row.latency_ms_p50,
+                    row.latency_ms_p90,
+                    row.latency_ms_p95,
+                    row.latency_ms_p99,
+                    row.latency_ms_max,
+                ] {
                     rec.push(num(v));
                 }
                 wl.write_record(&rec).map_err(csv_err)?;

@@ -405,8 +405,10 @@ pub struct StageRow {
     pub sessions_in_use_max: u64,
     pub pods_up_min: u64,
     pub latency_ms_p50: f64,
+    pub latency_ms_p90: f64,
     pub latency_ms_p95: f64,
     pub latency_ms_p99: f64,
+    pub latency_ms_max: f64,
 }
 
 /// What one stage observed.
@@ -453,8 +455,10 @@ impl StageObs {
                 sessions_in_use_max: self.row_sessions_max,
                 pods_up_min: self.row_pods_min,
                 latency_ms_p50: self.row_hist.quantile_ms(0.5),
+                latency_ms_p90: self.row_hist.quantile_ms(0.9),
                 latency_ms_p95: self.row_hist.quantile_ms(0.95),
                 latency_ms_p99: self.row_hist.quantile_ms(0.99),
+                latency_ms_max: self.row_hist.max_ms(),
             });
             self.row_hist.reset();
             self.row_sessions_max = self.sessions_now;
