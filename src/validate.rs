@@ -83,13 +83,60 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
         .as_deref()
         .ok_or("the scenario has no [validation] model = ... table")?;
     let m = &sc.model;
-    let need = |ok: bool, what: &str| {
+    let need = needs(model);
+    let rate = one_poisson_source(model, m)?;
+    let b = &m.sources[0].behaviour;
+    let c = &m.carriers[0];
+    let unlimited_queue = c.over_limit
+        == OverLimit::Queue {
+            capacity: None,
+            max_wait: None,
+        };
+    match model {
+        "erlang_b" | "erlang_c" | "erlang_a" => erlang_system(model, c, b, rate, unlimited_queue),
+        _ => {
+            need(c.channels.is_none(), "no channel limit")?;
+            need(
+                unlimited_queue,
+                "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+            )?;
+            need(
+                b.patience.is_none(),
+                "callers who never give up (no patience)",
+            )?;
+            let r = match c.limiter {
+                LimiterSpec::TokenBucket { rate, burst: 1 }
+                | LimiterSpec::Gcra { rate, burst: 1 } => rate.per_second(),
+                _ => {
+                    return Err(
+                        "an `md1` validation case needs a token bucket or GCRA with burst = 1"
+                            .into(),
+                    )
+                }
+            };
+            Ok(System::Md1 {
+                arrival_rate_per_s: rate,
+                dial_rate_per_s: r,
+            })
+        }
+    }
+}
+
+/// `need(ok, what)`: an error saying what a `model` validation case needs unless `ok`.
+fn needs(model: &str) -> impl Fn(bool, &str) -> Result<(), String> + '_ {
+    move |ok: bool, what: &str| {
         if ok {
             Ok(())
         } else {
             Err(format!("a `{model}` validation case needs {what}"))
         }
-    };
+    }
+}
+
+/// What every validation case shares: one source at a constant Poisson rate (returned, per
+/// second), one carrier, one leg answered at once, no setup delay, redials, changes or backup.
+fn one_poisson_source(model: &str, m: &ModelConfig) -> Result<f64, String> {
+    let need = needs(model);
     need(m.sources.len() == 1, "exactly one source")?;
     need(m.carriers.len() == 1, "exactly one carrier")?;
     need(m.changes.is_empty(), "no scheduled changes")?;
@@ -124,79 +171,45 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
         "no setup delay",
     )?;
     need(b.redial.is_none(), "no redials")?;
-    let c = &m.carriers[0];
-    let unlimited_queue = c.over_limit
-        == OverLimit::Queue {
-            capacity: None,
-            max_wait: None,
-        };
+    Ok(rate)
+}
+
+/// An Erlang B, C or A case: `channels` and exponential talk times, no dial-rate limit; then
+/// rejection (B), an unlimited queue of patient callers (C) or of exponential patience (A).
+fn erlang_system(
+    model: &str,
+    c: &CarrierConfig,
+    b: &SourceBehaviour,
+    rate: f64,
+    unlimited_queue: bool,
+) -> Result<System, String> {
+    let need = needs(model);
     let talk_mean = match b.talk_time {
         DurationDist::Exponential { mean_s } => Some(mean_s),
         _ => None,
     };
+    let channels = c
+        .channels
+        .ok_or_else(|| format!("a `{model}` validation case needs `channels`"))?;
+    let channels = u32::try_from(channels).map_err(|_| "too many channels".to_string())?;
+    need(
+        c.limiter == LimiterSpec::Unlimited,
+        "no dial-rate limit (algorithm = \"none\")",
+    )?;
+    let mean_service_s = talk_mean
+        .ok_or_else(|| format!("a `{model}` validation case needs an exponential talk_time"))?;
     match model {
-        "erlang_b" | "erlang_c" | "erlang_a" => {
-            let channels = c
-                .channels
-                .ok_or_else(|| format!("a `{model}` validation case needs `channels`"))?;
-            let channels = u32::try_from(channels).map_err(|_| "too many channels".to_string())?;
+        "erlang_b" => {
             need(
-                c.limiter == LimiterSpec::Unlimited,
-                "no dial-rate limit (algorithm = \"none\")",
+                matches!(c.over_limit, OverLimit::Reject { .. }),
+                "over_limit = \"reject\"",
             )?;
-            let mean_service_s = talk_mean.ok_or_else(|| {
-                format!("a `{model}` validation case needs an exponential talk_time")
-            })?;
-            match model {
-                "erlang_b" => {
-                    need(
-                        matches!(c.over_limit, OverLimit::Reject { .. }),
-                        "over_limit = \"reject\"",
-                    )?;
-                    Ok(System::ErlangB {
-                        channels,
-                        load_erl: rate * mean_service_s,
-                    })
-                }
-                "erlang_c" => {
-                    need(
-                        unlimited_queue,
-                        "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
-                    )?;
-                    need(
-                        b.patience.is_none(),
-                        "callers who never give up (no patience)",
-                    )?;
-                    Ok(System::ErlangC {
-                        channels,
-                        arrival_rate_per_s: rate,
-                        mean_service_s,
-                    })
-                }
-                _ => {
-                    need(
-                        unlimited_queue,
-                        "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
-                    )?;
-                    let mean_patience_s = match &b.patience {
-                        Some(DurationDist::Exponential { mean_s }) => *mean_s,
-                        _ => {
-                            return Err(
-                                "an `erlang_a` validation case needs exponential patience".into()
-                            )
-                        }
-                    };
-                    Ok(System::ErlangA {
-                        channels,
-                        arrival_rate_per_s: rate,
-                        mean_service_s,
-                        mean_patience_s,
-                    })
-                }
-            }
+            Ok(System::ErlangB {
+                channels,
+                load_erl: rate * mean_service_s,
+            })
         }
-        _ => {
-            need(c.channels.is_none(), "no channel limit")?;
+        "erlang_c" => {
             need(
                 unlimited_queue,
                 "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
@@ -205,19 +218,26 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
                 b.patience.is_none(),
                 "callers who never give up (no patience)",
             )?;
-            let r = match c.limiter {
-                LimiterSpec::TokenBucket { rate, burst: 1 }
-                | LimiterSpec::Gcra { rate, burst: 1 } => rate.per_second(),
-                _ => {
-                    return Err(
-                        "an `md1` validation case needs a token bucket or GCRA with burst = 1"
-                            .into(),
-                    )
-                }
-            };
-            Ok(System::Md1 {
+            Ok(System::ErlangC {
+                channels,
                 arrival_rate_per_s: rate,
-                dial_rate_per_s: r,
+                mean_service_s,
+            })
+        }
+        _ => {
+            need(
+                unlimited_queue,
+                "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+            )?;
+            let mean_patience_s = match &b.patience {
+                Some(DurationDist::Exponential { mean_s }) => *mean_s,
+                _ => return Err("an `erlang_a` validation case needs exponential patience".into()),
+            };
+            Ok(System::ErlangA {
+                channels,
+                arrival_rate_per_s: rate,
+                mean_service_s,
+                mean_patience_s,
             })
         }
     }

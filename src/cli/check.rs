@@ -76,44 +76,7 @@ pub fn describe(sc: &Scenario) -> String {
         sc.replications
     );
     for src in &m.sources {
-        let b = &src.behaviour;
-        let arrivals = match &src.arrivals {
-            ArrivalSpec::Profile(p) => {
-                let expected = expected_calls(p, m) * b.rate_scale;
-                let peak = p.points.iter().map(|x| x.1).fold(0.0, f64::max) * b.rate_scale;
-                format!("Poisson, peak {peak:.2}/s, about {expected:.0} calls expected")
-            }
-            ArrivalSpec::Trace(t) => format!("trace {} ({} rows)", t.path.display(), t.rows),
-        };
-        let c = &b.client;
-        let path = if c.stages.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = c
-                .stages
-                .iter()
-                .map(|&i| m.stages[i].name.as_str())
-                .collect();
-            format!(" through stages {}", names.join(" -> "))
-        };
-        let who = format!(
-            "tenant {}, method {}, {} account(s)",
-            c.tenant, c.method, c.accounts
-        );
-        if c.kind == SourceKind::Request {
-            s += &format!(
-                "  source {}: {arrivals}; API requests{path}; {who}\n",
-                src.name
-            );
-        } else {
-            s += &format!(
-                "  source {}: {arrivals}; {} of {:.2} legs on average{path} via carrier {}; {who}\n",
-                src.name,
-                if b.flow.mode == FlowMode::Simulcall { "simulcall" } else { "sequential ringing" },
-                b.flow.legs.mean(),
-                m.carriers.get(b.carrier).map(|c| c.name.as_str()).unwrap_or("(none)")
-            );
-        }
+        s += &source_words(src, m);
     }
     for st in &m.stages {
         let cap = match (&st.pods, st.sessions) {
@@ -137,39 +100,93 @@ pub fn describe(sc: &Scenario) -> String {
         );
     }
     for c in &m.carriers {
-        let over = match c.over_limit {
-            OverLimit::Queue { capacity, max_wait } => format!(
-                "over the limit legs queue FIFO ({}, {})",
-                capacity
-                    .map(|c| format!("at most {c} waiting"))
-                    .unwrap_or_else(|| "no capacity limit".into()),
-                max_wait
-                    .map(|w| format!("fail after {w}"))
-                    .unwrap_or_else(|| "no maximum wait".into())
-            ),
-            OverLimit::Reject { code } => format!("over the limit legs are rejected with {code}"),
-        };
-        let counting = match (c.count_each_leg, c.count_backup_legs) {
-            (true, true) => "every leg counts, backup legs too",
-            (true, false) => "every leg counts, backup legs do not",
-            (false, true) => "only a call's first leg counts, backup legs too",
-            (false, false) => "only a call's first leg counts, backup legs do not",
-        };
-        let channels = c
-            .channels
-            .map(|n| format!("{n} channels"))
-            .unwrap_or_else(|| "no channel limit".into());
-        s += &format!(
-            "  carrier {}: {}; {channels}; {over}; {counting}\n",
-            c.name,
-            limiter_words(&c.limiter)
-        );
+        s += &carrier_words(c);
     }
     s += &format!("  backup routing: {}\n", backup_words(&m.backup.policy));
     for ch in &m.changes {
         s += &format!("  change at {}\n", ch.label);
     }
     s
+}
+
+/// One `source` line: its arrivals, what it sends, through which stages and carrier.
+fn source_words(src: &SourceConfig, m: &ModelConfig) -> String {
+    let b = &src.behaviour;
+    let arrivals = match &src.arrivals {
+        ArrivalSpec::Profile(p) => {
+            let expected = expected_calls(p, m) * b.rate_scale;
+            let peak = p.points.iter().map(|x| x.1).fold(0.0, f64::max) * b.rate_scale;
+            format!("Poisson, peak {peak:.2}/s, about {expected:.0} calls expected")
+        }
+        ArrivalSpec::Trace(t) => format!("trace {} ({} rows)", t.path.display(), t.rows),
+    };
+    let c = &b.client;
+    let path = if c.stages.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = c
+            .stages
+            .iter()
+            .map(|&i| m.stages[i].name.as_str())
+            .collect();
+        format!(" through stages {}", names.join(" -> "))
+    };
+    let who = format!(
+        "tenant {}, method {}, {} account(s)",
+        c.tenant, c.method, c.accounts
+    );
+    if c.kind == SourceKind::Request {
+        format!(
+            "  source {}: {arrivals}; API requests{path}; {who}\n",
+            src.name
+        )
+    } else {
+        format!(
+            "  source {}: {arrivals}; {} of {:.2} legs on average{path} via carrier {}; {who}\n",
+            src.name,
+            if b.flow.mode == FlowMode::Simulcall {
+                "simulcall"
+            } else {
+                "sequential ringing"
+            },
+            b.flow.legs.mean(),
+            m.carriers
+                .get(b.carrier)
+                .map(|c| c.name.as_str())
+                .unwrap_or("(none)")
+        )
+    }
+}
+
+/// One `carrier` line: its limiter, channels, what happens over the limit, which legs count.
+fn carrier_words(c: &CarrierConfig) -> String {
+    let over = match c.over_limit {
+        OverLimit::Queue { capacity, max_wait } => format!(
+            "over the limit legs queue FIFO ({}, {})",
+            capacity
+                .map(|c| format!("at most {c} waiting"))
+                .unwrap_or_else(|| "no capacity limit".into()),
+            max_wait
+                .map(|w| format!("fail after {w}"))
+                .unwrap_or_else(|| "no maximum wait".into())
+        ),
+        OverLimit::Reject { code } => format!("over the limit legs are rejected with {code}"),
+    };
+    let counting = match (c.count_each_leg, c.count_backup_legs) {
+        (true, true) => "every leg counts, backup legs too",
+        (true, false) => "every leg counts, backup legs do not",
+        (false, true) => "only a call's first leg counts, backup legs too",
+        (false, false) => "only a call's first leg counts, backup legs do not",
+    };
+    let channels = c
+        .channels
+        .map(|n| format!("{n} channels"))
+        .unwrap_or_else(|| "no channel limit".into());
+    format!(
+        "  carrier {}: {}; {channels}; {over}; {counting}\n",
+        c.name,
+        limiter_words(&c.limiter)
+    )
 }
 
 fn expected_calls(p: &RateProfile, m: &ModelConfig) -> f64 {

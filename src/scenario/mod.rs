@@ -73,13 +73,33 @@ pub fn load_str(
 
 fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> Result<Scenario> {
     let ctx = Ctx::new(path, text);
+    let mut doc = parse_doc(&ctx, path, text)?;
+    // Variants are overrides of any key, merged before --set.
+    let (variants_tbl, variant_sets) = take_variants(&ctx, path, &mut doc, sets)?;
+    let variants: Vec<String> = variants_tbl.keys().cloned().collect();
+    if let Some(name) = variant {
+        apply_variant(
+            &ctx,
+            &mut doc,
+            &variants_tbl,
+            &variant_sets,
+            &variants,
+            name,
+        )?;
+    }
+    apply_sets(&ctx, path, &mut doc, sets)?;
+    build(&ctx, &doc, variant, variants)
+}
+
+/// The file's text as a TOML table; an empty file or invalid TOML is an error with its line.
+fn parse_doc(ctx: &Ctx, path: &Path, text: &str) -> Result<toml::Table> {
     if text.trim().is_empty() {
         return Err(ctx.err(
             "",
             "the file is empty; a scenario needs at least `start`, `end`, a [carriers.NAME] table and a [sources.NAME] table (see scenarios/ for examples)",
         ));
     }
-    let mut doc: toml::Table = toml::from_str(text).map_err(|e| {
+    toml::from_str(text).map_err(|e| {
         let starts = line_starts(text);
         let line = e.span().map(|s| line_of_offset(&starts, s.start));
         ScenarioError {
@@ -89,9 +109,20 @@ fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> 
             origin: None,
             message: format!("invalid TOML: {}", e.message().trim()),
         }
-    })?;
+    })
+}
 
-    // Variants are overrides of any key, merged before --set.
+/// For each `--set variants.NAME.KEY=VALUE`: (variant, key path inside it).
+type VariantSets = Vec<(String, String)>;
+
+/// Removes `[variants]` from `doc` and applies each `--set variants.NAME.KEY=VALUE` to it;
+/// returns the variants and the `VariantSets`.
+fn take_variants(
+    ctx: &Ctx,
+    path: &Path,
+    doc: &mut toml::Table,
+    sets: &[String],
+) -> Result<(toml::Table, VariantSets)> {
     let variants_tbl = match doc.remove("variants") {
         None => toml::Table::new(),
         Some(toml::Value::Table(t)) => t,
@@ -143,45 +174,59 @@ fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> 
         ));
         merge(&mut variants_tbl, inner);
     }
-    let variants: Vec<String> = variants_tbl.keys().cloned().collect();
-    if let Some(name) = variant {
-        let Some(ov) = variants_tbl.get(name) else {
-            let list = if variants.is_empty() {
-                "the file defines none".to_string()
-            } else {
-                variants.join(", ")
-            };
-            return Err(ctx.err(
-                "variants",
-                format!("no variant named `{name}`; variants: {list}"),
-            ));
+    Ok((variants_tbl, variant_sets))
+}
+
+/// Merges variant `name` into `doc`, recording where each overridden key came from.
+fn apply_variant(
+    ctx: &Ctx,
+    doc: &mut toml::Table,
+    variants_tbl: &toml::Table,
+    variant_sets: &[(String, String)],
+    variants: &[String],
+    name: &str,
+) -> Result<()> {
+    let Some(ov) = variants_tbl.get(name) else {
+        let list = if variants.is_empty() {
+            "the file defines none".to_string()
+        } else {
+            variants.join(", ")
         };
-        let toml::Value::Table(ov) = ov else {
-            return Err(ctx.err(
-                &format!("variants.{name}"),
-                format!("expected a table of overrides, found {}", describe(ov)),
-            ));
-        };
-        let ov = expand_dotted(ov);
-        for leaf in leaf_paths(&ov, "") {
-            let from_set = variant_sets
-                .iter()
-                .any(|(v, k)| v == name && (leaf == *k || leaf.starts_with(&format!("{k}."))));
-            let line = ctx.map.line_of(&format!("variants.{name}.{leaf}"));
-            ctx.overrides.borrow_mut().push((
-                leaf,
-                Origin {
-                    label: if from_set {
-                        format!("--set into variant `{name}`")
-                    } else {
-                        format!("variant `{name}`")
-                    },
-                    line: if from_set { None } else { line },
+        return Err(ctx.err(
+            "variants",
+            format!("no variant named `{name}`; variants: {list}"),
+        ));
+    };
+    let toml::Value::Table(ov) = ov else {
+        return Err(ctx.err(
+            &format!("variants.{name}"),
+            format!("expected a table of overrides, found {}", describe(ov)),
+        ));
+    };
+    let ov = expand_dotted(ov);
+    for leaf in leaf_paths(&ov, "") {
+        let from_set = variant_sets
+            .iter()
+            .any(|(v, k)| v == name && (leaf == *k || leaf.starts_with(&format!("{k}."))));
+        let line = ctx.map.line_of(&format!("variants.{name}.{leaf}"));
+        ctx.overrides.borrow_mut().push((
+            leaf,
+            Origin {
+                label: if from_set {
+                    format!("--set into variant `{name}`")
+                } else {
+                    format!("variant `{name}`")
                 },
-            ));
-        }
-        merge(&mut doc, &ov);
+                line: if from_set { None } else { line },
+            },
+        ));
     }
+    merge(doc, &ov);
+    Ok(())
+}
+
+/// Merges each `--set KEY=VALUE` (other than into a variant) into `doc`, recording its origin.
+fn apply_sets(ctx: &Ctx, path: &Path, doc: &mut toml::Table, sets: &[String]) -> Result<()> {
     for s in sets
         .iter()
         .filter(|s| !s.trim_start().starts_with("variants."))
@@ -200,9 +245,9 @@ fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> 
                 line: None,
             },
         ));
-        merge(&mut doc, &ov);
+        merge(doc, &ov);
     }
-    build(&ctx, &doc, variant, variants)
+    Ok(())
 }
 
 /// Parses `key.path=value`: the value as a TOML value if it is one, else as a string (so
@@ -318,6 +363,20 @@ const TOP_KEYS: &[&str] = &[
     "windows",
 ];
 
+/// The top-level keys that are plain values: the run's name, seed, clock and limits.
+struct Header {
+    name: String,
+    description: String,
+    seed: u64,
+    replications: u32,
+    start: SimTime,
+    end: SimTime,
+    drain: SimDuration,
+    warmup: SimDuration,
+    max_calls: Option<u64>,
+    interval: SimDuration,
+}
+
 fn build(
     ctx: &Ctx,
     doc: &toml::Table,
@@ -325,6 +384,80 @@ fn build(
     variants: Vec<String>,
 ) -> Result<Scenario> {
     let top = Obj::new(ctx, "", doc);
+    let h = build_header(&top)?;
+
+    // Carriers, dependencies and stages first: sources refer to them by name. Carriers are
+    // needed only by call sources (request-only scenarios have none).
+    let empty = toml::Table::new();
+    let carriers_obj = top
+        .table_opt("carriers")?
+        .unwrap_or_else(|| Obj::new(ctx, "carriers", &empty));
+    let carriers = each_table(&carriers_obj, "carrier", build_carrier)?;
+    let carrier_names: Vec<String> = carriers_obj.table.keys().cloned().collect();
+
+    let mut dependencies = Vec::new();
+    if let Some(dobj) = top.table_opt("dependencies")? {
+        dependencies = each_table(&dobj, "dependency", platform::build_dependency)?;
+    }
+    let mut stages = Vec::new();
+    let mut stage_names = Vec::new();
+    if let Some(sobj) = top.table_opt("stages")? {
+        stages = each_table(&sobj, "stage", |o, sname| {
+            platform::build_stage(o, sname, &dependencies)
+        })?;
+        stage_names = sobj.table.keys().cloned().collect();
+    }
+
+    let sources = build_sources(&top, h.start, &carrier_names, &stage_names)?;
+    let backup = match top.table_opt("backup")? {
+        Some(b) => build_backup(&b)?,
+        None => BackupConfig {
+            policy: BackupPolicy::Off,
+        },
+    };
+    let validation = build_validation(&top)?;
+    let names = Names {
+        carriers: &carrier_names,
+        sources: &sources,
+        stages: &stage_names,
+        dependencies: &dependencies,
+    };
+    let changes = build_changes(ctx, &top, doc, &names, h.start)?;
+    let windows = build_windows(&top, h.start, h.end.plus(h.drain))?;
+    top.finish(TOP_KEYS)?;
+
+    let model = ModelConfig {
+        start: h.start,
+        end: h.end,
+        drain: h.drain,
+        warmup: h.warmup,
+        max_calls: h.max_calls,
+        interval: h.interval,
+        sources,
+        carriers,
+        backup,
+        stages,
+        dependencies,
+        changes,
+        windows,
+    };
+    Ok(Scenario {
+        name: h.name,
+        description: h.description,
+        path: ctx.file.clone(),
+        seed: h.seed,
+        replications: h.replications,
+        variant: variant.map(str::to_string),
+        variants,
+        validation,
+        model,
+        limits: crate::model::Limits::NONE,
+    })
+}
+
+/// Reads the top-level plain keys, checking each against the others (the run ends after it
+/// starts, the warm-up ends before the run does, the timeline stays bounded).
+fn build_header(top: &Obj) -> Result<Header> {
     let name = top
         .str_opt("name")?
         .unwrap_or("unnamed scenario")
@@ -366,13 +499,13 @@ fn build(
             ),
         ));
     }
-    let drain = dur_key(&top, "drain")?.unwrap_or(SimDuration::from_secs(4 * 3600));
+    let drain = dur_key(top, "drain")?.unwrap_or(SimDuration::from_secs(4 * 3600));
     let max_calls = top.positive_u64_opt("calls")?;
-    let warmup = dur_key(&top, "warmup")?.unwrap_or(SimDuration::ZERO);
+    let warmup = dur_key(top, "warmup")?.unwrap_or(SimDuration::ZERO);
     if start.plus(warmup) >= end {
         return Err(top.err("warmup", "the warm-up must end before the run does"));
     }
-    let interval = dur_key(&top, "timeline_interval")?.unwrap_or(SimDuration::from_secs(60));
+    let interval = dur_key(top, "timeline_interval")?.unwrap_or(SimDuration::from_secs(60));
     if interval == SimDuration::ZERO {
         return Err(top.err("timeline_interval", "expected a duration > 0, e.g. \"1m\""));
     }
@@ -382,72 +515,52 @@ fn build(
             "the run would have more than 10 million timeline rows; use a longer interval",
         ));
     }
+    Ok(Header {
+        name,
+        description,
+        seed,
+        replications: replications as u32,
+        start,
+        end,
+        drain,
+        warmup,
+        max_calls,
+        interval,
+    })
+}
 
-    // Carriers, dependencies and stages first: sources refer to them by name. Carriers are
-    // needed only by call sources (request-only scenarios have none).
-    let empty = toml::Table::new();
-    let carriers_obj = top
-        .table_opt("carriers")?
-        .unwrap_or_else(|| Obj::new(ctx, "carriers", &empty));
-    let mut carriers = Vec::new();
-    let mut carrier_names = Vec::new();
-    for (cname, v) in carriers_obj.table {
-        let _ = carriers_obj.get(cname);
-        let path = join("carriers", cname);
+/// Builds each `[section.NAME]` entry of `obj` with `f`, in file order; an entry that is not a
+/// table is an error naming what it should describe (`what`, e.g. "carrier").
+fn each_table<'a, T>(
+    obj: &Obj<'a>,
+    what: &str,
+    mut f: impl FnMut(&Obj<'a>, &str) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut built = Vec::new();
+    for (name, v) in obj.table {
+        let _ = obj.get(name);
+        let path = join(&obj.path, name);
         let toml::Value::Table(t) = v else {
-            return Err(ctx.err(
+            return Err(obj.ctx.err(
                 &path,
                 format!(
-                    "expected a table describing carrier `{cname}`, found {}",
+                    "expected a table describing {what} `{name}`, found {}",
                     describe(v)
                 ),
             ));
         };
-        carriers.push(build_carrier(&Obj::new(ctx, path, t), cname)?);
-        carrier_names.push(cname.clone());
+        built.push(f(&Obj::new(obj.ctx, path, t), name)?);
     }
+    Ok(built)
+}
 
-    let mut dependencies = Vec::new();
-    if let Some(dobj) = top.table_opt("dependencies")? {
-        for (dname, v) in dobj.table {
-            let _ = dobj.get(dname);
-            let path = join("dependencies", dname);
-            let toml::Value::Table(t) = v else {
-                return Err(ctx.err(
-                    &path,
-                    format!(
-                        "expected a table describing dependency `{dname}`, found {}",
-                        describe(v)
-                    ),
-                ));
-            };
-            dependencies.push(platform::build_dependency(&Obj::new(ctx, path, t), dname)?);
-        }
-    }
-    let mut stages = Vec::new();
-    let mut stage_names = Vec::new();
-    if let Some(sobj) = top.table_opt("stages")? {
-        for (sname, v) in sobj.table {
-            let _ = sobj.get(sname);
-            let path = join("stages", sname);
-            let toml::Value::Table(t) = v else {
-                return Err(ctx.err(
-                    &path,
-                    format!(
-                        "expected a table describing stage `{sname}`, found {}",
-                        describe(v)
-                    ),
-                ));
-            };
-            stages.push(platform::build_stage(
-                &Obj::new(ctx, path, t),
-                sname,
-                &dependencies,
-            )?);
-            stage_names.push(sname.clone());
-        }
-    }
-
+/// `[sources.NAME]`: at least one; each names its carriers and stages, which exist by now.
+fn build_sources(
+    top: &Obj,
+    start: SimTime,
+    carrier_names: &[String],
+    stage_names: &[String],
+) -> Result<Vec<SourceConfig>> {
     let sources_obj = top.table_opt("sources")?.ok_or_else(|| {
         top.missing(
             "sources",
@@ -460,85 +573,28 @@ fn build(
             "at least one source of calls is needed, e.g. [sources.customers] with rate = \"8/s\"",
         ));
     }
-    let mut sources = Vec::new();
-    for (sname, v) in sources_obj.table {
-        let _ = sources_obj.get(sname);
-        let path = join("sources", sname);
-        let toml::Value::Table(t) = v else {
-            return Err(ctx.err(
-                &path,
-                format!(
-                    "expected a table describing source `{sname}`, found {}",
-                    describe(v)
-                ),
-            ));
-        };
-        let o = Obj::new(ctx, path, t);
-        let arrivals = build_arrivals(&o, start)?;
-        let behaviour = build_behaviour(&o, sname, &carrier_names, &stage_names)?;
+    each_table(&sources_obj, "source", |o, sname| {
+        let arrivals = build_arrivals(o, start)?;
+        let behaviour = build_behaviour(o, sname, carrier_names, stage_names)?;
         o.finish(&[])?;
-        sources.push(SourceConfig {
-            name: sname.clone(),
+        Ok(SourceConfig {
+            name: sname.to_string(),
             arrivals,
             behaviour,
-        });
-    }
-
-    let backup = match top.table_opt("backup")? {
-        Some(b) => build_backup(&b)?,
-        None => BackupConfig {
-            policy: BackupPolicy::Off,
-        },
-    };
-
-    let validation = match top.table_opt("validation")? {
-        Some(v) => {
-            let m = v.choice_opt("model", &["erlang_b", "erlang_c", "erlang_a", "md1"])?;
-            let m =
-                m.ok_or_else(|| v.missing("model", "\"erlang_b\" (or erlang_c, erlang_a, md1)"))?;
-            let _ = v.str_opt("description")?;
-            v.finish(&[])?;
-            Some(m.to_string())
-        }
-        None => None,
-    };
-    let names = Names {
-        carriers: &carrier_names,
-        sources: &sources,
-        stages: &stage_names,
-        dependencies: &dependencies,
-    };
-    let changes = build_changes(ctx, &top, doc, &names, start)?;
-    let windows = build_windows(&top, start, end.plus(drain))?;
-    top.finish(TOP_KEYS)?;
-
-    let model = ModelConfig {
-        start,
-        end,
-        drain,
-        warmup,
-        max_calls,
-        interval,
-        sources,
-        carriers,
-        backup,
-        stages,
-        dependencies,
-        changes,
-        windows,
-    };
-    Ok(Scenario {
-        name,
-        description,
-        path: ctx.file.clone(),
-        seed,
-        replications: replications as u32,
-        variant: variant.map(str::to_string),
-        variants,
-        validation,
-        model,
-        limits: crate::model::Limits::NONE,
+        })
     })
+}
+
+/// `[validation] model = "erlang_b"`: the queueing model this file is a validation case of.
+fn build_validation(top: &Obj) -> Result<Option<String>> {
+    let Some(v) = top.table_opt("validation")? else {
+        return Ok(None);
+    };
+    let m = v.choice_opt("model", &["erlang_b", "erlang_c", "erlang_a", "md1"])?;
+    let m = m.ok_or_else(|| v.missing("model", "\"erlang_b\" (or erlang_c, erlang_a, md1)"))?;
+    let _ = v.str_opt("description")?;
+    v.finish(&[])?;
+    Ok(Some(m.to_string()))
 }
 
 /// `[windows] peak = ["10:00", "12:00"]`: named clock windows of arrivals, inside the run.
@@ -1320,12 +1376,64 @@ fn build_changes(
     names: &Names,
     start: SimTime,
 ) -> Result<Vec<Change>> {
-    let (carrier_names, sources) = (names.carriers, names.sources);
     let Some(arr) = top.array_opt("changes")? else {
         return Ok(Vec::new());
     };
-    let mut items: Vec<(SimTime, usize, toml::Table)> = Vec::new();
-    let mut resets: Vec<(SimTime, usize)> = Vec::new();
+    let (mut items, resets) = parse_change_items(ctx, arr)?;
+    items.sort_by_key(|(at, i, _)| (*at, *i));
+    let mut effective = doc.clone();
+    let mut out = Vec::new();
+    for (at, i, set) in items {
+        let leaves = leaf_paths(&set, "");
+        let mut touched = Touched::default();
+        let n_overrides = ctx.overrides.borrow().len();
+        for leaf in &leaves {
+            let set_path = format!("changes[{i}].set.{leaf}");
+            let line = ctx.map.line_of(&set_path);
+            touched.add(leaf, names, |msg| ctx.err(&set_path, msg))?;
+            ctx.overrides.borrow_mut().push((
+                leaf.clone(),
+                Origin {
+                    label: format!("changes[{i}] at {}", at.clock_hhmm()),
+                    line,
+                },
+            ));
+        }
+        merge(&mut effective, &set);
+        let label = format!("{} {}", at.clock_hhmm(), leaves.join(", "));
+        let eff = Obj::new(ctx, "", &effective);
+        for kind in touched.rebuild(&eff, names)? {
+            out.push(Change {
+                at: at.max(start),
+                label: label.clone(),
+                kind,
+            });
+        }
+        ctx.overrides.borrow_mut().truncate(n_overrides);
+    }
+    for (at, i) in resets {
+        out.push(Change {
+            at: at.max(start),
+            label: format!("{} reset blocked accounts (changes[{i}])", at.clock_hhmm()),
+            kind: ChangeKind::ResetAccounts,
+        });
+    }
+    // Same-time changes apply in file order of their kind (stable sort on the time).
+    out.sort_by_key(|c| c.at);
+    Ok(out)
+}
+
+/// A change's `set` tables: (at, index in the file, the dotted keys expanded).
+type ChangeItems = Vec<(SimTime, usize, toml::Table)>;
+
+/// Reads each `[[changes]]` entry: its `set` table as (at, index, table), and its
+/// `action = "reset_accounts"` as (at, index).
+fn parse_change_items(
+    ctx: &Ctx,
+    arr: &[toml::Value],
+) -> Result<(ChangeItems, Vec<(SimTime, usize)>)> {
+    let mut items = Vec::new();
+    let mut resets = Vec::new();
     for (i, v) in arr.iter().enumerate() {
         let path = format!("changes[{i}]");
         let toml::Value::Table(t) = v else {
@@ -1361,163 +1469,126 @@ fn build_changes(
         }
         o.finish(&[])?;
     }
-    items.sort_by_key(|(at, i, _)| (*at, *i));
-    let mut effective = doc.clone();
-    let mut out = Vec::new();
-    for (at, i, set) in items {
-        let leaves = leaf_paths(&set, "");
-        let mut touched_carriers: Vec<usize> = Vec::new();
-        let mut touched_sources: Vec<usize> = Vec::new();
-        let mut touched_backup = false;
-        let mut touched_stages: Vec<usize> = Vec::new();
-        let mut touched_deps: Vec<usize> = Vec::new();
-        let mut primary_set: Vec<usize> = Vec::new();
-        let n_overrides = ctx.overrides.borrow().len();
-        for leaf in &leaves {
-            let set_path = format!("changes[{i}].set.{leaf}");
-            let line = ctx.map.line_of(&set_path);
-            let parts: Vec<&str> = leaf.split('.').collect();
-            let bad = |msg: String| ctx.err(&set_path, msg);
-            match parts.as_slice() {
-                ["carriers", name, _, ..] => {
-                    let idx = carrier_names.iter().position(|n| n == name).ok_or_else(|| bad(format!("no carrier named `{name}`; carriers: {}", carrier_names.join(", "))))?;
-                    if !touched_carriers.contains(&idx) {
-                        touched_carriers.push(idx);
-                    }
+    Ok((items, resets))
+}
+
+/// The tables one change touches (indices in first-touched order), to be rebuilt whole from the
+/// effective document after the change is merged in.
+#[derive(Default)]
+struct Touched {
+    carriers: Vec<usize>,
+    sources: Vec<usize>,
+    backup: bool,
+    stages: Vec<usize>,
+    deps: Vec<usize>,
+    /// Dependencies whose `primary` the change sets explicitly.
+    primary_set: Vec<usize>,
+}
+
+fn push_once(v: &mut Vec<usize>, idx: usize) {
+    if !v.contains(&idx) {
+        v.push(idx);
+    }
+}
+
+impl Touched {
+    /// Records the table that key path `leaf` (inside a change's `set`) belongs to, or says why
+    /// it cannot change mid-run.
+    fn add(
+        &mut self,
+        leaf: &str,
+        names: &Names,
+        bad: impl Fn(String) -> ScenarioError,
+    ) -> Result<()> {
+        let (carrier_names, sources) = (names.carriers, names.sources);
+        let parts: Vec<&str> = leaf.split('.').collect();
+        match parts.as_slice() {
+            ["carriers", name, _, ..] => {
+                let idx = carrier_names.iter().position(|n| n == name).ok_or_else(|| bad(format!("no carrier named `{name}`; carriers: {}", carrier_names.join(", "))))?;
+                push_once(&mut self.carriers, idx);
+            }
+            ["sources", name, key, ..] => {
+                let idx = sources.iter().position(|s| s.name == *name).ok_or_else(|| {
+                    bad(format!("no source named `{name}`; sources: {}", sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")))
+                })?;
+                if *key == "rate" || *key == "trace" {
+                    return Err(bad(format!("`{key}` cannot change mid-run: give the source a rate profile over clock time instead (rate_scale can change)")));
                 }
-                ["sources", name, key, ..] => {
-                    let idx = sources.iter().position(|s| s.name == *name).ok_or_else(|| {
-                        bad(format!("no source named `{name}`; sources: {}", sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")))
-                    })?;
-                    if *key == "rate" || *key == "trace" {
-                        return Err(bad(format!("`{key}` cannot change mid-run: give the source a rate profile over clock time instead (rate_scale can change)")));
-                    }
-                    if ["kind", "tenant", "method", "accounts", "stages"].contains(key) {
-                        return Err(bad(format!(
-                            "`{key}` cannot change mid-run: it fixes who the traffic is and which path it takes (use a second source active at other times instead)"
-                        )));
-                    }
-                    if !touched_sources.contains(&idx) {
-                        touched_sources.push(idx);
-                    }
-                }
-                ["backup", ..] => touched_backup = true,
-                ["stages", name, _, ..] => {
-                    let idx = names.stages.iter().position(|n| n == name).ok_or_else(|| bad(format!("no stage named `{name}`; stages: {}", names.stages.join(", "))))?;
-                    if !touched_stages.contains(&idx) {
-                        touched_stages.push(idx);
-                    }
-                }
-                ["dependencies", name, _, ..] => {
-                    let idx = names.dependencies.iter().position(|d| d.name == *name).ok_or_else(|| {
-                        bad(format!(
-                            "no dependency named `{name}`; dependencies: {}",
-                            names.dependencies.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ))
-                    })?;
-                    if !touched_deps.contains(&idx) {
-                        touched_deps.push(idx);
-                    }
-                    if parts.get(2) == Some(&"primary") {
-                        primary_set.push(idx);
-                    }
-                }
-                _ => {
+                if ["kind", "tenant", "method", "accounts", "stages"].contains(key) {
                     return Err(bad(format!(
-                        "`{leaf}` cannot change mid-run; a change may set carriers.NAME.*, sources.NAME.* (not rate or trace), stages.NAME.*, dependencies.NAME.* and backup.*"
-                    )))
+                        "`{key}` cannot change mid-run: it fixes who the traffic is and which path it takes (use a second source active at other times instead)"
+                    )));
+                }
+                push_once(&mut self.sources, idx);
+            }
+            ["backup", ..] => self.backup = true,
+            ["stages", name, _, ..] => {
+                let idx = names.stages.iter().position(|n| n == name).ok_or_else(|| bad(format!("no stage named `{name}`; stages: {}", names.stages.join(", "))))?;
+                push_once(&mut self.stages, idx);
+            }
+            ["dependencies", name, _, ..] => {
+                let idx = names.dependencies.iter().position(|d| d.name == *name).ok_or_else(|| {
+                    bad(format!(
+                        "no dependency named `{name}`; dependencies: {}",
+                        names.dependencies.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+                push_once(&mut self.deps, idx);
+                if parts.get(2) == Some(&"primary") {
+                    self.primary_set.push(idx);
                 }
             }
-            ctx.overrides.borrow_mut().push((
-                leaf.clone(),
-                Origin {
-                    label: format!("changes[{i}] at {}", at.clock_hhmm()),
-                    line,
-                },
-            ));
+            _ => {
+                return Err(bad(format!(
+                    "`{leaf}` cannot change mid-run; a change may set carriers.NAME.*, sources.NAME.* (not rate or trace), stages.NAME.*, dependencies.NAME.* and backup.*"
+                )))
+            }
         }
-        merge(&mut effective, &set);
-        let label = format!("{} {}", at.clock_hhmm(), leaves.join(", "));
-        let eff = Obj::new(ctx, "", &effective);
-        for idx in touched_carriers {
-            let cname = &carrier_names[idx];
-            let t = eff
-                .table_opt("carriers")?
-                .and_then(|c| c.table.get(cname).and_then(|v| v.as_table()))
-                .expect("carrier exists");
-            let cfg = build_carrier(&Obj::new(ctx, join("carriers", cname), t), cname)?;
-            out.push(Change {
-                at: at.max(start),
-                label: label.clone(),
-                kind: ChangeKind::Carrier(idx, cfg),
-            });
+        Ok(())
+    }
+
+    /// Rebuilds and validates each touched table from the effective document `eff`, in the
+    /// order carriers, sources, stages, dependencies, backup.
+    fn rebuild(self, eff: &Obj, names: &Names) -> Result<Vec<ChangeKind>> {
+        let ctx = eff.ctx;
+        let entry = |section: &str, name: &str| {
+            Ok::<_, ScenarioError>(
+                eff.table_opt(section)?
+                    .and_then(|c| c.table.get(name).and_then(|v| v.as_table()))
+                    .map(|t| Obj::new(ctx, join(section, name), t)),
+            )
+        };
+        let mut kinds = Vec::new();
+        for idx in self.carriers {
+            let cname = &names.carriers[idx];
+            let o = entry("carriers", cname)?.expect("carrier exists");
+            kinds.push(ChangeKind::Carrier(idx, build_carrier(&o, cname)?));
         }
-        for idx in touched_sources {
-            let sname = &sources[idx].name;
-            let t = eff
-                .table_opt("sources")?
-                .and_then(|c| c.table.get(sname).and_then(|v| v.as_table()))
-                .expect("source exists");
-            let so = Obj::new(ctx, join("sources", sname), t);
-            let b = build_behaviour(&so, sname, carrier_names, names.stages)?;
-            out.push(Change {
-                at: at.max(start),
-                label: label.clone(),
-                kind: ChangeKind::Source(idx, b),
-            });
+        for idx in self.sources {
+            let sname = &names.sources[idx].name;
+            let so = entry("sources", sname)?.expect("source exists");
+            let b = build_behaviour(&so, sname, names.carriers, names.stages)?;
+            kinds.push(ChangeKind::Source(idx, b));
         }
-        for idx in touched_stages {
+        for idx in self.stages {
             let sname = &names.stages[idx];
-            let t = eff
-                .table_opt("stages")?
-                .and_then(|c| c.table.get(sname).and_then(|v| v.as_table()))
-                .expect("stage exists");
-            let cfg = platform::build_stage(
-                &Obj::new(ctx, join("stages", sname), t),
-                sname,
-                names.dependencies,
-            )?;
-            out.push(Change {
-                at: at.max(start),
-                label: label.clone(),
-                kind: ChangeKind::Stage(idx, cfg),
-            });
+            let o = entry("stages", sname)?.expect("stage exists");
+            let cfg = platform::build_stage(&o, sname, names.dependencies)?;
+            kinds.push(ChangeKind::Stage(idx, cfg));
         }
-        for idx in touched_deps {
+        for idx in self.deps {
             let dname = &names.dependencies[idx].name;
-            let t = eff
-                .table_opt("dependencies")?
-                .and_then(|c| c.table.get(dname).and_then(|v| v.as_table()))
-                .expect("dependency exists");
-            let cfg =
-                platform::build_dependency(&Obj::new(ctx, join("dependencies", dname), t), dname)?;
-            let explicit = primary_set.contains(&idx);
-            out.push(Change {
-                at: at.max(start),
-                label: label.clone(),
-                kind: ChangeKind::Dependency(idx, cfg, explicit),
-            });
+            let o = entry("dependencies", dname)?.expect("dependency exists");
+            let cfg = platform::build_dependency(&o, dname)?;
+            let explicit = self.primary_set.contains(&idx);
+            kinds.push(ChangeKind::Dependency(idx, cfg, explicit));
         }
-        if touched_backup {
+        if self.backup {
             let b = eff.table_opt("backup")?.expect("backup was set");
-            out.push(Change {
-                at: at.max(start),
-                label: label.clone(),
-                kind: ChangeKind::Backup(build_backup(&b)?),
-            });
+            kinds.push(ChangeKind::Backup(build_backup(&b)?));
         }
-        ctx.overrides.borrow_mut().truncate(n_overrides);
+        Ok(kinds)
     }
-    for (at, i) in resets {
-        out.push(Change {
-            at: at.max(start),
-            label: format!("{} reset blocked accounts (changes[{i}])", at.clock_hhmm()),
-            kind: ChangeKind::ResetAccounts,
-        });
-    }
-    // Same-time changes apply in file order of their kind (stable sort on the time).
-    out.sort_by_key(|c| c.at);
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -94,203 +94,24 @@ fn code_key(o: &Obj, key: &str, default: u16) -> Result<u16> {
 pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Result<StageConfig> {
     let _ = o.str_opt("description")?;
     let sessions = o.positive_u64_opt("sessions")?;
-    let over_limit = match o
-        .choice_opt("over_limit", &["refuse", "wait"])?
-        .unwrap_or("refuse")
-    {
-        "refuse" => {
-            if o.has("wait_timeout") {
-                return Err(o.err(
-                    "wait_timeout",
-                    "`wait_timeout` applies only with over_limit = \"wait\"",
-                ));
-            }
-            StageOverLimit::Refuse {
-                code: code_key(o, "refuse_code", 503)?,
-            }
-        }
-        _ => StageOverLimit::Wait {
-            timeout: positive_dur_key(o, "wait_timeout")?,
-            code: code_key(o, "refuse_code", 503)?,
-        },
-    };
+    let over_limit = build_over_limit(o)?;
     let service_time =
         dist_key(o, "service_time")?.unwrap_or(DurationDist::Fixed(SimDuration::ZERO));
     let dependency = match o.table_opt("dependency")? {
         None => None,
-        Some(d) => {
-            let dname = d.str_req("name", "\"redis\"")?;
-            let dependency = dependencies
-                .iter()
-                .position(|x| x.name == dname)
-                .ok_or_else(|| {
-                    d.err(
-                        "name",
-                        format!(
-                            "no dependency named `{dname}`; dependencies: {}",
-                            dependencies
-                                .iter()
-                                .map(|x| x.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                })?;
-            let on_error = match d
-                .choice_opt("on_error", &["fail_open", "fail_closed", "disable_account"])?
-                .unwrap_or("fail_closed")
-            {
-                "fail_open" => LookupPolicy::FailOpen,
-                "fail_closed" => LookupPolicy::FailClosed,
-                _ => LookupPolicy::DisableAccount,
-            };
-            let follows_failover = d.bool_opt("follows_failover")?.unwrap_or(true);
-            d.finish(&[])?;
-            Some(StageDependency {
-                dependency,
-                on_error,
-                follows_failover,
-            })
-        }
+        Some(d) => Some(build_stage_dependency(&d, dependencies)?),
     };
     let tenant_limit = match o.table_opt("tenant_limit")? {
         None => None,
-        Some(t) => {
-            let limiter = build_limiter(&t)?;
-            let code = code_key(&t, "code", 429)?;
-            let bypass_methods = match t.array_opt("bypass_methods")? {
-                None => Vec::new(),
-                Some(a) => a
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| match v {
-                        toml::Value::String(s) => Ok(s.clone()),
-                        other => Err(o.ctx.err(
-                            &format!("{}[{i}]", t.key_path("bypass_methods")),
-                            format!("expected a method name, found {}", describe(other)),
-                        )),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            };
-            t.finish(&[])?;
-            Some(TenantLimit {
-                limiter,
-                code,
-                bypass_methods,
-            })
-        }
+        Some(t) => Some(build_tenant_limit(o, &t)?),
     };
     let pods = match o.table_opt("pods")? {
         None => None,
-        Some(p) => {
-            if sessions.is_some() {
-                return Err(o.err(
-                    "sessions",
-                    "give either `sessions` or `pods` (pods x capacity), not both",
-                ));
-            }
-            let count = p.u64_opt("count")?.ok_or_else(|| p.missing("count", "4"))?;
-            let capacity = p
-                .positive_u64_opt("capacity")?
-                .ok_or_else(|| p.missing("capacity", "50"))?;
-            let memory_limit_mb = p
-                .positive_f64_opt("memory_limit_mb")?
-                .unwrap_or(f64::INFINITY);
-            let base_memory_mb = p.f64_opt("base_memory_mb")?.unwrap_or(0.0);
-            if base_memory_mb < 0.0 || base_memory_mb >= memory_limit_mb {
-                return Err(p.err(
-                    "base_memory_mb",
-                    "expected 0 <= base_memory_mb < memory_limit_mb",
-                ));
-            }
-            let leak_mb = match p.table_opt("leak_mb")? {
-                None => Vec::new(),
-                Some(l) => {
-                    let mut v = Vec::new();
-                    for (m, x) in l.table {
-                        let _ = l.get(m);
-                        let mb = match x {
-                            toml::Value::Float(f) if *f >= 0.0 => *f,
-                            toml::Value::Integer(i) if *i >= 0 => *i as f64,
-                            other => {
-                                return Err(l.err(
-                                    m,
-                                    format!(
-                                        "expected MB leaked per request (>= 0), found {}",
-                                        describe(other)
-                                    ),
-                                ))
-                            }
-                        };
-                        v.push((m.clone(), mb));
-                    }
-                    v
-                }
-            };
-            let reclaim_mb_per_s = p.f64_opt("reclaim_mb_per_s")?.unwrap_or(0.0);
-            if reclaim_mb_per_s < 0.0 {
-                return Err(p.err(
-                    "reclaim_mb_per_s",
-                    format!("expected MB per second >= 0, found {reclaim_mb_per_s}"),
-                ));
-            }
-            let restart_time = dur_key(&p, "restart_time")?.unwrap_or(SimDuration::from_secs(30));
-            let start_time = dur_key(&p, "start_time")?.unwrap_or(SimDuration::from_secs(60));
-            p.finish(&[])?;
-            if count > 10_000 || capacity > 1_000_000 {
-                return Err(o.err("pods", "at most 10000 pods of capacity at most 1000000"));
-            }
-            Some(PodsConfig {
-                count: count as u32,
-                capacity: capacity as u32,
-                memory_limit_mb,
-                base_memory_mb,
-                leak_mb,
-                reclaim_mb_per_s,
-                restart_time,
-                start_time,
-            })
-        }
+        Some(p) => Some(build_pods(o, &p, sessions)?),
     };
     let autoscaler = match o.table_opt("autoscaler")? {
         None => None,
-        Some(a) => {
-            let Some(p) = &pods else {
-                return Err(o.err(
-                    "autoscaler",
-                    "an autoscaler needs [stages.NAME.pods] to scale",
-                ));
-            };
-            let min = a.u64_opt("min")?.unwrap_or(1) as u32;
-            let max = a
-                .positive_u64_opt("max")?
-                .unwrap_or(u64::from(p.count.max(1)) * 4);
-            if max > 10_000 {
-                return Err(a.err("max", "at most 10000 pods"));
-            }
-            let max = max as u32;
-            if min > max {
-                return Err(a.err("min", "expected min <= max"));
-            }
-            let target = a.f64_opt("target_utilization")?.unwrap_or(0.7);
-            if !(target > 0.0 && target <= 1.0) {
-                return Err(a.err(
-                    "target_utilization",
-                    format!("expected a share in (0, 1], found {target}"),
-                ));
-            }
-            let cfg = AutoscalerConfig {
-                min,
-                max,
-                target_utilization: target,
-                evaluate_every: positive_dur_key(&a, "evaluate_every")?
-                    .unwrap_or(SimDuration::from_secs(30)),
-                stabilization: dur_key(&a, "stabilization")?.unwrap_or(SimDuration::from_secs(60)),
-                cooldown: dur_key(&a, "cooldown")?.unwrap_or(SimDuration::from_secs(180)),
-            };
-            a.finish(&[])?;
-            Some(cfg)
-        }
+        Some(a) => Some(build_autoscaler(o, &a, pods.as_ref())?),
     };
     let error_code = code_key(o, "error_code", 503)?;
     o.finish(&[])?;
@@ -305,6 +126,207 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
         autoscaler,
         error_code,
     })
+}
+
+/// `over_limit`: refuse with a code, or wait up to `wait_timeout` for a session.
+fn build_over_limit(o: &Obj) -> Result<StageOverLimit> {
+    Ok(
+        match o
+            .choice_opt("over_limit", &["refuse", "wait"])?
+            .unwrap_or("refuse")
+        {
+            "refuse" => {
+                if o.has("wait_timeout") {
+                    return Err(o.err(
+                        "wait_timeout",
+                        "`wait_timeout` applies only with over_limit = \"wait\"",
+                    ));
+                }
+                StageOverLimit::Refuse {
+                    code: code_key(o, "refuse_code", 503)?,
+                }
+            }
+            _ => StageOverLimit::Wait {
+                timeout: positive_dur_key(o, "wait_timeout")?,
+                code: code_key(o, "refuse_code", 503)?,
+            },
+        },
+    )
+}
+
+/// `[stages.NAME.dependency]`: which dependency a job looks up and what an error does.
+fn build_stage_dependency(d: &Obj, dependencies: &[DependencyConfig]) -> Result<StageDependency> {
+    let dname = d.str_req("name", "\"redis\"")?;
+    let dependency = dependencies
+        .iter()
+        .position(|x| x.name == dname)
+        .ok_or_else(|| {
+            d.err(
+                "name",
+                format!(
+                    "no dependency named `{dname}`; dependencies: {}",
+                    dependencies
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    let on_error = match d
+        .choice_opt("on_error", &["fail_open", "fail_closed", "disable_account"])?
+        .unwrap_or("fail_closed")
+    {
+        "fail_open" => LookupPolicy::FailOpen,
+        "fail_closed" => LookupPolicy::FailClosed,
+        _ => LookupPolicy::DisableAccount,
+    };
+    let follows_failover = d.bool_opt("follows_failover")?.unwrap_or(true);
+    d.finish(&[])?;
+    Ok(StageDependency {
+        dependency,
+        on_error,
+        follows_failover,
+    })
+}
+
+/// `[stages.NAME.tenant_limit]`: a limiter per tenant, its refusal code, methods that bypass it.
+fn build_tenant_limit(o: &Obj, t: &Obj) -> Result<TenantLimit> {
+    let limiter = build_limiter(t)?;
+    let code = code_key(t, "code", 429)?;
+    let bypass_methods = match t.array_opt("bypass_methods")? {
+        None => Vec::new(),
+        Some(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                other => Err(o.ctx.err(
+                    &format!("{}[{i}]", t.key_path("bypass_methods")),
+                    format!("expected a method name, found {}", describe(other)),
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    t.finish(&[])?;
+    Ok(TenantLimit {
+        limiter,
+        code,
+        bypass_methods,
+    })
+}
+
+/// `[stages.NAME.pods]`: pods x capacity instead of `sessions`, with memory, leaks and restarts.
+fn build_pods(o: &Obj, p: &Obj, sessions: Option<u64>) -> Result<PodsConfig> {
+    if sessions.is_some() {
+        return Err(o.err(
+            "sessions",
+            "give either `sessions` or `pods` (pods x capacity), not both",
+        ));
+    }
+    let count = p.u64_opt("count")?.ok_or_else(|| p.missing("count", "4"))?;
+    let capacity = p
+        .positive_u64_opt("capacity")?
+        .ok_or_else(|| p.missing("capacity", "50"))?;
+    let memory_limit_mb = p
+        .positive_f64_opt("memory_limit_mb")?
+        .unwrap_or(f64::INFINITY);
+    let base_memory_mb = p.f64_opt("base_memory_mb")?.unwrap_or(0.0);
+    if base_memory_mb < 0.0 || base_memory_mb >= memory_limit_mb {
+        return Err(p.err(
+            "base_memory_mb",
+            "expected 0 <= base_memory_mb < memory_limit_mb",
+        ));
+    }
+    let leak_mb = match p.table_opt("leak_mb")? {
+        None => Vec::new(),
+        Some(l) => build_leak(&l)?,
+    };
+    let reclaim_mb_per_s = p.f64_opt("reclaim_mb_per_s")?.unwrap_or(0.0);
+    if reclaim_mb_per_s < 0.0 {
+        return Err(p.err(
+            "reclaim_mb_per_s",
+            format!("expected MB per second >= 0, found {reclaim_mb_per_s}"),
+        ));
+    }
+    let restart_time = dur_key(p, "restart_time")?.unwrap_or(SimDuration::from_secs(30));
+    let start_time = dur_key(p, "start_time")?.unwrap_or(SimDuration::from_secs(60));
+    p.finish(&[])?;
+    if count > 10_000 || capacity > 1_000_000 {
+        return Err(o.err("pods", "at most 10000 pods of capacity at most 1000000"));
+    }
+    Ok(PodsConfig {
+        count: count as u32,
+        capacity: capacity as u32,
+        memory_limit_mb,
+        base_memory_mb,
+        leak_mb,
+        reclaim_mb_per_s,
+        restart_time,
+        start_time,
+    })
+}
+
+/// `[stages.NAME.pods.leak_mb]`: MB leaked per request, by method.
+fn build_leak(l: &Obj) -> Result<Vec<(String, f64)>> {
+    let mut v = Vec::new();
+    for (m, x) in l.table {
+        let _ = l.get(m);
+        let mb = match x {
+            toml::Value::Float(f) if *f >= 0.0 => *f,
+            toml::Value::Integer(i) if *i >= 0 => *i as f64,
+            other => {
+                return Err(l.err(
+                    m,
+                    format!(
+                        "expected MB leaked per request (>= 0), found {}",
+                        describe(other)
+                    ),
+                ))
+            }
+        };
+        v.push((m.clone(), mb));
+    }
+    Ok(v)
+}
+
+/// `[stages.NAME.autoscaler]`: scales the stage's pods (which it needs) between min and max.
+fn build_autoscaler(o: &Obj, a: &Obj, pods: Option<&PodsConfig>) -> Result<AutoscalerConfig> {
+    let Some(p) = pods else {
+        return Err(o.err(
+            "autoscaler",
+            "an autoscaler needs [stages.NAME.pods] to scale",
+        ));
+    };
+    let min = a.u64_opt("min")?.unwrap_or(1) as u32;
+    let max = a
+        .positive_u64_opt("max")?
+        .unwrap_or(u64::from(p.count.max(1)) * 4);
+    if max > 10_000 {
+        return Err(a.err("max", "at most 10000 pods"));
+    }
+    let max = max as u32;
+    if min > max {
+        return Err(a.err("min", "expected min <= max"));
+    }
+    let target = a.f64_opt("target_utilization")?.unwrap_or(0.7);
+    if !(target > 0.0 && target <= 1.0) {
+        return Err(a.err(
+            "target_utilization",
+            format!("expected a share in (0, 1], found {target}"),
+        ));
+    }
+    let cfg = AutoscalerConfig {
+        min,
+        max,
+        target_utilization: target,
+        evaluate_every: positive_dur_key(a, "evaluate_every")?
+            .unwrap_or(SimDuration::from_secs(30)),
+        stabilization: dur_key(a, "stabilization")?.unwrap_or(SimDuration::from_secs(60)),
+        cooldown: dur_key(a, "cooldown")?.unwrap_or(SimDuration::from_secs(180)),
+    };
+    a.finish(&[])?;
+    Ok(cfg)
 }
 
 /// The client keys of a source.
