@@ -206,7 +206,7 @@ fn nasty_value(rng: &mut Xoshiro256PlusPlus) -> toml::Value {
                 4e9,
             ][rng.random_range(0..14)],
         ),
-        2 | 3 | 4 | 5 => V::String(NASTY_STRINGS[rng.random_range(0..NASTY_STRINGS.len())].into()),
+        2..=5 => V::String(NASTY_STRINGS[rng.random_range(0..NASTY_STRINGS.len())].into()),
         6 => V::Boolean(rng.random()),
         7 => V::Array(Vec::new()),
         8 => V::Table(toml::Table::new()),
