@@ -47,7 +47,6 @@ fn main() {
     // Watchdog: an input stuck for a minute (a true hang, which `catch_unwind` cannot stop) is
     // written out and the campaign stops with exit code 2.
     let progress = Arc::new(AtomicU64::new(0));
-    let current = Arc::new(std::sync::Mutex::new(String::new()));
     {
         let progress = progress.clone();
         let out = out.clone();
@@ -69,7 +68,6 @@ fn main() {
             }
         });
     }
-    let _ = current;
 
     let mut f = Fuzzer::new(seed);
     let t0 = Instant::now();

@@ -65,7 +65,7 @@ pub struct Fuzzer {
     seeds: Vec<(PathBuf, String, toml::Table)>,
     dir: tempfile::TempDir,
     pub stats: Stats,
-    /// Scenario paths ending in this are never used (see `NASTY_STRINGS`: no device files).
+    /// Findings kept with their inputs (all are counted).
     pub max_findings: usize,
 }
 
