@@ -4,6 +4,8 @@ mod callrail;
 mod cli;
 mod deploy;
 mod fit;
+mod fuzz;
+mod fuzz_engine;
 mod golden;
 mod hardening;
 mod incidents;
