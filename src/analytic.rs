@@ -53,7 +53,8 @@ fn finite_pos(name: &str, x: f64) -> Result<f64, String> {
     }
 }
 
-fn nonzero_channels(channels: u32) -> Result<(), String> {
+fn nonzero_channels(channels: impl Into<u64>) -> Result<(), String> {
+    let channels: u64 = channels.into();
     if channels == 0 {
         Err("channels must be at least 1, got 0".to_string())
     } else {
@@ -122,47 +123,185 @@ impl Sum {
 // ---------------------------------------------------------------------------
 
 #[inline]
-fn erlang_b_step(b_prev: f64, k: u32, a: f64) -> f64 {
+fn erlang_b_step(b_prev: f64, k: u64, a: f64) -> f64 {
     let ab = a * b_prev;
-    ab / (f64::from(k) + ab)
+    ab / (k as f64 + ab)
 }
+
+/// Channel counts above which Erlang B is summed around its largest term instead of run
+/// through the recurrence (which costs one step per channel).
+const ERLANG_B_RECURRENCE_MAX: u64 = 1 << 20;
+
+/// Largest load `min_channels_for_blocking` takes beyond the recurrence's range: about 10 s.
+pub const ERLANG_B_MAX_LOAD: f64 = 1e13;
+
+/// Largest channel count the Erlang B functions take: every count up to it is exact in an f64.
+pub const ERLANG_B_MAX_CHANNELS: u64 = 1 << 53;
 
 /// Erlang B blocking probability of an M/M/c/c (or M/G/c/c) loss system with
 /// `channels` servers and `load_erl` Erlangs offered.
 ///
-/// Method: `B(0) = 1`, `B(k) = A B(k-1) / (k + A B(k-1))`. Each step only adds,
-/// multiplies and divides non-negative numbers, so the relative error is at most a
-/// few ulps per step (verified against an independent positive-series evaluation
-/// to 1e-12 relative at c = A = 10,000). Cost O(channels).
-pub fn erlang_b(channels: u32, load_erl: f64) -> Result<f64, String> {
+/// Method: up to 2^20 channels, `B(0) = 1`, `B(k) = A B(k-1) / (k + A B(k-1))`. Each step only
+/// adds, multiplies and divides non-negative numbers, so the relative error is at most a few
+/// ulps per step (verified against an independent positive-series evaluation to 1e-12
+/// relative at c = A = 10,000). Cost O(channels). Above, [`erlang_b_sum`]: cost
+/// O(sqrt(A) + c - A), whatever c.
+pub fn erlang_b(channels: u64, load_erl: f64) -> Result<f64, String> {
     nonzero_channels(channels)?;
     let a = finite_nonneg("load_erl", load_erl)?;
-    let mut b = 1.0;
-    for k in 1..=channels {
-        b = erlang_b_step(b, k, a);
+    if channels > ERLANG_B_MAX_CHANNELS {
+        return Err(format!(
+            "channels must be at most 2^53 = {ERLANG_B_MAX_CHANNELS}, got {channels}"
+        ));
     }
-    Ok(b)
+    if channels <= ERLANG_B_RECURRENCE_MAX {
+        let mut b = 1.0;
+        for k in 1..=channels {
+            b = erlang_b_step(b, k, a);
+        }
+        Ok(b)
+    } else {
+        Ok(erlang_b_sum(channels, a))
+    }
+}
+
+/// Erlang B for many channels, from `1/B = sum_{m=0..c} u_m` with `u_0 = 1` and
+/// `u_m = u_{m-1} (c-m+1)/A` (the Poisson ratio P(N <= c) / P(N = c) written from the top).
+/// The terms rise while `c-m+1 > A` and fall after, so the sum is taken around its largest
+/// term `u_p` in log space: `ln(1/B) = ln u_p + ln(sum u_m/u_p)`, each side stopped once the rest
+/// (a geometric tail bound) is below 1e-19 of the sum. All terms are positive: no cancellation.
+/// B under 1e-320 (ln u_p > 740) is returned as 0, which it is in f64.
+fn erlang_b_sum(c: u64, a: f64) -> f64 {
+    let cf = c as f64;
+    if a == 0.0 {
+        return 0.0;
+    }
+    // u_m / u_{m-1} = (c - m + 1) / A >= 1 exactly while m <= c + 1 - A.
+    let peak = if cf + 1.0 > a {
+        ((cf + 1.0 - a).floor() as u64).min(c)
+    } else {
+        0
+    };
+    let log_peak = ln_ratio_sum(c, peak, a);
+    if log_peak > 740.0 {
+        return 0.0;
+    }
+    let mut s = Sum::default();
+    s.add(1.0);
+    let stop = |t: f64, r: f64, s: &Sum| r < 1.0 && t * r <= 1e-19 * (1.0 - r) * s.value();
+    let (mut t, mut m) = (1.0f64, peak);
+    while m > 0 {
+        let r = a / ((c - m + 1) as f64);
+        t *= r;
+        m -= 1;
+        s.add(t);
+        if stop(t, a / ((c - m + 1) as f64), &s) {
+            break;
+        }
+    }
+    let (mut t, mut m) = (1.0f64, peak);
+    while m < c {
+        m += 1;
+        t *= ((c - m + 1) as f64) / a;
+        s.add(t);
+        if stop(t, ((c - m) as f64) / a, &s) {
+            break;
+        }
+    }
+    (-(log_peak + s.value().ln())).exp()
+}
+
+/// `sum_{i=0..n-1} ln((c - i) / A)` for `n <= c`: term by term up to 2^16 terms, else by
+/// Euler-Maclaurin (the terms vary on a scale of `c - n`, so the first correction terms already
+/// leave an error far below an ulp of the sum).
+fn ln_ratio_sum(c: u64, n: u64, a: f64) -> f64 {
+    if n <= 1 << 16 {
+        let mut s = Sum::default();
+        for i in 0..n {
+            s.add((((c - i) as f64 - a) / a).ln_1p());
+        }
+        return s.value();
+    }
+    // h(t) = (1+t) ln(1+t) - t, with a series where the subtraction would cancel.
+    let h = |t: f64| {
+        if t.abs() < 1e-3 {
+            t * t * (0.5 - t / 6.0 + t * t / 12.0 - t * t * t / 20.0)
+        } else {
+            (1.0 + t) * t.ln_1p() - t
+        }
+    };
+    let (cf, lf) = (c as f64, (c - n) as f64);
+    // Integral of ln(u/A) du from c-n to c, written as A (h(tc) - h(tl)).
+    let integral = a * (h((cf - a) / a) - h((lf - a) / a));
+    let f = |u: f64| ((u - a) / a).ln_1p();
+    // sum_{i<n} f(c-i) = integral + (f(c) - f(c-n))/2 + (f'(c-n) - f'(c))/12, f' = 1/u.
+    integral + (f(cf) - f(lf)) / 2.0 + (1.0 / lf - 1.0 / cf) / 12.0
 }
 
 /// Fewest channels `c >= 1` with `erlang_b(c, load_erl) <= target_blocking`.
 ///
-/// B is strictly decreasing in c, so the recurrence is run upward once and stops
-/// at the first channel count that meets the target: cost O(answer). The value it
-/// compares is bit-for-bit the one [`erlang_b`] returns.
-pub fn min_channels_for_blocking(load_erl: f64, target_blocking: f64) -> Result<u32, String> {
+/// B is strictly decreasing in c. Up to 2^20 Erlangs the recurrence is run upward once and
+/// stops at the first channel count that meets the target: cost O(answer), and the value it
+/// compares is bit-for-bit the one [`erlang_b`] returns. Above, a bisection over [`erlang_b`]
+/// between `A (1 - P)` (carried load never exceeds the channels, so B > P below it) and a
+/// doubling upper bound: about 60 evaluations of O(sqrt(A)) each.
+pub fn min_channels_for_blocking(load_erl: f64, target_blocking: f64) -> Result<u64, String> {
     let a = finite_nonneg("load_erl", load_erl)?;
     let target = target_probability("target_blocking", target_blocking)?;
-    let mut b = 1.0;
-    for k in 1..=u32::MAX {
+    if a <= ERLANG_B_RECURRENCE_MAX as f64 / 2.0 {
+        let mut b = 1.0;
+        // B(c) <= P is reached by c = A + 40 sqrt(A) + 800 for any P >= 1e-308, inside the
+        // recurrence's range for these loads.
+        for k in 1..=ERLANG_B_RECURRENCE_MAX {
+            b = erlang_b_step(b, k, a);
+            if b <= target {
+                return Ok(k);
+            }
+        }
+    }
+    if a > ERLANG_B_MAX_LOAD {
+        return Err(format!(
+            "load_erl {a} is above the {ERLANG_B_MAX_LOAD:e} Erlangs this search handles (its cost grows with the square root of the load); a load this size is past any telephone network"
+        ));
+    }
+    let too_many = || {
+        format!(
+            "{a} Erlangs at blocking <= {target} needs more than 2^53 channels, past what callsim counts exactly"
+        )
+    };
+    // B(lo) > P: A (1 - B) <= c gives B >= 1 - c/A > P for c < A (1 - P).
+    let mut lo = ((a * (1.0 - target)).floor() - 1.0).max(0.0) as u64;
+    let mut step = (a.sqrt().ceil() as u64).max(1);
+    let mut hi = lo.saturating_add(step);
+    loop {
+        if hi > ERLANG_B_MAX_CHANNELS {
+            return Err(too_many());
+        }
+        if erlang_b(hi, a)? <= target {
+            break;
+        }
+        lo = hi;
+        step = step.saturating_mul(2);
+        hi = hi.saturating_add(step);
+    }
+    // Invariant: lo == 0 or B(lo) > P; B(hi) <= P. Bisect down to 2^16 channels, then walk
+    // the (cheap, stable) recurrence up from lo.
+    while hi - lo > 1 << 16 {
+        let mid = lo + (hi - lo) / 2;
+        if erlang_b(mid, a)? <= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let mut b = if lo == 0 { 1.0 } else { erlang_b(lo, a)? };
+    for k in lo + 1..hi {
         b = erlang_b_step(b, k, a);
         if b <= target {
             return Ok(k);
         }
     }
-    Err(format!(
-        "no channel count up to {} meets blocking {target} at {a} Erlangs",
-        u32::MAX
-    ))
+    Ok(hi)
 }
 
 // ---------------------------------------------------------------------------
@@ -226,7 +365,7 @@ pub fn erlang_c(
              (needs arrival_rate_per_s × mean_service_s < channels)"
         ));
     }
-    let b = erlang_b(channels, a)?;
+    let b = erlang_b(u64::from(channels), a)?;
     let p_wait = erlang_c_from_b(channels, a, b);
     let s = mean_service_s;
     let mean_wait_delayed_s = s / (c - a);
@@ -280,10 +419,10 @@ pub fn min_channels_for_wait(
     let first = first as u32;
     let mut b = 1.0;
     for k in 1..first {
-        b = erlang_b_step(b, k, a);
+        b = erlang_b_step(b, u64::from(k), a);
     }
     for c in first..=u32::MAX {
-        b = erlang_b_step(b, c, a);
+        b = erlang_b_step(b, u64::from(c), a);
         let cf = f64::from(c);
         let p = erlang_c_from_b(c, a, b) * (-((cf - a) / mean_service_s) * t).exp();
         if p <= target {
@@ -1176,6 +1315,77 @@ mod tests {
 
     // ----- Erlang B -----
 
+    /// The many-channel sum (used above 2^20 channels) agrees with the recurrence where both
+    /// can run: loads from light to heavy overload, and tails down to 1e-200.
+    #[test]
+    fn erlang_b_sum_matches_the_recurrence() {
+        for (a, cs) in [
+            (
+                2e5,
+                &[
+                    150_000u64, 199_000, 200_000, 201_000, 202_000, 205_000, 210_000,
+                ][..],
+            ),
+            (
+                9e5,
+                &[
+                    800_000, 899_000, 900_000, 901_500, 905_000, 920_000, 1_000_000,
+                ],
+            ),
+            (1e6, &[1_010_000, 1_040_000]),
+            // More than 2^16 rising terms: their log-sum takes the Euler-Maclaurin path.
+            (4e6, &[4_066_000, 4_070_000]),
+            (300.0, &[300, 2_000, 1_000_000]),
+        ] {
+            for &c in cs {
+                let mut b = 1.0;
+                for k in 1..=c {
+                    b = erlang_b_step(b, k, a);
+                }
+                let s = erlang_b_sum(c, a);
+                if b < 1e-300 {
+                    assert!(s < 1e-290, "c={c} A={a}: {s} vs {b}");
+                } else {
+                    // The recurrence gathers a few ulps per step: 4e6 steps, ~1e-9.
+                    assert_close!(s, b, 2e-9, 0.0);
+                }
+            }
+        }
+        // The path switches at 2^20 channels without a step.
+        let c = ERLANG_B_RECURRENCE_MAX;
+        let (b0, b1) = (
+            erlang_b(c, 1.05e6).unwrap(),
+            erlang_b(c + 1, 1.05e6).unwrap(),
+        );
+        assert!(b1 < b0 && b1 > b0 * 0.99, "{b0} {b1}");
+    }
+
+    /// The inverse beyond the recurrence's range (bisection, then the recurrence): the answer
+    /// meets the target and one channel fewer does not, from heavy overload to deep tails.
+    #[test]
+    fn min_channels_for_blocking_at_huge_loads() {
+        for a in [2e6, 3.3e7, 1e9] {
+            for p in [0.5, 0.01, 1e-6, 1e-30] {
+                let c = min_channels_for_blocking(a, p).unwrap();
+                // The walk's recurrence and the sum differ in the last bits: ties to 1e-12.
+                assert!(
+                    erlang_b(c, a).unwrap() <= p * (1.0 + 1e-12),
+                    "A={a} P={p}: c={c}"
+                );
+                assert!(
+                    erlang_b(c - 1, a).unwrap() > p * (1.0 - 1e-12),
+                    "A={a} P={p}: c={c}"
+                );
+            }
+        }
+        // Heavy overload: B is 1 - c/A to first order, so c = A (1 - P) + O(1).
+        let c = min_channels_for_blocking(1e12, 0.01).unwrap() as f64;
+        assert!((c - 0.99e12).abs() < 1e3, "{c}");
+        assert!(min_channels_for_blocking(1e14, 0.01)
+            .unwrap_err()
+            .contains("above"));
+    }
+
     #[test]
     fn erlang_b_published_values() {
         assert_eq!(erlang_b(1, 1.0).unwrap(), 0.5);
@@ -1204,7 +1414,12 @@ mod tests {
             (100, 80.0),
             (150, 170.0),
         ] {
-            assert_close!(erlang_b(c, a).unwrap(), erlang_b_direct(c, a), 1e-13, 0.0);
+            assert_close!(
+                erlang_b(c.into(), a).unwrap(),
+                erlang_b_direct(c, a),
+                1e-13,
+                0.0
+            );
         }
         assert_eq!(erlang_b(7, 0.0).unwrap(), 0.0);
     }
@@ -1213,7 +1428,7 @@ mod tests {
     fn erlang_b_large_is_stable() {
         let c = 10_000u32;
         let a = 10_000.0;
-        let b = erlang_b(c, a).unwrap();
+        let b = erlang_b(c.into(), a).unwrap();
         assert!(b.is_finite() && b > 0.0 && b < 1.0);
         // Independent evaluation: 1/B = Σ_{j=0..c} Π_{i<j} (c-i)/A (positive series).
         let mut term = 1.0;
@@ -1231,7 +1446,7 @@ mod tests {
         let asym = 1.0 / ((std::f64::consts::PI * 1e4 / 2.0).sqrt() + 2.0 / 3.0);
         assert_close!(b, asym, 1e-3, 0.0);
         // Consistent with c - 1 through the defining relation.
-        let b1 = erlang_b(c - 1, a).unwrap();
+        let b1 = erlang_b((c - 1).into(), a).unwrap();
         assert!(b1 > b);
         assert_close!(b, a * b1 / (f64::from(c) + a * b1), 1e-15, 0.0);
         // Huge loads do not overflow.
@@ -1488,7 +1703,7 @@ mod tests {
             0.0
         );
         // Patience -> 0: waiting customers leave at once, P(ab) -> B(c, A).
-        let b = erlang_b(c, lambda * s).unwrap();
+        let b = erlang_b(c.into(), lambda * s).unwrap();
         let ea = erlang_a(c, lambda, s, 1e-6).unwrap();
         assert_close!(ea.p_abandon, b, 1e-5, 0.0);
         assert_close!(ea.p_wait, b, 1e-5, 0.0);

@@ -245,9 +245,12 @@ const SHARD_MAGIC: &str = "# callsim shard ";
 /// SHA-256 of a file's bytes, in hex.
 pub fn file_sha256(path: &Path) -> Result<String, String> {
     use sha2::{Digest, Sha256};
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    Ok(Sha256::digest(&bytes)
+    let mut f = crate::input::open_regular(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut hasher)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(hasher
+        .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
@@ -400,17 +403,13 @@ pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Res
     let n = inputs.len();
     let mut readers = Vec::with_capacity(n);
     for p in inputs {
-        let f = std::fs::File::open(p).map_err(|e| {
-            format!(
-                "cannot read `{}`: {e} (a shard's row file is missing)",
-                p.display()
-            )
-        })?;
+        let f = crate::input::csv_source(p)
+            .map_err(|e| format!("{e} (a shard's row file is missing)"))?;
         readers.push(
             csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .from_reader(std::io::BufReader::new(f)),
+                .from_reader(f),
         );
     }
     let mut wr = csv::WriterBuilder::new().flexible(true).from_writer(out);

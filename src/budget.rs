@@ -28,6 +28,9 @@ pub struct Work {
     /// Events of periodic timers: (what, count).
     pub timers: Vec<(String, f64)>,
     pub events: f64,
+    /// Events if every request attempt failed and was retried as often as its client allows
+    /// (the estimate assumes no failures; the runtime budget stops a run that gets there).
+    pub events_all_retried: f64,
     pub timeline_rows: f64,
     /// Bytes of timeline.csv (and tenants/stages timelines) per replication with --out.
     pub timeline_bytes: f64,
@@ -48,6 +51,7 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
     let mut w = Work::default();
     let mut calls = Some(0.0);
     let mut events = 0.0;
+    let mut retry_events = 0.0;
     for s in &cfg.sources {
         let n = match &s.arrivals {
             ArrivalSpec::Profile(p) => p.integral(a, b) * s.behaviour.rate_scale,
@@ -67,12 +71,15 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
         // An arrival, a patience check, an answer or timeout per leg, a talk end; a job end
         // and a client timeout per stage.
         events += n * (2.0 + 2.0 * legs + 2.0 * stages);
+        // Each retry: a backoff timer, then a job end and a client timeout per stage.
+        retry_events += n * f64::from(s.behaviour.client.retries) * (1.0 + 2.0 * stages);
     }
     if let (Some(c), Some(max)) = (calls, cfg.max_calls) {
         let cut = (max as f64 / c.max(1.0)).min(1.0);
         calls = Some(c * cut);
         w.legs *= cut;
         events *= cut;
+        retry_events *= cut;
     }
     let mut timer = |what: String, every_ns: u64| {
         let n = span * 1e9 / every_ns.max(1) as f64;
@@ -103,6 +110,7 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
     }
     w.calls = calls;
     w.events = events;
+    w.events_all_retried = events + retry_events;
     w.timeline_rows = (span * 1e9 / cfg.interval.as_ns() as f64).ceil() + 1.0;
     let per_row = 1.0
         + cfg.sources.len() as f64 * f64::from(u8::from(cfg.sources.len() > 1))
@@ -281,6 +289,17 @@ mod tests {
         assert!((w.calls.unwrap() - 7200.0).abs() < 1e-6);
         assert!((w.legs - 7200.0).abs() < 1e-6);
         assert!((w.timeline_rows - 61.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn retries_bound_the_events_from_above() {
+        let base = "start = \"09:00\"\nend = \"10:00\"\ndrain = \"0s\"\n[stages.lb]\nsessions = 10\nservice_time = \"10ms\"\n[sources.r]\nkind = \"request\"\nrate = \"2/s\"\nstages = [\"lb\"]\ntimeout = \"1s\"\n";
+        let none = estimate(&cfg(base));
+        assert_eq!(none.events_all_retried, none.events);
+        let w = estimate(&cfg(&format!("{base}retries = 3\n")));
+        assert_eq!(w.events, none.events);
+        // 7200 requests x 3 retries x (a backoff timer + a job end and a timeout).
+        assert!((w.events_all_retried - w.events - 7200.0 * 3.0 * 3.0).abs() < 1e-6);
     }
 
     #[test]

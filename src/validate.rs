@@ -247,7 +247,10 @@ fn erlang_system(
 pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
     Ok(match *sys {
         System::ErlangB { channels, load_erl } => {
-            vec![("p_block", analytic::erlang_b(channels, load_erl)?)]
+            vec![(
+                "p_block",
+                analytic::erlang_b(u64::from(channels), load_erl)?,
+            )]
         }
         System::ErlangC {
             channels,

@@ -43,19 +43,36 @@ fn fuzz_short_run_finds_no_panic_or_hang() {
     assert!(rss <= 4.0 * MAX_MEMORY, "peak RSS {rss} bytes");
 }
 
-/// Finding (known before the fuzzer, from the issue): a trace naming /dev/zero makes the CSV
-/// header read allocate without bound (4.3 GB requested, then 8.6 GB) and the process aborts
-/// (`memory allocation of ... failed`, SIGABRT) instead of refusing the file. The read is in
-/// src/scenario/trace.rs (`column_index` -> `csv::Reader::headers`, from `validate` and
-/// `TraceReader::open`; `read_values` for empirical files too), which this branch may not
-/// edit. Run under a 1 GB address-space limit so the test cannot take the machine's memory.
+/// Finding (known before the fuzzer, from the issue): a trace naming /dev/zero made the CSV
+/// header read allocate without bound (4.3 GB requested, then 8.6 GB) and the process aborted.
+/// Now non-regular files are refused before a byte is read, and a regular file whose line never
+/// ends is cut off at `input::MAX_LINE_BYTES`. Run under a 1 GB address-space limit so a
+/// regression cannot take the machine's memory.
 #[test]
-#[ignore = "bug: trace/empirical file /dev/zero (or any file without a newline) is read without bound in src/scenario/trace.rs column_index; aborts on allocation failure"]
 fn trace_file_dev_zero_is_refused_not_read_without_bound() {
     let dir = tempfile::tempdir().unwrap();
-    for spec in [
-        "trace = { file = \"/dev/zero\", column = \"time\" }\ntalk_time = \"30s\"",
-        "rate = \"1/s\"\ntalk_time = { dist = \"empirical\", file = \"/dev/zero\" }",
+    // 3 MiB without a newline: a regular file, read only up to the line cap.
+    let endless = dir.path().join("endless.csv");
+    std::fs::write(&endless, vec![b'x'; 3 << 20]).unwrap();
+    let endless = endless.display().to_string();
+    for (spec, named) in [
+        (
+            "trace = { file = \"/dev/zero\", column = \"time\" }\ntalk_time = \"30s\"".to_string(),
+            "/dev/zero",
+        ),
+        (
+            "rate = \"1/s\"\ntalk_time = { dist = \"empirical\", file = \"/dev/zero\" }"
+                .to_string(),
+            "/dev/zero",
+        ),
+        (
+            format!("trace = {{ file = \"{endless}\", column = \"time\" }}\ntalk_time = \"30s\""),
+            "longer than",
+        ),
+        (
+            format!("rate = \"1/s\"\ntalk_time = {{ dist = \"empirical\", file = \"{endless}\" }}"),
+            "longer than",
+        ),
     ] {
         let p = dir.path().join("z.toml");
         std::fs::write(
@@ -75,7 +92,7 @@ fn trace_file_dev_zero_is_refused_not_read_without_bound() {
         let err = String::from_utf8_lossy(&out.stderr);
         // Refused with an error (exit 1 or 2), not killed by a signal or an abort.
         assert!(
-            matches!(out.status.code(), Some(1) | Some(2)) && err.contains("/dev/zero"),
+            matches!(out.status.code(), Some(1) | Some(2)) && err.contains(named),
             "{spec}: {:?}\n{err}",
             out.status
         );

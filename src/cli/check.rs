@@ -48,7 +48,16 @@ pub fn work_text(sc: &Scenario) -> String {
         format!("about {} calls", sci(c))
     });
     let mb = |b: f64| format!("{:.1} MB", b / 1e6);
-    format!(
+    let retried = if w.events_all_retried > w.events {
+        format!(
+            "  with clients' retries: up to {} events per replication if every attempt failed and was retried (about {}); the run stops at its event budget if it gets there\n",
+            sci(w.events_all_retried),
+            duration_words(w.events_all_retried / EVENTS_PER_S)
+        )
+    } else {
+        String::new()
+    };
+    let text = format!(
         "  work per replication: {calls}, {} legs, {} events (about {} at {} events/s); {} replications: about {} on one core\n  output with --out: timeline about {} per replication ({} rows), {} in all; calls.csv about {} more with --calls-csv\n",
         sci(w.legs),
         sci(w.events),
@@ -60,7 +69,8 @@ pub fn work_text(sc: &Scenario) -> String {
         sci(w.timeline_rows),
         mb(w.timeline_bytes * n),
         mb(w.calls_bytes * n)
-    )
+    );
+    text + &retried
 }
 
 /// A plain-words description of a loaded scenario.

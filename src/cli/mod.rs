@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod erlang;
 pub mod fit;
 pub mod merge;
 pub mod plan;
@@ -117,7 +118,7 @@ pub enum Command {
     /// Check the engine against queueing theory (Erlang B, C, A, M/D/1) with 95% family-wise CIs.
     Validate(validate::ValidateArgs),
     /// Exact queueing formulas: Erlang B, C, A and M/D/1, and the inverse questions.
-    Erlang(crate::cli_erlang::ErlangArgs),
+    Erlang(erlang::ErlangArgs),
     /// Estimate a scenario from call detail records (Asterisk, FreeSWITCH, Twilio or CSV).
     Fit(fit::FitArgs),
     /// Render DIR/report.html (self-contained, with charts) from an output directory.
@@ -139,7 +140,7 @@ pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
         Command::Report(a) => report::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
-            crate::cli_erlang::run(&a, &mut buf).map_err(CliError::input)?;
+            erlang::run(&a, &mut buf).map_err(CliError::input)?;
             say(&String::from_utf8_lossy(&buf));
             Ok(())
         }

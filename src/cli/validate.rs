@@ -58,7 +58,7 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
     } else {
         let mut v = Vec::new();
         for f in &a.files {
-            let text = std::fs::read_to_string(f).map_err(|e| {
+            let text = crate::input::read_text(f, crate::input::MAX_TEXT_BYTES).map_err(|e| {
                 CliError::input(format!(
                     "{}: cannot read the scenario file: {e}",
                     f.display()

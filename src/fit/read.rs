@@ -248,13 +248,12 @@ impl CdrReader {
         fmt: Format,
         overrides: &[(Field, ColRef)],
     ) -> Result<CdrReader, FitError> {
-        let f = std::fs::File::open(path)
-            .map_err(|e| FitError::input(format!("cannot read `{}`: {e}", path.display())))?;
+        let f = crate::input::csv_source(path).map_err(FitError::input)?;
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(fmt.has_header())
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn Read>);
+            .from_reader(Box::new(f) as Box<dyn Read>);
         let name = path.display().to_string();
         let mut layout = default_layout(fmt);
         for (f, c) in overrides {

@@ -45,8 +45,8 @@ pub fn load(dir: &Path) -> Result<Option<Manifest>, Error> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Input(format!("cannot read `{}`: {e}", path.display())))?;
+    let text =
+        crate::input::read_text(&path, crate::input::MAX_TEXT_BYTES).map_err(Error::Input)?;
     parse(&text)
         .map(Some)
         .map_err(|m| Error::Input(format!("`{}`: {m}", path.display())))

@@ -30,7 +30,7 @@ pub fn load(man: Option<&Manifest>) -> Result<Info, String> {
         return Err("manifest.json names no scenario: the rate limit, backup windows and scheduled changes are not drawn.".into());
     };
     let p = Path::new(path);
-    let text = std::fs::read(p).map_err(|e| {
+    let text = crate::input::read_text(p, crate::input::MAX_TEXT_BYTES).map_err(|e| {
         format!("Scenario `{path}` cannot be read from the current directory ({e}): the rate limit, backup windows and scheduled changes are not drawn. Run `callsim report` from where the run was started.")
     })?;
     if let Some(want) = &m.scenario_sha256 {
@@ -45,7 +45,7 @@ pub fn load(man: Option<&Manifest>) -> Result<Info, String> {
     let scenario = crate::scenario::load(p, m.variant.as_deref(), &m.sets)
         .map_err(|e| format!("Scenario `{path}` no longer loads ({e}): the rate limit, backup windows and scheduled changes are not drawn."))?;
     Ok(Info {
-        descriptions: change_descriptions(&String::from_utf8_lossy(&text)),
+        descriptions: change_descriptions(&text),
         scenario,
     })
 }

@@ -43,13 +43,14 @@ pub const DEFAULT_REPLICATIONS: u32 = 1;
 
 /// Loads `path`, applies `variant` (if any) and then each `key=value` of `sets`, and validates.
 pub fn load(path: &Path, variant: Option<&str>, sets: &[String]) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: None,
-        key: None,
-        origin: None,
-        message: format!("cannot read the scenario file: {e}"),
-    })?;
+    let text =
+        crate::input::read_text(path, crate::input::MAX_TEXT_BYTES).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            origin: None,
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
     load_str(path, &text, variant, sets)
 }
 

@@ -2,6 +2,7 @@
 //! streamed row by row in each replication so memory does not grow with the trace) and columns
 //! of values for empirical distributions.
 
+use crate::input::{csv_source, LineCapped};
 use crate::time::{parse_clock, SimTime};
 use std::fs::File;
 use std::io::BufReader;
@@ -22,16 +23,15 @@ pub fn parse_instant(cell: &str) -> Result<SimTime, String> {
 /// Line numbers of CSV records, counted from the bytes themselves: the csv crate's own line
 /// count is off by one per CRLF line ending, and error messages must name the right line.
 struct LineCounter {
-    bytes: std::io::Bytes<BufReader<File>>,
+    bytes: std::io::Bytes<LineCapped<BufReader<File>>>,
     pos: u64,
     line: u64,
 }
 
 impl LineCounter {
     fn new(path: &Path) -> Result<LineCounter, String> {
-        let f = File::open(path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
         Ok(LineCounter {
-            bytes: std::io::Read::bytes(BufReader::new(f)),
+            bytes: std::io::Read::bytes(csv_source(path)?),
             pos: 0,
             line: 1,
         })
@@ -52,19 +52,16 @@ impl LineCounter {
     }
 }
 
-fn open(path: &Path) -> Result<csv::Reader<BufReader<File>>, String> {
-    let f = File::open(path).map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+type Source = LineCapped<BufReader<File>>;
+
+fn open(path: &Path) -> Result<csv::Reader<Source>, String> {
     Ok(csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_reader(BufReader::new(f)))
+        .from_reader(csv_source(path)?))
 }
 
-fn column_index(
-    rdr: &mut csv::Reader<BufReader<File>>,
-    path: &Path,
-    column: &str,
-) -> Result<usize, String> {
+fn column_index(rdr: &mut csv::Reader<Source>, path: &Path, column: &str) -> Result<usize, String> {
     let headers = rdr
         .headers()
         .map_err(|e| format!("`{}`: cannot read the header row: {e}", path.display()))?;
@@ -116,7 +113,7 @@ pub fn validate(path: &Path, column: &str) -> Result<u64, String> {
 /// Streams the arrival instants of a validated trace. Stops at the first unreadable row (the
 /// file changed since validation); `error` then holds why.
 pub struct TraceReader {
-    records: csv::StringRecordsIntoIter<BufReader<File>>,
+    records: csv::StringRecordsIntoIter<Source>,
     col: usize,
     pub error: Option<String>,
 }
@@ -160,6 +157,10 @@ impl Iterator for TraceReader {
     }
 }
 
+/// Most values an empirical distribution may hold (80 MB): a sample this size already pins
+/// every quantile far beyond what a model of callers needs.
+pub const MAX_EMPIRICAL_VALUES: usize = 10_000_000;
+
 /// Reads a column of durations in seconds (numbers, or duration strings such as "12.5s") for an
 /// empirical distribution; returns them sorted.
 pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
@@ -180,6 +181,12 @@ pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String
                 .map(|d| d.as_secs_f64())
                 .map_err(|_| format!("`{}` line {line}: `{cell}` is not a duration in seconds (a number >= 0 or e.g. \"12.5s\")", path.display()))?,
         };
+        if out.len() == MAX_EMPIRICAL_VALUES {
+            return Err(format!(
+                "`{}` line {line}: more than {MAX_EMPIRICAL_VALUES} values; an empirical distribution needs a sample, not a whole history (take a random sample of the rows)",
+                path.display()
+            ));
+        }
         out.push(v);
     }
     if out.is_empty() {

@@ -31,88 +31,144 @@ pub struct ErlangArgs {
 pub enum ErlangModel {
     /// Erlang B loss system (M/M/c/c): blocking probability, or fewest channels for a
     /// target blocking
+    #[command(group(clap::ArgGroup::new("size").required(true).args(["channels", "target_blocking"])))]
+    #[command(group(clap::ArgGroup::new("offered").required(true).args(["load", "arrival_rate"])))]
     B {
         /// Number of channels (concurrent-call slots); omit when using --target-blocking
-        #[arg(long, value_name = "N", conflicts_with = "target_blocking")]
-        channels: Option<u32>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=analytic::ERLANG_B_MAX_CHANNELS))]
+        channels: Option<u64>,
         /// Offered load in Erlangs (arrival rate per second × mean talk seconds);
         /// alternatively give --arrival-rate and --mean-talk
-        #[arg(long, value_name = "ERLANGS", conflicts_with_all = ["arrival_rate", "mean_talk"])]
+        #[arg(long, value_name = "ERLANGS", value_parser = non_negative, allow_negative_numbers = true)]
         load: Option<f64>,
         /// Call arrival rate in calls per second (with --mean-talk, instead of --load)
-        #[arg(long, value_name = "PER_S", requires = "mean_talk")]
+        #[arg(long, value_name = "PER_S", requires = "mean_talk", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: Option<f64>,
         /// Mean talk (holding) time in seconds (with --arrival-rate, instead of --load)
-        #[arg(long, value_name = "SECONDS", requires = "arrival_rate")]
+        #[arg(long, value_name = "SECONDS", requires = "arrival_rate", value_parser = positive, allow_negative_numbers = true)]
         mean_talk: Option<f64>,
         /// Inverse: find the fewest channels whose blocking probability is <= P (0 < P <= 1)
-        #[arg(long, value_name = "P")]
+        #[arg(long, value_name = "P", value_parser = probability, allow_negative_numbers = true)]
         target_blocking: Option<f64>,
     },
     /// Erlang C queue (M/M/c, unlimited FIFO queue): probability and length of waits,
     /// or fewest channels for a wait target
+    #[command(group(clap::ArgGroup::new("size").required(true).args(["channels", "target_p_wait_gt"])))]
     C {
         /// Number of channels (servers); omit when using --target-p-wait-gt
-        #[arg(long, value_name = "N", conflicts_with = "target_p_wait_gt")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         channels: Option<u32>,
         /// Call arrival rate in calls per second
-        #[arg(long, value_name = "PER_S")]
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: f64,
         /// Mean talk (service) time in seconds
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
         mean_talk: f64,
         /// Wait threshold T in seconds: also print P(wait > T) (required by
         /// --target-p-wait-gt)
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
         wait_threshold: Option<f64>,
         /// Inverse: find the fewest channels with P(wait > --wait-threshold) <= P (0 < P <= 1)
-        #[arg(long, value_name = "P", requires = "wait_threshold")]
+        #[arg(long, value_name = "P", requires = "wait_threshold", value_parser = probability, allow_negative_numbers = true)]
         target_p_wait_gt: Option<f64>,
     },
     /// Erlang A queue (M/M/c+M: callers abandon after an exponential patience):
     /// waits and abandonment, or fewest channels for an abandonment target
+    #[command(group(clap::ArgGroup::new("size").required(true).args(["channels", "target_abandon"])))]
     A {
         /// Number of channels (servers); omit when using --target-abandon
-        #[arg(long, value_name = "N", conflicts_with = "target_abandon")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         channels: Option<u32>,
         /// Call arrival rate in calls per second
-        #[arg(long, value_name = "PER_S")]
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: f64,
         /// Mean talk (service) time in seconds
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
         mean_talk: f64,
         /// Mean patience (time a caller is willing to wait) in seconds, > 0
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
         mean_patience: f64,
         /// Wait threshold T in seconds: also print the waiting-time tails at T
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
         wait_threshold: Option<f64>,
         /// Inverse: find the fewest channels with P(abandon) <= P (0 < P <= 1)
-        #[arg(long, value_name = "P")]
+        #[arg(long, value_name = "P", value_parser = probability, allow_negative_numbers = true)]
         target_abandon: Option<f64>,
     },
     /// M/D/1 queue (Poisson arrivals, one dialler at a constant dial rate): wait
     /// distribution, or lowest dial rate for a wait percentile target
+    #[command(group(clap::ArgGroup::new("size").required(true).args(["dial_rate", "target_delay"])))]
     Md1 {
         /// Call attempt arrival rate in attempts per second
-        #[arg(long, value_name = "PER_S")]
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: f64,
         /// Dial rate (constant service rate) in attempts per second; omit when using
         /// --target-delay
-        #[arg(long, value_name = "PER_S", conflicts_with = "target_delay")]
+        #[arg(long, value_name = "PER_S", value_parser = positive, allow_negative_numbers = true)]
         dial_rate: Option<f64>,
         /// Wait threshold T in seconds: also print P(wait > T)
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
         wait_threshold: Option<f64>,
         /// Percentile Q of the wait, 0 < Q <= 0.999999999: print the Q-quantile of the
         /// wait (with --dial-rate) or use it as the target (with --target-delay)
-        #[arg(long, value_name = "Q")]
+        #[arg(long, value_name = "Q", value_parser = percentile, allow_negative_numbers = true)]
         percentile: Option<f64>,
         /// Inverse: find the lowest dial rate whose --percentile wait is <= this many
         /// seconds
-        #[arg(long, value_name = "SECONDS", requires = "percentile")]
+        #[arg(long, value_name = "SECONDS", requires = "percentile", value_parser = non_negative, allow_negative_numbers = true)]
         target_delay: Option<f64>,
     },
+}
+
+// ----- value parsers: clap names the flag and the value in its error -----
+
+fn number(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err("expected a finite number".to_string()),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    number(s).and_then(|x| {
+        (x >= 0.0)
+            .then_some(x)
+            .ok_or_else(|| "expected a number >= 0".to_string())
+    })
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    number(s).and_then(|x| {
+        (x > 0.0)
+            .then_some(x)
+            .ok_or_else(|| "expected a number > 0".to_string())
+    })
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    number(s).and_then(|p| {
+        (p > 0.0 && p <= 1.0)
+            .then_some(p)
+            .ok_or_else(|| "expected a probability with 0 < P <= 1".to_string())
+    })
+}
+
+fn percentile(s: &str) -> Result<f64, String> {
+    number(s).and_then(|q| {
+        (q > 0.0 && q <= analytic::MD1_MAX_PERCENTILE)
+            .then_some(q)
+            .ok_or_else(|| "expected a fraction with 0 < Q <= 0.999999999 (e.g. 0.95)".to_string())
+    })
+}
+
+/// The one of two alternatives clap's required group guarantees (an error, not a panic, for
+/// arguments built without clap).
+fn one_of<A, B>(a: Option<A>, b: Option<B>, names: &str) -> Result<Result<A, B>, String> {
+    match (a, b) {
+        (Some(a), None) => Ok(Ok(a)),
+        (None, Some(b)) => Ok(Err(b)),
+        _ => Err(format!("give exactly one of {names}")),
+    }
 }
 
 /// One output value: integers print without a decimal point.
@@ -204,56 +260,6 @@ fn write_report(report: &Report, csv: bool, out: &mut dyn Write) -> Result<(), S
     Ok(())
 }
 
-// ----- flag checks (errors name the flag and what is expected) -----
-
-fn flag_nonneg(flag: &str, x: f64, unit: &str) -> Result<f64, String> {
-    if x.is_finite() && x >= 0.0 {
-        Ok(x)
-    } else {
-        Err(format!(
-            "{flag} must be a finite number >= 0 ({unit}), got {x}"
-        ))
-    }
-}
-
-fn flag_pos(flag: &str, x: f64, unit: &str) -> Result<f64, String> {
-    if x.is_finite() && x > 0.0 {
-        Ok(x)
-    } else {
-        Err(format!(
-            "{flag} must be a finite number > 0 ({unit}), got {x}"
-        ))
-    }
-}
-
-fn flag_prob(flag: &str, p: f64) -> Result<f64, String> {
-    if p > 0.0 && p <= 1.0 {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{flag} must be a probability with 0 < P <= 1, got {p}"
-        ))
-    }
-}
-
-fn flag_channels(c: u32) -> Result<u32, String> {
-    if c == 0 {
-        Err("--channels must be at least 1".to_string())
-    } else {
-        Ok(c)
-    }
-}
-
-fn flag_percentile(q: f64) -> Result<f64, String> {
-    if q > 0.0 && q <= analytic::MD1_MAX_PERCENTILE {
-        Ok(q)
-    } else {
-        Err(format!(
-            "--percentile must be a fraction with 0 < Q <= 0.999999999 (e.g. 0.95), got {q}"
-        ))
-    }
-}
-
 /// Runs `callsim erlang ...`, writing the table or CSV to `out`.
 pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
     let report = match &args.model {
@@ -292,9 +298,7 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
             target_abandon,
         } => run_a(
             *channels,
-            *arrival_rate,
-            *mean_talk,
-            *mean_patience,
+            (*arrival_rate, *mean_talk, *mean_patience),
             *wait_threshold,
             *target_abandon,
         )?,
@@ -316,71 +320,44 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
 }
 
 fn run_b(
-    channels: Option<u32>,
+    channels: Option<u64>,
     load: Option<f64>,
     arrival_rate: Option<f64>,
     mean_talk: Option<f64>,
     target_blocking: Option<f64>,
 ) -> Result<Report, String> {
     let mut r = Report::new("erlang_b");
-    let a =
-        match (load, arrival_rate, mean_talk) {
-            (Some(a), None, None) => flag_nonneg("--load", a, "Erlangs")?,
-            (None, Some(l), Some(s)) => {
-                let l = flag_nonneg("--arrival-rate", l, "calls per second")?;
-                let s = flag_pos("--mean-talk", s, "seconds")?;
-                r.num("arrival_rate_per_s", l);
-                r.num("mean_talk_s", s);
-                l * s
-            }
-            (Some(_), _, _) => return Err(
-                "erlang b: give either --load ERLANGS or --arrival-rate with --mean-talk, not both"
-                    .to_string(),
-            ),
-            (None, Some(_), None) => {
-                return Err("erlang b: --arrival-rate needs --mean-talk SECONDS".to_string())
-            }
-            (None, None, Some(_)) => {
-                return Err("erlang b: --mean-talk needs --arrival-rate PER_S".to_string())
-            }
-            (None, None, None) => {
-                return Err(
-                    "erlang b: give the offered load as --load ERLANGS or as --arrival-rate PER_S \
-                 with --mean-talk SECONDS"
-                        .to_string(),
-                )
-            }
-        };
+    let a = match (load, arrival_rate.zip(mean_talk)) {
+        (Some(a), None) => a,
+        (None, Some((l, s))) => {
+            r.num("arrival_rate_per_s", l);
+            r.num("mean_talk_s", s);
+            l * s
+        }
+        _ => return Err("give either --load, or --arrival-rate with --mean-talk".into()),
+    };
+    if !a.is_finite() {
+        return Err(format!(
+            "offered load --arrival-rate × --mean-talk overflows: {a}"
+        ));
+    }
     r.num("offered_load_erl", a);
-    let c = match (channels, target_blocking) {
-        (Some(c), None) => flag_channels(c)?,
-        (None, Some(p)) => {
-            let p = flag_prob("--target-blocking", p)?;
-            r.num("target_p_block", p);
-            let c = analytic::min_channels_for_blocking(a, p)?;
-            r.int("min_channels", u64::from(c));
+    let c = match one_of(channels, target_blocking, "--channels, --target-blocking")? {
+        Ok(c) => {
+            r.int("channels", c);
             c
         }
-        (Some(_), Some(_)) => {
-            return Err(
-                "erlang b: --channels and --target-blocking are alternatives; give one".to_string(),
-            )
-        }
-        (None, None) => {
-            return Err(
-                "erlang b: give --channels N (blocking of N channels) or --target-blocking P \
-                 (fewest channels with blocking <= P)"
-                    .to_string(),
-            )
+        Err(p) => {
+            r.num("target_p_block", p);
+            let c = analytic::min_channels_for_blocking(a, p)?;
+            r.int("min_channels", c);
+            c
         }
     };
     let b = analytic::erlang_b(c, a)?;
-    if target_blocking.is_none() {
-        r.int("channels", u64::from(c));
-    }
     r.num("p_block", b);
     r.num("carried_load_erl", a * (1.0 - b));
-    r.num("utilisation", a * (1.0 - b) / f64::from(c));
+    r.num("utilisation", a * (1.0 - b) / c as f64);
     if target_blocking.is_some() && c > 1 {
         r.num("p_block_one_fewer_channel", analytic::erlang_b(c - 1, a)?);
     }
@@ -389,24 +366,18 @@ fn run_b(
 
 fn run_c(
     channels: Option<u32>,
-    arrival_rate: f64,
-    mean_talk: f64,
-    wait_threshold: Option<f64>,
+    lambda: f64,
+    s: f64,
+    t: Option<f64>,
     target_p_wait_gt: Option<f64>,
 ) -> Result<Report, String> {
     let mut r = Report::new("erlang_c");
-    let lambda = flag_nonneg("--arrival-rate", arrival_rate, "calls per second")?;
-    let s = flag_pos("--mean-talk", mean_talk, "seconds")?;
-    let t = wait_threshold
-        .map(|t| flag_nonneg("--wait-threshold", t, "seconds"))
-        .transpose()?;
     let a = lambda * s;
     r.num("arrival_rate_per_s", lambda);
     r.num("mean_talk_s", s);
     r.num("offered_load_erl", a);
-    let c = match (channels, target_p_wait_gt) {
-        (Some(c), None) => {
-            let c = flag_channels(c)?;
+    let c = match one_of(channels, target_p_wait_gt, "--channels, --target-p-wait-gt")? {
+        Ok(c) => {
             if a >= f64::from(c) {
                 return Err(format!(
                     "erlang c: offered load {a} Erlangs (--arrival-rate × --mean-talk) must be \
@@ -416,26 +387,12 @@ fn run_c(
             r.int("channels", u64::from(c));
             c
         }
-        (None, Some(p)) => {
-            let p = flag_prob("--target-p-wait-gt", p)?;
+        Err(p) => {
             let t = t.ok_or("erlang c: --target-p-wait-gt needs --wait-threshold SECONDS")?;
             r.num("target_p_wait_gt_threshold", p);
             let c = analytic::min_channels_for_wait(lambda, s, t, p)?;
             r.int("min_channels", u64::from(c));
             c
-        }
-        (Some(_), Some(_)) => {
-            return Err(
-                "erlang c: --channels and --target-p-wait-gt are alternatives; give one"
-                    .to_string(),
-            )
-        }
-        (None, None) => {
-            return Err(
-                "erlang c: give --channels N, or --target-p-wait-gt P with --wait-threshold \
-                 SECONDS (fewest channels with P(wait > T) <= P)"
-                    .to_string(),
-            )
         }
     };
     let e = analytic::erlang_c(c, lambda, s)?;
@@ -459,47 +416,25 @@ fn run_c(
 
 fn run_a(
     channels: Option<u32>,
-    arrival_rate: f64,
-    mean_talk: f64,
-    mean_patience: f64,
-    wait_threshold: Option<f64>,
+    (lambda, s, patience): (f64, f64, f64),
+    t: Option<f64>,
     target_abandon: Option<f64>,
 ) -> Result<Report, String> {
     let mut r = Report::new("erlang_a");
-    let lambda = flag_nonneg("--arrival-rate", arrival_rate, "calls per second")?;
-    let s = flag_pos("--mean-talk", mean_talk, "seconds")?;
-    let patience = flag_pos("--mean-patience", mean_patience, "seconds")?;
-    let t = wait_threshold
-        .map(|t| flag_nonneg("--wait-threshold", t, "seconds"))
-        .transpose()?;
     r.num("arrival_rate_per_s", lambda);
     r.num("mean_talk_s", s);
     r.num("mean_patience_s", patience);
     r.num("offered_load_erl", lambda * s);
-    let c = match (channels, target_abandon) {
-        (Some(c), None) => {
-            let c = flag_channels(c)?;
+    let c = match one_of(channels, target_abandon, "--channels, --target-abandon")? {
+        Ok(c) => {
             r.int("channels", u64::from(c));
             c
         }
-        (None, Some(p)) => {
-            let p = flag_prob("--target-abandon", p)?;
+        Err(p) => {
             r.num("target_p_abandon", p);
             let c = analytic::min_channels_for_abandon(lambda, s, patience, p)?;
             r.int("min_channels", u64::from(c));
             c
-        }
-        (Some(_), Some(_)) => {
-            return Err(
-                "erlang a: --channels and --target-abandon are alternatives; give one".to_string(),
-            )
-        }
-        (None, None) => {
-            return Err(
-                "erlang a: give --channels N, or --target-abandon P (fewest channels with \
-                 P(abandon) <= P)"
-                    .to_string(),
-            )
         }
     };
     let e = analytic::erlang_a(c, lambda, s, patience)?;
@@ -528,22 +463,16 @@ fn run_a(
 }
 
 fn run_md1(
-    arrival_rate: f64,
+    lambda: f64,
     dial_rate: Option<f64>,
-    wait_threshold: Option<f64>,
-    percentile: Option<f64>,
+    t: Option<f64>,
+    q: Option<f64>,
     target_delay: Option<f64>,
 ) -> Result<Report, String> {
     let mut r = Report::new("md1");
-    let lambda = flag_nonneg("--arrival-rate", arrival_rate, "attempts per second")?;
-    let t = wait_threshold
-        .map(|t| flag_nonneg("--wait-threshold", t, "seconds"))
-        .transpose()?;
-    let q = percentile.map(flag_percentile).transpose()?;
     r.num("arrival_rate_per_s", lambda);
-    let rate = match (dial_rate, target_delay) {
-        (Some(rate), None) => {
-            let rate = flag_pos("--dial-rate", rate, "attempts per second")?;
+    let rate = match one_of(dial_rate, target_delay, "--dial-rate, --target-delay")? {
+        Ok(rate) => {
             if lambda >= rate {
                 return Err(format!(
                     "md1: --arrival-rate {lambda} must be below --dial-rate {rate} for a \
@@ -553,8 +482,7 @@ fn run_md1(
             r.num("dial_rate_per_s", rate);
             rate
         }
-        (None, Some(delay)) => {
-            let delay = flag_nonneg("--target-delay", delay, "seconds")?;
+        Err(delay) => {
             let q = q.ok_or("md1: --target-delay needs --percentile Q")?;
             if lambda == 0.0 {
                 return Err("md1: --target-delay needs --arrival-rate > 0".to_string());
@@ -563,20 +491,6 @@ fn run_md1(
             let rate = analytic::min_dial_rate_for_percentile(lambda, q, delay)?;
             r.num("min_dial_rate_per_s", rate);
             rate
-        }
-        (Some(_), Some(_)) => {
-            return Err(
-                "md1: --dial-rate and --target-delay are alternatives (--target-delay finds \
-                 the lowest dial rate); give one"
-                    .to_string(),
-            )
-        }
-        (None, None) => {
-            return Err(
-                "md1: give --dial-rate PER_S, or --percentile Q with --target-delay SECONDS \
-                 (lowest dial rate whose Q-quantile wait is <= the delay)"
-                    .to_string(),
-            )
         }
     };
     let m = analytic::md1(lambda, rate)?;
@@ -791,14 +705,142 @@ mod tests {
         assert!(w <= 0.5 + 1e-9);
     }
 
+    /// The clap error for `argv`, rendered as the user sees it.
+    fn clap_error(argv: &[&str]) -> String {
+        parse(argv).unwrap_err().render().to_string()
+    }
+
     #[test]
-    fn invalid_combinations_give_clear_errors() {
-        let args = parse(&["b", "--load", "5"]).unwrap();
-        let err = run_to_string(&args).unwrap_err();
+    fn invalid_values_and_combinations_are_refused_by_clap_naming_the_flag() {
+        for (argv, flag, expect) in [
+            (
+                &["b", "--channels", "0", "--load", "1"][..],
+                "--channels",
+                "1..",
+            ),
+            (&["b", "--load", "-1", "--channels", "2"], "--load", ">= 0"),
+            (
+                &["b", "--load", "nan", "--channels", "2"],
+                "--load",
+                "finite",
+            ),
+            (
+                &["b", "--load", "5", "--target-blocking", "0"],
+                "--target-blocking",
+                "0 < P <= 1",
+            ),
+            (
+                &[
+                    "c",
+                    "--channels",
+                    "3",
+                    "--arrival-rate",
+                    "1",
+                    "--mean-talk",
+                    "0",
+                ],
+                "--mean-talk",
+                "> 0",
+            ),
+            (
+                &[
+                    "a",
+                    "--channels",
+                    "3",
+                    "--arrival-rate",
+                    "1",
+                    "--mean-talk",
+                    "1",
+                    "--mean-patience=-1",
+                ],
+                "--mean-patience",
+                "> 0",
+            ),
+            (
+                &[
+                    "md1",
+                    "--arrival-rate",
+                    "1",
+                    "--dial-rate",
+                    "2",
+                    "--percentile",
+                    "1.5",
+                ],
+                "--percentile",
+                "0.999999999",
+            ),
+        ] {
+            let e = clap_error(argv);
+            assert!(e.contains(flag) && e.contains(expect), "{argv:?}: {e}");
+        }
+        // Alternatives: exactly one of each required group.
+        for argv in [
+            &["b", "--load", "5"][..],
+            &["b", "--channels", "3"],
+            &[
+                "b",
+                "--load",
+                "5",
+                "--channels",
+                "3",
+                "--target-blocking",
+                "0.1",
+            ],
+            &[
+                "b",
+                "--load",
+                "5",
+                "--arrival-rate",
+                "1",
+                "--mean-talk",
+                "5",
+                "--channels",
+                "3",
+            ],
+            &["b", "--mean-talk", "5", "--channels", "3"],
+            &[
+                "c",
+                "--arrival-rate",
+                "1",
+                "--mean-talk",
+                "1",
+                "--target-p-wait-gt",
+                "0.1",
+            ],
+            &["c", "--channels", "3", "--mean-talk", "1"],
+            &[
+                "a",
+                "--arrival-rate",
+                "1",
+                "--mean-talk",
+                "1",
+                "--mean-patience",
+                "1",
+            ],
+            &[
+                "md1",
+                "--arrival-rate",
+                "1",
+                "--dial-rate",
+                "2",
+                "--target-delay",
+                "1",
+                "--percentile",
+                "0.9",
+            ],
+            &["md1", "--arrival-rate", "1"],
+        ] {
+            assert!(parse(argv).is_err(), "{argv:?} was accepted");
+        }
+        let e = clap_error(&["b", "--load", "5"]);
         assert!(
-            err.contains("--channels") && err.contains("--target-blocking"),
-            "{err}"
+            e.contains("--channels") && e.contains("--target-blocking"),
+            "{e}"
         );
+    }
+
+    #[test]
+    fn model_limits_are_reported_by_run() {
         let args = parse(&[
             "c",
             "--channels",
@@ -815,57 +857,17 @@ mod tests {
             "{err}"
         );
         let args = parse(&[
-            "md1",
-            "--arrival-rate",
-            "1",
-            "--dial-rate",
-            "2",
-            "--percentile",
-            "1.5",
-        ])
-        .unwrap();
-        assert!(run_to_string(&args).unwrap_err().contains("--percentile"));
-        let args = parse(&["b", "--channels", "0", "--load", "1"]).unwrap();
-        assert!(run_to_string(&args).unwrap_err().contains("--channels"));
-        let args = parse(&[
-            "a",
-            "--channels",
-            "3",
-            "--arrival-rate",
-            "1",
-            "--mean-talk",
-            "1",
-            "--mean-patience=-1",
-        ])
-        .unwrap();
-        assert!(run_to_string(&args)
-            .unwrap_err()
-            .contains("--mean-patience"));
-        // Combinations clap itself rejects.
-        assert!(parse(&[
             "b",
-            "--load",
-            "5",
-            "--arrival-rate",
-            "1",
-            "--mean-talk",
-            "5",
             "--channels",
-            "3"
-        ])
-        .is_err());
-        assert!(parse(&[
-            "c",
+            "2",
             "--arrival-rate",
-            "1",
+            "1e300",
             "--mean-talk",
-            "1",
-            "--target-p-wait-gt",
-            "0.1"
+            "1e300",
         ])
-        .is_err());
-        assert!(parse(&["c", "--channels", "3", "--mean-talk", "1"]).is_err());
-        // Direct construction bypasses clap: run still checks.
+        .unwrap();
+        assert!(run_to_string(&args).unwrap_err().contains("overflows"));
+        // Built without clap: an error, not a panic.
         let args = ErlangArgs {
             model: ErlangModel::Md1 {
                 arrival_rate: 1.0,
@@ -881,6 +883,26 @@ mod tests {
             err.contains("--dial-rate") && err.contains("--target-delay"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn erlang_b_inverse_at_a_trillion_erlangs() {
+        let args = parse(&["b", "--load", "1e12", "--target-blocking", "0.01", "--csv"]).unwrap();
+        let out = run_to_string(&args).unwrap();
+        let get = |m: &str| -> f64 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("erlang_b,{m},")))
+                .unwrap_or_else(|| panic!("{m} in {out}"))
+                .parse()
+                .unwrap()
+        };
+        let c = get("min_channels");
+        assert!(
+            get("p_block") <= 0.01 && get("p_block_one_fewer_channel") > 0.01,
+            "{out}"
+        );
+        // Heavy overload regime: B is close to 1 - c/A.
+        assert!((c / 1e12 - 0.99).abs() < 1e-4, "{c}");
     }
 
     #[test]
