@@ -22,7 +22,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn none(_r: u32) -> Result<Option<Box<dyn CallSink + Send>>, String> {
+fn none(_r: u32) -> Result<Option<Box<dyn CallSink + Send>>, callsim::error::Error> {
     Ok(None)
 }
 

@@ -53,8 +53,9 @@ fn run(a: &[String]) -> Result<(), String> {
     let sink = move |_| {
         CdrSink::create(&out, fmt, o)
             .map(|s| Some(Box::new(s) as Box<dyn callsim::model::CallSink + Send>))
+            .map_err(callsim::error::Error::Failed)
     };
-    let r = callsim::run::run_replications(&sc, &opts, &sink)?;
+    let r = callsim::run::run_replications(&sc, &opts, &sink).map_err(|e| e.to_string())?;
     let c = &r[0].obs.counts;
     eprintln!(
         "{} calls offered, {} connected, {} abandoned",

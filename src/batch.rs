@@ -143,7 +143,8 @@ pub fn evaluate(
     configs: &[Config],
     units: &[Unit],
     opts: &EvalOptions,
-) -> Result<Vec<UnitValues>, String> {
+) -> crate::error::Result<Vec<UnitValues>> {
+    use crate::error::{Context, Error};
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     } else {
@@ -152,10 +153,12 @@ pub fn evaluate(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.clamp(1, units.len().max(1)))
         .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+        .map_err(|e| Error::failure(format!("cannot start worker threads: {e}")))?;
     let bar = progress_bar(units.len() as u64, opts);
     let no_sink =
-        |_r: u32| -> Result<Option<Box<dyn crate::model::CallSink + Send>>, String> { Ok(None) };
+        |_r: u32| -> crate::error::Result<Option<Box<dyn crate::model::CallSink + Send>>> {
+            Ok(None)
+        };
     let cols: Vec<_> = configs.iter().map(|c| columns(&c.scenario.model)).collect();
     let out = pool.install(|| {
         units
@@ -170,7 +173,7 @@ pub fn evaluate(
                     &no_sink,
                     &mut |_| {},
                 )
-                .map_err(|e| format!("{} replication {}: {e}", cfg.label, u.replication))?;
+                .with_context(|| format!("{} replication {}", cfg.label, u.replication))?;
                 let mut v = values(&cols[u.config as usize], &r.obs);
                 v.extend(
                     detail_metrics(&r.obs, &cfg.scenario.model)
@@ -183,7 +186,7 @@ pub fn evaluate(
                     values: v,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()
+            .collect::<crate::error::Result<Vec<_>>>()
     });
     bar.finish_and_clear();
     out

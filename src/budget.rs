@@ -5,6 +5,7 @@
 //! the budget (a 6-line file with `rate = "1000000000000/s"` must not take the machine down).
 //! Pure; no I/O.
 
+use crate::error::Error;
 use crate::model::config::{ArrivalSpec, BackupPolicy, ModelConfig, SourceKind};
 
 /// Events per second one replication runs at on the reference machine (results/BENCHMARKS.md:
@@ -201,11 +202,11 @@ impl Budget {
 }
 
 /// Refuses work over the budget, saying what grew and what to change.
-pub fn check_budget(cfg: &ModelConfig, b: &Budget) -> Result<Work, String> {
+pub fn check_budget(cfg: &ModelConfig, b: &Budget) -> Result<Work, Error> {
     let w = check(cfg, b.max_events)?;
     let mem = timeline_memory(cfg, &w) * b.parallel;
     if mem > b.max_memory {
-        return Err(format!(
+        return Err(Error::OverBudget(format!(
             "the timeline would hold {} rows per replication (timeline_interval {} over {} of run and drain), about {:.1} GB in memory for {} replications at once, over the memory budget of {:.1} GB (--max-memory): use a longer timeline_interval",
             sci(w.timeline_rows),
             cfg.interval,
@@ -213,13 +214,13 @@ pub fn check_budget(cfg: &ModelConfig, b: &Budget) -> Result<Work, String> {
             mem / 1e9,
             b.parallel,
             b.max_memory / 1e9
-        ));
+        )));
     }
     Ok(w)
 }
 
 /// Refuses work over `max_events` per replication, saying what grew and what to change.
-pub fn check(cfg: &ModelConfig, max_events: f64) -> Result<Work, String> {
+pub fn check(cfg: &ModelConfig, max_events: f64) -> Result<Work, Error> {
     let w = estimate(cfg);
     if w.events <= max_events {
         return Ok(w);
@@ -237,13 +238,13 @@ pub fn check(cfg: &ModelConfig, max_events: f64) -> Result<Work, String> {
         ),
         _ => "the timers fire too often".to_string(),
     };
-    Err(format!(
+    Err(Error::OverBudget(format!(
         "the scenario would take about {} events per replication, about {} at {} events/s, over the budget of {} events (--max-events): {cause}",
         sci(w.events),
         duration_words(w.seconds()),
         sci(EVENTS_PER_S),
         sci(max_events)
-    ))
+    )))
 }
 
 /// 1234567 -> "1.2e6"; small numbers as they are.
@@ -305,13 +306,17 @@ mod tests {
     #[test]
     fn absurd_rates_and_timers_are_refused_with_the_cause() {
         let huge = ONE_HOUR.replace("2/s", "1000000000000/s");
-        let e = check(&cfg(&huge), DEFAULT_MAX_EVENTS).unwrap_err();
+        let e = check(&cfg(&huge), DEFAULT_MAX_EVENTS)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("3.6e15 calls") && e.contains("years") && e.contains("lower the rate"),
             "{e}"
         );
         let auto = format!("{ONE_HOUR}[backup]\npolicy = \"auto\"\nauto = {{ metric = \"dial_delay_p95\", window = \"1m\", on_above = \"5s\", off_below = \"1s\", evaluate_every = \"1ns\", min_on = \"1m\" }}\n");
-        let e = check(&cfg(&auto), DEFAULT_MAX_EVENTS).unwrap_err();
+        let e = check(&cfg(&auto), DEFAULT_MAX_EVENTS)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("backup.auto.evaluate_every") && e.contains("3.6e12"),
             "{e}"

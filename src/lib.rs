@@ -7,6 +7,7 @@ pub mod budget;
 pub mod cli;
 pub mod dist;
 pub mod engine;
+pub mod error;
 pub mod export;
 pub mod fit;
 pub mod grid;

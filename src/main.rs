@@ -10,6 +10,6 @@ fn main() {
     callsim::export::install_signal_cleanup();
     if let Err(e) = callsim::cli::main_with(cli, &argv) {
         eprintln!("error: {e}");
-        std::process::exit(e.code);
+        std::process::exit(e.code());
     }
 }

@@ -187,14 +187,14 @@ pub enum Answer {
 /// evaluating as few indices as possible: from `guess` (an analytic estimate) it brackets by
 /// doubling steps, then bisects. `eval(i)` returns the final verdict of index i (after any
 /// extra replications); it is called at most once per index.
-pub fn search(
+pub fn search<E>(
     len: usize,
     guess: Option<usize>,
-    eval: &mut dyn FnMut(usize) -> Result<Verdict, String>,
-) -> Result<Answer, String> {
+    eval: &mut dyn FnMut(usize) -> Result<Verdict, E>,
+) -> Result<Answer, E> {
     assert!(len > 0);
     let mut memo: Vec<Option<Verdict>> = vec![None; len];
-    let mut get = |i: usize, memo: &mut Vec<Option<Verdict>>| -> Result<Verdict, String> {
+    let mut get = |i: usize, memo: &mut Vec<Option<Verdict>>| -> Result<Verdict, E> {
         if let Some(v) = memo[i] {
             return Ok(v);
         }
@@ -433,7 +433,7 @@ mod tests {
             for answer in 0..=len {
                 for guess in [None, Some(0), Some(len / 2), Some(len - 1)] {
                     let mut calls = Vec::new();
-                    let got = search(len, guess, &mut |i| {
+                    let got = search::<String>(len, guess, &mut |i| {
                         calls.push(i);
                         Ok(if i >= answer {
                             Verdict::Pass
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn unclear_points_below_the_answer_make_it_uncertain() {
-        let got = search(10, None, &mut |i| {
+        let got = search::<String>(10, None, &mut |i| {
             Ok(match i {
                 0..=4 => Verdict::Fail,
                 5 | 6 => Verdict::Unclear,

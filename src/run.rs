@@ -2,6 +2,7 @@
 //! (across replications; each replication is single-threaded). Results are ordered by
 //! replication index, so output is identical whatever the thread count.
 
+use crate::error::{Context, Error, Result};
 use crate::model::config::ArrivalSpec;
 use crate::model::obs::Observations;
 use crate::model::{profile_stream, ArrivalStream, CallSink, Model};
@@ -33,8 +34,7 @@ pub struct RunOptions {
 }
 
 /// Makes the per-call sink of one replication (None: no per-call output).
-pub type SinkFactory<'a> =
-    dyn Fn(u32) -> Result<Option<Box<dyn CallSink + Send>>, String> + Sync + 'a;
+pub type SinkFactory<'a> = dyn Fn(u32) -> Result<Option<Box<dyn CallSink + Send>>> + Sync + 'a;
 
 /// Runs every replication on a rayon pool; returns them in replication order. The first
 /// failing replication stops the run (replications not yet started are skipped) and its error
@@ -44,7 +44,7 @@ pub fn run_replications(
     sc: &Scenario,
     opts: &RunOptions,
     sinks: &SinkFactory,
-) -> Result<Vec<ReplicationResult>, String> {
+) -> Result<Vec<ReplicationResult>> {
     let all: Vec<u32> = (0..opts.replications).collect();
     run_listed(sc, opts, &all, sinks)
 }
@@ -55,7 +55,7 @@ pub fn run_listed(
     opts: &RunOptions,
     reps: &[u32],
     sinks: &SinkFactory,
-) -> Result<Vec<ReplicationResult>, String> {
+) -> Result<Vec<ReplicationResult>> {
     run_map(sc, opts, reps, sinks, &Ok)
 }
 
@@ -66,8 +66,8 @@ pub fn run_map<T: Send>(
     opts: &RunOptions,
     reps: &[u32],
     sinks: &SinkFactory,
-    reduce: &(dyn Fn(ReplicationResult) -> Result<T, String> + Sync),
-) -> Result<Vec<T>, String> {
+    reduce: &(dyn Fn(ReplicationResult) -> Result<T> + Sync),
+) -> Result<Vec<T>> {
     let n = reps.len();
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |p| p.get())
@@ -78,7 +78,7 @@ pub fn run_map<T: Send>(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+        .map_err(|e| Error::failure(format!("cannot start worker threads: {e}")))?;
     let bar = progress_bar(n as u64 * PROGRESS_STEPS, opts);
     let span = (sc.model.end.as_ns() - sc.model.start.as_ns()).max(1);
     let start_ns = sc.model.start.as_ns();
@@ -100,7 +100,7 @@ pub fn run_map<T: Send>(
                 bar.inc(PROGRESS_STEPS - shown);
                 r.and_then(reduce)
             })
-            .collect::<Result<Vec<_>, String>>()
+            .collect::<Result<Vec<_>>>()
     });
     bar.finish_and_clear();
     out
@@ -138,7 +138,7 @@ pub fn run_one_caught(
     timeline: bool,
     sinks: &SinkFactory,
     progress: &mut dyn FnMut(SimTime),
-) -> Result<ReplicationResult, String> {
+) -> Result<ReplicationResult> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_one(sc, seed, replication, timeline, sinks, progress)
     }))
@@ -148,7 +148,7 @@ pub fn run_one_caught(
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        Err(format!("internal error in replication {replication} (please report it with the scenario and seed): {msg}"))
+        Err(Error::failure(format!("internal error in replication {replication} (please report it with the scenario and seed): {msg}")))
     })
 }
 
@@ -160,7 +160,7 @@ pub fn run_one(
     timeline: bool,
     sinks: &SinkFactory,
     progress: &mut dyn FnMut(SimTime),
-) -> Result<ReplicationResult, String> {
+) -> Result<ReplicationResult> {
     let cfg = &sc.model;
     let mut errors: Vec<Arc<Mutex<Option<String>>>> = Vec::new();
     let mut streams = Vec::with_capacity(cfg.sources.len());
@@ -170,7 +170,7 @@ pub fn run_one(
                 streams.push(profile_stream(cfg, s, p, seed, replication as u64))
             }
             ArrivalSpec::Trace(t) => {
-                let reader = TraceReader::open(&t.path, &t.column)?;
+                let reader = TraceReader::open(&t.path, &t.column).map_err(Error::Input)?;
                 let err = Arc::new(Mutex::new(None));
                 errors.push(err.clone());
                 streams.push(ArrivalStream::Trace(Box::new(ErrorCapture {
@@ -189,21 +189,33 @@ pub fn run_one(
         };
         Model::new(cfg, seed, replication as u64, streams, sink_ref, timeline)
             .run_within(progress, &sc.limits)
-            .map_err(|e| format!("replication {replication}: {e}"))?
+            .map_err(model_error)
+            .with_context(|| format!("replication {replication}"))?
     };
     for e in errors {
         if let Some(m) = e.lock().expect("lock").take() {
-            return Err(format!("trace became unreadable during the run: {m}"));
+            return Err(Error::input(format!(
+                "trace became unreadable during the run: {m}"
+            )));
         }
     }
     if let Some(s) = sink.as_mut() {
-        s.finish()?;
+        s.finish().map_err(Error::Failed)?;
     }
     Ok(ReplicationResult {
         replication,
         obs,
         wall_s: wall.elapsed().as_secs_f64(),
     })
+}
+
+/// A model's error: stopped at its runtime budget (marked by `OVER_BUDGET`), or failed.
+fn model_error(m: String) -> Error {
+    if m.starts_with(crate::model::limits::OVER_BUDGET) {
+        Error::Stopped(m)
+    } else {
+        Error::Failed(m)
+    }
 }
 
 /// Passes trace instants through and keeps the reader's error for after the run.

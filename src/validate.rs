@@ -345,16 +345,17 @@ pub fn run_cases(
     threads: usize,
     progress: bool,
     mut on_case: impl FnMut(&Case, &[Check]),
-) -> Result<Vec<Check>, String> {
+) -> crate::error::Result<Vec<Check>> {
     let mut k = 0usize;
     let mut exacts = Vec::new();
     for c in cases {
-        let e = exact(&c.system).map_err(|m| format!("{}: {m}", c.name))?;
+        let e =
+            exact(&c.system).map_err(|m| crate::error::Error::input(format!("{}: {m}", c.name)))?;
         k += e.len();
         exacts.push(e);
     }
     let level = 1.0 - family_alpha / k.max(1) as f64;
-    let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
+    let none = |_r: u32| -> crate::error::Result<Option<Box<dyn CallSink + Send>>> { Ok(None) };
     let mut out = Vec::new();
     for (c, ex) in cases.iter().zip(exacts) {
         let opts = RunOptions {

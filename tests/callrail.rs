@@ -48,7 +48,8 @@ fn runs(variant: &str) -> Vec<Observations> {
         label: String::new(),
         timeline: true,
     };
-    let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
+    let none =
+        |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, callsim::error::Error> { Ok(None) };
     run_replications(&sc, &opts, &none)
         .expect("runs")
         .into_iter()

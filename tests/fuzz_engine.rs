@@ -734,7 +734,7 @@ impl Fuzzer {
                     self.record("panic in run", panic_message(&p), input());
                     return;
                 }
-                Ok(Err(e)) if e.contains(callsim::model::limits::OVER_BUDGET) => {
+                Ok(Err(e)) if matches!(e.root(), callsim::error::Error::Stopped(_)) => {
                     self.stats.runs_stopped_by_limits += 1
                 }
                 Ok(Err(_)) => self.stats.run_errors += 1,

@@ -18,7 +18,8 @@ fn run(file: &str, variant: &str, reps: u32) -> (Scenario, Vec<Observations>) {
         label: String::new(),
         timeline: true,
     };
-    let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> { Ok(None) };
+    let none =
+        |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, callsim::error::Error> { Ok(None) };
     let obs = run_replications(&sc, &opts, &none)
         .expect("runs")
         .into_iter()

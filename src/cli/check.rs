@@ -2,6 +2,7 @@
 
 use super::CliError;
 use crate::dist::RateProfile;
+use crate::error::Context;
 use crate::model::config::*;
 use crate::scenario::{load, Scenario};
 
@@ -24,7 +25,7 @@ pub fn run(a: CheckArgs) -> Result<(), CliError> {
     let budget = |sc: &Scenario, label: &str| {
         crate::budget::check(&sc.model, a.max_events)
             .map(|_| ())
-            .map_err(|e| CliError::input(format!("{}{label}: {e}", a.scenario.display())))
+            .with_context(|| format!("{}{label}", a.scenario.display()))
     };
     budget(&sc, "")?;
     for v in &sc.variants {

@@ -14,48 +14,10 @@ pub mod validate;
 pub mod work;
 
 use clap::{Parser, Subcommand};
-use std::fmt;
 
-/// An error for the user, with the exit code it maps to.
-#[derive(Debug)]
-pub struct CliError {
-    pub message: String,
-    /// 2: bad input (scenario, flags, traces, work over the budget); 1: the run itself failed
-    /// (I/O and the like); 3: the run stopped at its resource budget (--max-memory,
-    /// --max-events); 130/143: interrupted (SIGINT/SIGTERM).
-    pub code: i32,
-}
-
-impl CliError {
-    pub fn input(m: impl Into<String>) -> Self {
-        CliError {
-            message: m.into(),
-            code: 2,
-        }
-    }
-    /// A failed run: code 1, or 3 when it stopped at its resource budget.
-    pub fn failure(m: impl Into<String>) -> Self {
-        let message = m.into();
-        let code = if message.contains(crate::model::limits::OVER_BUDGET) {
-            3
-        } else {
-            1
-        };
-        CliError { message, code }
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<crate::scenario::ScenarioError> for CliError {
-    fn from(e: crate::scenario::ScenarioError) -> Self {
-        CliError::input(e.to_string())
-    }
-}
+/// The error every subcommand returns: the library's typed error, whose variant gives the
+/// exit code (`Error::code`).
+pub use crate::error::Error as CliError;
 
 /// Writes to stdout, ignoring a closed pipe (`callsim run ... | head` must not panic or lose
 /// the output files).

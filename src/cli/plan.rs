@@ -185,8 +185,7 @@ impl<'a> Planner<'a> {
                     replication: r,
                 })
                 .collect();
-            let got =
-                evaluate(std::slice::from_ref(cfg), &units, &opts).map_err(CliError::failure)?;
+            let got = evaluate(std::slice::from_ref(cfg), &units, &opts)?;
             reps.extend(got);
             n = next;
             let judgements: Vec<Judgement> = targets
@@ -282,10 +281,7 @@ impl<'a> Planner<'a> {
         if let Some((e, _)) = &estimate {
             crate::sayln!("analytic estimate: {} ({})", fmt_num(e.value), e.model);
         }
-        let answer = search(self.points.len(), guess, &mut |i| {
-            self.evaluate(i).map_err(|e| e.message.clone())
-        })
-        .map_err(CliError::failure)?;
+        let answer = search(self.points.len(), guess, &mut |i| self.evaluate(i))?;
         self.report(answer, estimate, argv)
     }
 

@@ -5,6 +5,7 @@ use super::{CliError, CommonArgs};
 use crate::batch::{
     all_units, file_sha256, write_shard, Config, Shard, ShardHeader, Unit, UnitValues, SHARD_FORMAT,
 };
+use crate::error::Context;
 use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, OutputFiles};
 use crate::metrics::RepValues;
 use crate::model::CallSink;
@@ -57,7 +58,7 @@ pub fn load_checked(
         .unwrap_or_default();
     let budget = c.budget(timeline);
     crate::budget::check_budget(&sc.model, &budget)
-        .map_err(|e| CliError::input(format!("{}{label}: {e}", c.scenario.display())))?;
+        .with_context(|| format!("{}{label}", c.scenario.display()))?;
     sc.limits = budget.limits();
     Ok(sc)
 }
@@ -151,20 +152,20 @@ fn run_reduced(
         timeline: a.out.is_some(),
     };
     let source_names: Vec<String> = sc.model.sources.iter().map(|s| s.name.clone()).collect();
-    let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, String> {
+    let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, CliError> {
         match parts.calls.get(rep as usize) {
-            Some(p) => Ok(Some(Box::new(CallsCsvSink::create(
-                p,
-                variant,
-                rep,
-                source_names.clone(),
-            )?))),
+            Some(p) => Ok(Some(Box::new(
+                CallsCsvSink::create(p, variant, rep, source_names.clone())
+                    .map_err(CliError::failure)?,
+            ))),
             None => Ok(None),
         }
     };
     let cols = crate::metrics::columns(&sc.model);
-    let reduce = |r: ReplicationResult| -> Result<RepRecord, String> {
-        parts.write_rows(sc, variant, &r)?;
+    let reduce = |r: ReplicationResult| -> Result<RepRecord, CliError> {
+        parts
+            .write_rows(sc, variant, &r)
+            .map_err(CliError::failure)?;
         let mut values = crate::metrics::values(&cols, &r.obs);
         values.extend(detail_metrics(&r.obs, &sc.model).into_iter().map(|x| x.1));
         Ok(RepRecord {
@@ -175,7 +176,7 @@ fn run_reduced(
             wall_s: r.wall_s,
         })
     };
-    run_map(sc, &opts, reps, &sinks, &reduce).map_err(CliError::failure)
+    run_map(sc, &opts, reps, &sinks, &reduce)
 }
 
 /// Refuses a run whose files would be larger than --max-output.

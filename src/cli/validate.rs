@@ -119,8 +119,7 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
         for c in checks {
             say(&row(c));
         }
-    })
-    .map_err(CliError::failure)?;
+    })?;
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.pass()).collect();
     let level = checks.first().map(|c| c.level).unwrap_or(0.95);
     crate::sayln!(

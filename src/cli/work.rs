@@ -29,9 +29,7 @@ pub fn evaluate_or_shard(
         label: label.to_string(),
     };
     let Some(spec) = &c.shard else {
-        return evaluate(configs, &all, &opts)
-            .map(Some)
-            .map_err(CliError::failure);
+        return evaluate(configs, &all, &opts).map(Some);
     };
     let shard = Shard::parse(spec).map_err(CliError::input)?;
     let out = out.ok_or_else(|| CliError::input("--shard needs --out DIR for its shard file"))?;
@@ -50,7 +48,7 @@ pub fn evaluate_or_shard(
     };
     let mine = shard.select(&all);
     let mut files = OutputFiles::shared(out).map_err(CliError::input)?;
-    let values = evaluate(configs, &mine, &opts).map_err(CliError::failure)?;
+    let values = evaluate(configs, &mine, &opts)?;
     let name = shard.file_name();
     let w = files.create(&name).map_err(CliError::failure)?;
     write_shard(w, &header, configs, &values).map_err(CliError::failure)?;

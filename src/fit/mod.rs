@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// An error for the user; `input` errors exit 2, others 1.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct FitError {
     pub message: String,
     pub input: bool,
@@ -39,12 +40,6 @@ impl FitError {
             message: m.into(),
             input: false,
         }
-    }
-}
-
-impl std::fmt::Display for FitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
     }
 }
 

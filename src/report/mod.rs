@@ -20,24 +20,17 @@ mod write;
 
 use charts::Chart;
 pub use manifest::Manifest;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why no report was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The directory or a file in it is not what `report` reads (exit 2).
+    #[error("{0}")]
     Input(String),
     /// Writing failed (exit 1).
+    #[error("{0}")]
     Io(String),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Input(m) | Error::Io(m) => f.write_str(m),
-        }
-    }
 }
 
 /// What produced the directory.
