@@ -486,6 +486,49 @@ impl ErlangAChain {
     }
 }
 
+/// Death rate out of state n of the Erlang A chain: n busy servers, or c busy servers and
+/// n - c callers waiting, each abandoning at rate theta.
+fn death_rate(n: usize, c: usize, mu: f64, theta: f64) -> f64 {
+    if n <= c {
+        n as f64 * mu
+    } else {
+        c as f64 * mu + (n - c) as f64 * theta
+    }
+}
+
+fn chain_too_big() -> String {
+    format!(
+        "erlang_a: the birth–death chain would need more than {MAX_CHAIN_STATES} states \
+         (arrivals far exceed capacity and patience is long); reduce the load or the patience"
+    )
+}
+
+/// The mode of the Erlang A chain: pi[n+1] / pi[n] = lambda / d(n+1) decreases in n, so the
+/// mode is the smallest n with lambda <= d(n+1); from a closed-form guess, adjusted.
+fn chain_mode(lambda: f64, c: usize, mu: f64, theta: f64) -> Result<usize, String> {
+    let d = |n: usize| death_rate(n, c, mu, theta);
+    let cmu = c as f64 * mu;
+    let mut m: usize = if lambda <= cmu {
+        ((lambda / mu).ceil() as usize).saturating_sub(1)
+    } else {
+        let extra = ((lambda - cmu) / theta).ceil();
+        if extra >= MAX_CHAIN_STATES as f64 {
+            return Err(chain_too_big());
+        }
+        (c + extra as usize).saturating_sub(1)
+    };
+    while m > 0 && lambda <= d(m) {
+        m -= 1;
+    }
+    while lambda > d(m + 1) {
+        m += 1;
+    }
+    if m >= MAX_CHAIN_STATES {
+        return Err(chain_too_big());
+    }
+    Ok(m)
+}
+
 fn erlang_a_chain(
     channels: u32,
     arrival_rate_per_s: f64,
@@ -505,41 +548,8 @@ fn erlang_a_chain(
         ));
     }
     let c = channels as usize;
-    let cmu = c as f64 * mu;
-    // Death rate out of state n.
-    let d = |n: usize| -> f64 {
-        if n <= c {
-            n as f64 * mu
-        } else {
-            cmu + (n - c) as f64 * theta
-        }
-    };
-    // pi[n+1] / pi[n] = lambda / d(n+1), which decreases in n. The mode m is the
-    // smallest n with lambda <= d(n+1); start from a closed-form guess and adjust.
-    let too_big = || {
-        format!(
-            "erlang_a: the birth–death chain would need more than {MAX_CHAIN_STATES} states \
-             (arrivals far exceed capacity and patience is long); reduce the load or the patience"
-        )
-    };
-    let mut m: usize = if lambda <= cmu {
-        ((lambda / mu).ceil() as usize).saturating_sub(1)
-    } else {
-        let extra = ((lambda - cmu) / theta).ceil();
-        if extra >= MAX_CHAIN_STATES as f64 {
-            return Err(too_big());
-        }
-        (c + extra as usize).saturating_sub(1)
-    };
-    while m > 0 && lambda <= d(m) {
-        m -= 1;
-    }
-    while lambda > d(m + 1) {
-        m += 1;
-    }
-    if m >= MAX_CHAIN_STATES {
-        return Err(too_big());
-    }
+    let d = |n: usize| death_rate(n, c, mu, theta);
+    let m = chain_mode(lambda, c, mu, theta)?;
     // Unnormalised probabilities with pi[m] = 1: every value is <= 1, so nothing
     // overflows; values that underflow to 0 are below 1e-308 of the mode.
     let mut pi = vec![0.0f64; m + 1];
@@ -586,7 +596,7 @@ fn erlang_a_chain(
             }
         }
         if pi.len() >= MAX_CHAIN_STATES {
-            return Err(too_big());
+            return Err(chain_too_big());
         }
         let next = pi[n] * q;
         pi.push(next);

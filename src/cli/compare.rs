@@ -2,7 +2,8 @@
 //! replication indices, so every caller draws the same arrival and patience in each variant) and
 //! report each variant and its paired difference from the first with a 95% CI.
 
-use super::run::{fmt_num, load_common};
+use super::run::fmt_num;
+use super::settings::Settings;
 use super::work::{evaluate_or_shard, Manifest};
 use super::{CliError, CommonArgs};
 use crate::batch::{by_config, Config, UnitValues};
@@ -55,6 +56,7 @@ pub const COMPARE_METRICS: &[&str] = &[
 
 /// A validated compare: the variants' configurations and what to report.
 pub struct CompareJob {
+    pub settings: Settings,
     pub configs: Vec<Config>,
     pub seed: u64,
     pub reps: u32,
@@ -65,7 +67,8 @@ pub struct CompareJob {
 
 /// Loads every variant (all validated before anything runs) and lists the metric rows.
 pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
-    let base = load_common(&a.common, None)?;
+    let settings = Settings::new(&a.common)?;
+    let base = settings.load(None, false)?;
     let names: Vec<String> = if a.variants.is_empty() {
         base.variants.clone()
     } else {
@@ -81,7 +84,7 @@ pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
     for v in &names {
         configs.push(Config {
             label: v.clone(),
-            scenario: load_common(&a.common, Some(v))?,
+            scenario: settings.load(Some(v), false)?,
         });
     }
     let mut rows: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
@@ -101,6 +104,7 @@ pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
         }
     }
     Ok(CompareJob {
+        settings,
         seed: base.seed,
         reps: base.replications,
         configs,
@@ -119,7 +123,7 @@ pub fn run(a: CompareArgs, argv: &[String]) -> Result<(), CliError> {
     );
     let units = evaluate_or_shard(
         &job.configs,
-        &a.common,
+        &job.settings,
         job.seed,
         job.reps,
         a.out.as_deref(),
@@ -200,7 +204,13 @@ pub fn render(
     };
     let mut f = OutputFiles::new(out).map_err(CliError::input)?;
     write_compare_csv(&mut f, &rows_csv)?;
-    let mut m = Manifest::new("compare", args, out, &job.configs[0].scenario, &a.common)?;
+    let mut m = Manifest::new(
+        "compare",
+        args,
+        out,
+        &job.configs[0].scenario,
+        &job.settings,
+    )?;
     m.variant = None;
     m.variants = labels.iter().map(|l| l.to_string()).collect();
     m.write(&mut f)?;

@@ -86,7 +86,8 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
     }
     match cli.command {
         Command::Run(ra) => {
-            let sc = super::run::load_common(&ra.common, ra.variant.as_deref())?;
+            let sc =
+                super::settings::Settings::new(&ra.common)?.load(ra.variant.as_deref(), false)?;
             let cfg = Config {
                 label: String::new(),
                 scenario: sc,

@@ -9,6 +9,7 @@ pub mod merge;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod sweep;
 pub mod validate;
 pub mod work;
@@ -148,36 +149,6 @@ pub struct CommonArgs {
     /// Most bytes of output files a run may write (estimated before it runs), e.g. 50G.
     #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_bytes, default_value = "10G")]
     pub max_output: f64,
-}
-
-impl CommonArgs {
-    /// The run's budget (threads: replications held in memory at once).
-    pub fn budget(&self, timeline: bool) -> crate::budget::Budget {
-        let threads = if self.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |p| p.get())
-        } else {
-            self.threads
-        };
-        crate::budget::Budget {
-            max_events: self.max_events,
-            max_memory: self
-                .max_memory
-                .unwrap_or_else(crate::budget::default_max_memory),
-            parallel: if timeline { threads as f64 } else { 0.0 },
-            threads: threads as f64,
-        }
-    }
-}
-
-impl CommonArgs {
-    /// The `--set` overrides, with each `--window` turned into a `windows.NAME` override.
-    pub fn all_sets(&self) -> Result<Vec<String>, CliError> {
-        let mut sets = self.sets.clone();
-        for w in &self.windows {
-            sets.push(window_set(w).map_err(CliError::input)?);
-        }
-        Ok(sets)
-    }
 }
 
 /// `peak=10:00-12:00` -> `windows.peak=["10:00","12:00"]` (checked by the scenario loader).

@@ -6,7 +6,7 @@ use super::run::fmt_num;
 use super::sweep::{load_points, point_label};
 use super::work::Manifest;
 use super::{CliError, CommonArgs};
-use crate::batch::{evaluate, Config, EvalOptions, Unit};
+use crate::batch::{evaluate, Config, Unit};
 use crate::export::{num, OutputFiles};
 use crate::grid::parse_vary;
 use crate::plan::{
@@ -63,6 +63,7 @@ struct Evaluated {
 
 struct Planner<'a> {
     a: &'a PlanArgs,
+    settings: super::settings::Settings,
     points: Vec<Vec<(String, String)>>,
     configs: Vec<Option<Config>>,
     targets: Vec<Target>,
@@ -103,8 +104,9 @@ impl<'a> Planner<'a> {
             .collect();
         // The ends are loaded now, so a bad key or value is refused before any run.
         let mut configs: Vec<Option<Config>> = (0..points.len()).map(|_| None).collect();
+        let settings = super::settings::Settings::new(&a.common)?;
         let ends = load_points(
-            &a.common,
+            &settings,
             a.variant.as_deref(),
             &[points[0].clone(), points[points.len() - 1].clone()],
         )?;
@@ -131,6 +133,7 @@ impl<'a> Planner<'a> {
         let seed = first.scenario.seed;
         Ok(Planner {
             a,
+            settings,
             points,
             configs,
             targets,
@@ -144,7 +147,7 @@ impl<'a> Planner<'a> {
     fn config(&mut self, i: usize) -> Result<&Config, CliError> {
         if self.configs[i].is_none() {
             let c = load_points(
-                &self.a.common,
+                &self.settings,
                 self.a.variant.as_deref(),
                 &[self.points[i].clone()],
             )?;
@@ -155,12 +158,9 @@ impl<'a> Planner<'a> {
 
     /// Evaluates point i, adding replications while its verdict is unclear.
     fn evaluate(&mut self, i: usize) -> Result<Verdict, CliError> {
-        let opts = EvalOptions {
-            seed: self.seed,
-            threads: self.a.common.threads,
-            progress: !self.a.common.quiet,
-            label: format!("plan {}", point_label(&self.points[i])),
-        };
+        let opts = self
+            .settings
+            .eval_options(self.seed, &format!("plan {}", point_label(&self.points[i])));
         let targets = self.targets.clone();
         let confidence = self.a.confidence;
         let (start, max) = (self.start_reps, self.max_reps);
@@ -432,7 +432,7 @@ impl<'a> Planner<'a> {
         res.map_err(|e| CliError::failure(format!("writing plan.csv: {e}")))?;
         drop(wr);
         let sc = &self.configs[0].as_ref().expect("loaded").scenario;
-        let mut m = Manifest::new("plan", &super::result_args(argv), out, sc, &self.a.common)?;
+        let mut m = Manifest::new("plan", &super::result_args(argv), out, sc, &self.settings)?;
         m.answer = Some(answer.to_string());
         m.write(&mut f)?;
         f.commit().map_err(CliError::failure)?;

@@ -1,16 +1,16 @@
 //! `callsim run`: run one scenario (optionally one variant of it), print the summary, and write
 //! CSV with --out.
 
+use super::settings::Settings;
 use super::{CliError, CommonArgs};
 use crate::batch::{
     all_units, file_sha256, write_shard, Config, Shard, ShardHeader, Unit, UnitValues, SHARD_FORMAT,
 };
-use crate::error::Context;
 use crate::export::{concat_parts, write_summary, write_timeline, CallsCsvSink, OutputFiles};
 use crate::metrics::RepValues;
 use crate::model::CallSink;
-use crate::run::{run_map, ReplicationResult, RunOptions};
-use crate::scenario::{load, Scenario};
+use crate::run::{run_map, ReplicationResult};
+use crate::scenario::Scenario;
 use crate::stats::{detail_metrics, estimate};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -31,38 +31,6 @@ pub struct RunArgs {
     pub calls_csv: bool,
 }
 
-/// Loads the scenario with the common flags applied, within the budget of a run without a
-/// timeline (compare, sweep, plan).
-pub fn load_common(c: &CommonArgs, variant: Option<&str>) -> Result<Scenario, CliError> {
-    load_checked(c, variant, false)
-}
-
-/// Loads the scenario with the common flags applied and refuses it when its estimated work is
-/// over the budget (`timeline`: the run keeps timeline rows in memory).
-pub fn load_checked(
-    c: &CommonArgs,
-    variant: Option<&str>,
-    timeline: bool,
-) -> Result<Scenario, CliError> {
-    let mut sc = load(&c.scenario, variant, &c.all_sets()?)?;
-    if let Some(s) = c.seed {
-        sc.seed = s;
-    }
-    if let Some(n) = c.replications {
-        sc.replications = n;
-    }
-    let label = sc
-        .variant
-        .as_ref()
-        .map(|v| format!(" (variant {v})"))
-        .unwrap_or_default();
-    let budget = c.budget(timeline);
-    crate::budget::check_budget(&sc.model, &budget)
-        .with_context(|| format!("{}{label}", c.scenario.display()))?;
-    sc.limits = budget.limits();
-    Ok(sc)
-}
-
 /// What `run` keeps of a replication once it has ended: its metric values (registry columns,
 /// then per tenant and stage) and engine counts. Its rows of the row files are on disk by then.
 pub struct RepRecord {
@@ -74,15 +42,13 @@ pub struct RepRecord {
 }
 
 pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
-    let sc = load_checked(&a.common, a.variant.as_deref(), a.out.is_some())?;
+    let set = Settings::new(&a.common)?;
+    let sc = set.load(a.variant.as_deref(), a.out.is_some())?;
     if a.out.is_some() {
-        check_output(&sc, &a)?;
+        check_output(&sc, &a, &set)?;
     }
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
-    let shard = match &a.common.shard {
-        Some(spec) => Some(Shard::parse(spec).map_err(CliError::input)?),
-        None => None,
-    };
+    let shard = set.shard;
     let mut files = match (&a.out, shard) {
         (Some(d), None) => Some(OutputFiles::new(d).map_err(CliError::input)?),
         (Some(d), Some(_)) => Some(OutputFiles::shared(d).map_err(CliError::input)?),
@@ -108,7 +74,7 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         .map(|f| Parts::new(f, &sc, a.calls_csv))
         .unwrap_or_default();
     let wall = Instant::now();
-    let records = run_reduced(&sc, &a, &variant, &reps, &parts);
+    let records = run_reduced(&sc, (&set, a.out.is_some()), &variant, &reps, &parts);
     let wall_s = wall.elapsed().as_secs_f64();
     let written = records.and_then(|records| {
         if shard.is_none() {
@@ -116,7 +82,7 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
         }
         match (files.as_mut(), shard) {
             (Some(f), Some(sh)) => write_shard_files(f, sh, &sc, &variant, &records, &parts, argv),
-            (Some(f), None) => write_run_files(f, &sc, &variant, &records, &parts, argv, &a.common),
+            (Some(f), None) => write_run_files(f, &sc, &variant, &records, &parts, argv, &set),
             (None, _) => Ok(()),
         }
     });
@@ -138,19 +104,12 @@ pub fn run(a: RunArgs, argv: &[String]) -> Result<(), CliError> {
 /// are written to its part files, so memory holds no finished replication's observations.
 fn run_reduced(
     sc: &Scenario,
-    a: &RunArgs,
+    (set, timeline): (&Settings, bool),
     variant: &str,
     reps: &[u32],
     parts: &Parts,
 ) -> Result<Vec<RepRecord>, CliError> {
-    let opts = RunOptions {
-        seed: sc.seed,
-        replications: reps.len() as u32,
-        threads: a.common.threads,
-        progress: !a.common.quiet,
-        label: sc.name.clone(),
-        timeline: a.out.is_some(),
-    };
+    let opts = set.run_options(sc, reps.len() as u32, timeline);
     let source_names: Vec<String> = sc.model.sources.iter().map(|s| s.name.clone()).collect();
     let sinks = |rep: u32| -> Result<Option<Box<dyn CallSink + Send>>, CliError> {
         match parts.calls.get(rep as usize) {
@@ -180,12 +139,12 @@ fn run_reduced(
 }
 
 /// Refuses a run whose files would be larger than --max-output.
-fn check_output(sc: &Scenario, a: &RunArgs) -> Result<(), CliError> {
+fn check_output(sc: &Scenario, a: &RunArgs, set: &Settings) -> Result<(), CliError> {
     let w = crate::budget::estimate(&sc.model);
     let n = f64::from(sc.replications);
     let calls = if a.calls_csv { w.calls_bytes * n } else { 0.0 };
     let total = w.timeline_bytes * n + calls;
-    if total <= a.common.max_output {
+    if total <= set.max_output {
         return Ok(());
     }
     let why = if calls > total / 2.0 {
@@ -204,7 +163,7 @@ fn check_output(sc: &Scenario, a: &RunArgs) -> Result<(), CliError> {
         "{}: the outputs would take about {:.1} GB, over --max-output {:.1} GB: {why}; use a longer timeline_interval, fewer replications or no --calls-csv, or raise --max-output",
         a.common.scenario.display(),
         total / 1e9,
-        a.common.max_output / 1e9
+        set.max_output / 1e9
     )))
 }
 
@@ -372,7 +331,7 @@ fn write_run_files(
     records: &[RepRecord],
     parts: &Parts,
     argv: &[String],
-    common: &CommonArgs,
+    set: &Settings,
 ) -> Result<(), CliError> {
     let (names, rows) = summary_rows(sc, records);
     let summary = f.create("summary.csv").map_err(CliError::failure)?;
@@ -381,7 +340,7 @@ fn write_run_files(
     parts.assemble(f, "", &reps).map_err(CliError::failure)?;
     let args = super::result_args(argv);
     let dir = f.dir().to_path_buf();
-    super::work::Manifest::new("run", &args, &dir, sc, common)?.write(f)
+    super::work::Manifest::new("run", &args, &dir, sc, set)?.write(f)
 }
 
 /// A shard of a run: its replications' metric values (`shard-I-of-N.csv`, the same values as
@@ -437,7 +396,8 @@ pub fn merge_into(
     shard_paths: &[PathBuf],
     args: &[String],
 ) -> Result<(), CliError> {
-    let sc = load_common(&a.common, a.variant.as_deref())?;
+    let set = Settings::new(&a.common)?;
+    let sc = set.load(a.variant.as_deref(), false)?;
     let variant = sc.variant.clone().unwrap_or_else(|| "base".into());
     let out = a
         .out
@@ -479,7 +439,7 @@ pub fn merge_into(
         let w = f.create(file).map_err(CliError::failure)?;
         crate::batch::merge_rows(w, &inputs, sc.replications).map_err(CliError::input)?;
     }
-    super::work::Manifest::new("run", args, out, &sc, &a.common)?.write(&mut f)?;
+    super::work::Manifest::new("run", args, out, &sc, &set)?.write(&mut f)?;
     f.commit().map_err(CliError::failure)?;
     crate::sayln!(
         "wrote summary.csv and the run's row files in {}",

@@ -2,10 +2,12 @@
 //! product of the `--vary`s), with common random numbers across points, and report each
 //! metric's mean and 95% CI per point; `sweep.csv` is tidy long format.
 
-use super::run::{fmt_num, load_common};
+use super::run::fmt_num;
+use super::settings::Settings;
 use super::work::{evaluate_or_shard, Manifest};
 use super::{CliError, CommonArgs};
 use crate::batch::{by_config, Config, UnitValues};
+use crate::error::Context;
 use crate::export::{num, OutputFiles};
 use crate::grid::{parse_vary, product};
 use crate::metrics::estimate_column;
@@ -43,6 +45,7 @@ pub struct SweepArgs {
 
 /// A validated sweep: one configuration per grid point, all loaded before anything runs.
 pub struct SweepJob {
+    pub settings: Settings,
     pub keys: Vec<String>,
     pub points: Vec<Vec<(String, String)>>,
     pub configs: Vec<Config>,
@@ -78,10 +81,12 @@ pub fn prepare(a: &SweepArgs) -> Result<SweepJob, CliError> {
             crate::grid::MAX_VALUES
         )));
     }
-    let configs = load_points(&a.common, a.variant.as_deref(), &points)?;
+    let settings = Settings::new(&a.common)?;
+    let configs = load_points(&settings, a.variant.as_deref(), &points)?;
     let sc = &configs[0].scenario;
     let shown = chosen_metrics(&a.metrics, &configs[0])?;
     Ok(SweepJob {
+        settings,
         keys,
         seed: sc.seed,
         reps: sc.replications,
@@ -93,19 +98,17 @@ pub fn prepare(a: &SweepArgs) -> Result<SweepJob, CliError> {
 
 /// Loads the scenario at each point; errors say which point and value caused them.
 pub fn load_points(
-    c: &CommonArgs,
+    c: &Settings,
     variant: Option<&str>,
     points: &[Vec<(String, String)>],
 ) -> Result<Vec<Config>, CliError> {
     let mut configs = Vec::with_capacity(points.len());
     for p in points {
-        let mut common = c.clone();
-        common
-            .sets
-            .extend(p.iter().map(|(k, v)| format!("{k}={v}")));
         let label = point_label(p);
-        let scenario = load_common(&common, variant)
-            .map_err(|e| CliError::input(format!("--vary point {label}: {e}")))?;
+        let scenario = c
+            .with_sets(p.iter().map(|(k, v)| format!("{k}={v}")))
+            .load(variant, false)
+            .with_context(|| format!("--vary point {label}"))?;
         configs.push(Config { label, scenario });
     }
     Ok(configs)
@@ -153,7 +156,7 @@ pub fn run(a: SweepArgs, argv: &[String]) -> Result<(), CliError> {
     );
     let units = evaluate_or_shard(
         &job.configs,
-        &a.common,
+        &job.settings,
         job.seed,
         job.reps,
         a.out.as_deref(),
@@ -245,7 +248,7 @@ pub fn render(
     })();
     write.map_err(|e| CliError::failure(format!("writing sweep.csv: {e}")))?;
     drop(wr);
-    Manifest::new("sweep", args, out, &job.configs[0].scenario, &a.common)?.write(&mut f)?;
+    Manifest::new("sweep", args, out, &job.configs[0].scenario, &job.settings)?.write(&mut f)?;
     f.commit().map_err(CliError::failure)?;
     crate::sayln!("wrote sweep.csv in {}", out.display());
     Ok(())

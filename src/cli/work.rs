@@ -1,10 +1,10 @@
 //! What `compare`, `sweep` and `plan` share: evaluating their work units (all of them, or one
 //! shard's, written to a shard file), and the manifest every output folder gets.
 
-use super::{result_args, CliError, CommonArgs};
+use super::settings::Settings;
+use super::{result_args, CliError};
 use crate::batch::{
-    all_units, evaluate, file_sha256, write_shard, Config, EvalOptions, Shard, ShardHeader,
-    UnitValues, SHARD_FORMAT,
+    all_units, evaluate, file_sha256, write_shard, Config, ShardHeader, UnitValues, SHARD_FORMAT,
 };
 use crate::export::OutputFiles;
 use serde::Serialize;
@@ -14,7 +14,7 @@ use std::path::Path;
 /// with `--shard`, evaluates one shard's units, writes `OUT/shard-I-of-N.csv` and returns None.
 pub fn evaluate_or_shard(
     configs: &[Config],
-    c: &CommonArgs,
+    c: &Settings,
     seed: u64,
     reps: u32,
     out: Option<&Path>,
@@ -22,16 +22,10 @@ pub fn evaluate_or_shard(
     label: &str,
 ) -> Result<Option<Vec<UnitValues>>, CliError> {
     let all = all_units(configs.len(), reps);
-    let opts = EvalOptions {
-        seed,
-        threads: c.threads,
-        progress: !c.quiet,
-        label: label.to_string(),
-    };
-    let Some(spec) = &c.shard else {
+    let opts = c.eval_options(seed, label);
+    let Some(shard) = c.shard else {
         return evaluate(configs, &all, &opts).map(Some);
     };
-    let shard = Shard::parse(spec).map_err(CliError::input)?;
     let out = out.ok_or_else(|| CliError::input("--shard needs --out DIR for its shard file"))?;
     let header = ShardHeader {
         format: SHARD_FORMAT,
@@ -102,7 +96,7 @@ impl Manifest {
         args: &[String],
         out: &Path,
         sc: &crate::scenario::Scenario,
-        c: &CommonArgs,
+        c: &Settings,
     ) -> Result<Manifest, CliError> {
         let mut words: Vec<String> = vec!["callsim".into()];
         words.extend(args.iter().cloned());
@@ -125,7 +119,7 @@ impl Manifest {
             replications: sc.replications,
             variant: sc.variant.clone(),
             variants: Vec::new(),
-            sets: c.sets.clone(),
+            sets: c.user_sets.clone(),
             windows: sc
                 .model
                 .windows
