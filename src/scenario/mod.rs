@@ -6,6 +6,7 @@
 
 pub mod platform;
 pub mod reader;
+pub mod schema;
 pub mod spans;
 pub mod trace;
 
@@ -707,16 +708,7 @@ fn build_carrier(o: &Obj, name: &str) -> Result<CarrierConfig> {
 /// A rate limiter from `algorithm`, `rate`/`burst` or `limit`/`window` keys of `o` (carriers
 /// and gateway tenant limits share it).
 fn build_limiter(o: &Obj) -> Result<LimiterSpec> {
-    let algorithm = o.choice_opt(
-        "algorithm",
-        &[
-            "token_bucket",
-            "gcra",
-            "fixed_window",
-            "rolling_window",
-            "none",
-        ],
-    )?;
+    let algorithm = o.choice_opt("algorithm", schema::ALGORITHMS)?;
     let algorithm = algorithm.unwrap_or(if o.has("limit") {
         "rolling_window"
     } else if o.has("rate") {
@@ -1121,15 +1113,7 @@ fn build_redial(o: &Obj) -> Result<RedialConfig> {
     })
 }
 
-const DIST_KINDS: &[&str] = &[
-    "fixed",
-    "exponential",
-    "lognormal",
-    "weibull",
-    "uniform",
-    "empirical",
-    "mixture",
-];
+use schema::DIST_KINDS;
 
 /// A duration distribution: a duration string ("30s" = fixed) or a table with `dist`.
 pub fn dist_key(o: &Obj, key: &str) -> Result<Option<DurationDist>> {
