@@ -1022,7 +1022,7 @@ pub static VALIDATION: Def = Def {
 };
 
 /// Every table definition, root first.
-pub fn defs() -> [&'static Def; 19] {
+pub fn defs() -> [&'static Def; 20] {
     [
         &ROOT,
         &CARRIER,
@@ -1043,6 +1043,7 @@ pub fn defs() -> [&'static Def; 19] {
         &PODS,
         &AUTOSCALER,
         &CHANGE,
+        &VALIDATION,
     ]
 }
 

@@ -109,7 +109,7 @@ pub struct AppState {
     cache_hits: AtomicU64,
 }
 
-type Shared = Arc<AppState>;
+pub type Shared = Arc<AppState>;
 
 impl AppState {
     pub fn new(cfg: Config) -> Shared {
@@ -507,12 +507,21 @@ pub async fn serve(cfg: Config, addr: std::net::SocketAddr) -> Result<(), String
         "callsim serve: {} on http://{local}/ ({scope}); Ctrl-C stops it",
         cfg.dir.display()
     );
-    let state = AppState::new(cfg);
+    run_until(listener, AppState::new(cfg), wait_for_signal()).await
+}
+
+/// Serves `state` on `listener` until `stop` completes; then stops every run, lets open
+/// responses finish (at most 10 s) and returns.
+pub async fn run_until(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let shutdown = state.shutdown.clone();
     let app = router(state);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
-        wait_for_signal().await;
+        stop.await;
         eprintln!("callsim serve: stopping (runs cancelled, open responses closing)");
         shutdown.store(true, Ordering::SeqCst);
         let _ = stop_tx.send(true);
