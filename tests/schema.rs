@@ -189,7 +189,7 @@ fn callsim_schema_prints_the_registry() {
     assert_eq!(printed, schema::json_schema());
     assert_eq!(
         printed["$schema"],
-        "http://json-schema.org/draft-07/schema#"
+        "http://json-schema.org/draft-04/schema#"
     );
     // Every definition has a title and keys with descriptions.
     let defs: Vec<&Def> = schema::defs().to_vec();

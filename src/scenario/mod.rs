@@ -4,6 +4,7 @@
 //! The only module besides `cli`/`export` that touches files (the scenario, traces, empirical
 //! distributions). Depends on model config types, dist, limiter specs and time parsing.
 
+pub mod levers;
 pub mod platform;
 pub mod reader;
 pub mod schema;
@@ -37,6 +38,8 @@ pub struct Scenario {
     pub model: ModelConfig,
     /// What one replication may use (set by the command from its budget; none by default).
     pub limits: crate::model::Limits,
+    /// `[levers]`: the keys a what-if dashboard offers as controls.
+    pub levers: Vec<levers::LeverSpec>,
 }
 
 pub const DEFAULT_SEED: u64 = 1;
@@ -293,7 +296,7 @@ fn insert_path(t: &mut toml::Table, parts: &[&str], value: toml::Value) {
 }
 
 /// Quoted keys containing dots ("carriers.main.rate" = ...) become nested tables.
-fn expand_dotted(t: &toml::Table) -> toml::Table {
+pub fn expand_dotted(t: &toml::Table) -> toml::Table {
     let mut out = toml::Table::new();
     for (k, v) in t {
         let v = match v {
@@ -362,6 +365,7 @@ const TOP_KEYS: &[&str] = &[
     "stages",
     "dependencies",
     "windows",
+    "levers",
 ];
 
 /// The top-level keys that are plain values: the run's name, seed, clock and limits.
@@ -425,6 +429,7 @@ fn build(
     };
     let changes = build_changes(ctx, &top, doc, &names, h.start)?;
     let windows = build_windows(&top, h.start, h.end.plus(h.drain))?;
+    let levers = levers::build_levers(&top)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -453,6 +458,7 @@ fn build(
         validation,
         model,
         limits: crate::model::Limits::NONE,
+        levers,
     })
 }
 

@@ -1,7 +1,8 @@
 //! The scenario key registry: every table and key a scenario may hold, with its type, unit,
 //! default, allowed range and meaning. The loader consults it (debug builds assert that every
 //! key the reader asks for and every word list it accepts is registered here, so the two cannot
-//! drift); `callsim schema` renders it as JSON Schema (draft-07) for editors; docs/scenario.md's
+//! drift); `callsim schema` renders it as JSON Schema (draft 4, the draft taplo / Even Better TOML
+//! support) for editors; docs/scenario.md's
 //! key tables are checked against it by a test; `callsim serve` draws its controls from it.
 //!
 //! Depends on serde_json and one model constant (MAX_LEGS); does no I/O.
@@ -263,6 +264,24 @@ pub static ROOT: Def = Def {
             "none",
             "Named clock windows of arrivals, NAME = [\"10:00\", \"12:00\"].",
         ),
+        k(
+            "levers",
+            Ty::Map(&Ty::Table(&LEVER)),
+            "carrier rates and bursts, legs, patience, rate_scale, backup policy",
+            "Controls of `callsim serve`: \"KEY.PATH\" = { min, max, step, label }.",
+        ),
+    ],
+};
+
+pub static LEVER: Def = Def {
+    id: "lever",
+    title: "[levers]",
+    docs: &["`[levers]`"],
+    keys: &[
+        k("min", num(None, false, None), "a quarter of the value", "Lowest value of the control, in the key's unit (per second for rates, seconds for durations)."),
+        k("max", num(None, false, None), "four times the value", "Highest value of the control (> min)."),
+        k("step", num(Some(0.0), true, None), "1 (0.1 below 10)", "Step of the control (> 0)."),
+        k("label", Ty::Str, "the key", "What the control is called on the page."),
     ],
 };
 
@@ -1022,7 +1041,7 @@ pub static VALIDATION: Def = Def {
 };
 
 /// Every table definition, root first.
-pub fn defs() -> [&'static Def; 20] {
+pub fn defs() -> [&'static Def; 21] {
     [
         &ROOT,
         &CARRIER,
@@ -1044,6 +1063,7 @@ pub fn defs() -> [&'static Def; 20] {
         &AUTOSCALER,
         &CHANGE,
         &VALIDATION,
+        &LEVER,
     ]
 }
 
@@ -1119,6 +1139,11 @@ pub fn lookup(path: &str) -> Option<Ty> {
 
 /// Whether the loader may ask table `table_path` for `key` (debug builds assert it).
 pub fn knows(table_path: &str, key: &str) -> bool {
+    // A lever's name is itself a dotted key path ("levers.carriers.main.rate"): its table is
+    // a `LEVER` whatever the dots say.
+    if table_path.starts_with("levers.") {
+        return LEVER.key(key).is_some();
+    }
     let p = if table_path.is_empty() {
         key.to_string()
     } else {
@@ -1129,6 +1154,9 @@ pub fn knows(table_path: &str, key: &str) -> bool {
 
 /// The words the registry accepts at `table_path.key`, if it is a word list.
 pub fn choices(table_path: &str, key: &str) -> Option<&'static [&'static str]> {
+    if table_path.starts_with("levers.") {
+        return None;
+    }
     let p = if table_path.is_empty() {
         key.to_string()
     } else {
@@ -1161,7 +1189,7 @@ pub fn unit(name: &str, ty: &Ty) -> &'static str {
 }
 
 fn ty_schema(ty: &Ty) -> Value {
-    let duration = json!({"anyOf": [{"type": "string", "pattern": DURATION_RE}, {"const": 0}]});
+    let duration = json!({"anyOf": [{"type": "string", "pattern": DURATION_RE}, {"type": "integer", "enum": [0]}]});
     let clock = json!({"type": "string", "pattern": CLOCK_RE});
     let rate = json!({"type": "string", "pattern": RATE_RE});
     let dist = json!({"anyOf": [duration, {"$ref": "#/definitions/distribution"}]});
@@ -1183,7 +1211,11 @@ fn ty_schema(ty: &Ty) -> Value {
         } => {
             let mut v = json!({"type": "number"});
             match (min, min_exclusive) {
-                (Some(m), true) => v["exclusiveMinimum"] = json!(m),
+                (Some(m), true) => {
+                    // Draft 4: a boolean beside `minimum`.
+                    v["minimum"] = json!(m);
+                    v["exclusiveMinimum"] = json!(true);
+                }
                 (Some(m), false) => v["minimum"] = json!(m),
                 _ => {}
             }
@@ -1207,8 +1239,8 @@ fn ty_schema(ty: &Ty) -> Value {
         Ty::ClockPair => pair,
         Ty::Legs => json!({"anyOf": [
             {"type": "integer", "minimum": 1, "maximum": MAX_LEGS},
-            {"type": "object", "propertyNames": {"pattern": "^([1-9]|10)$"},
-             "additionalProperties": {"type": "number", "minimum": 0}}]}),
+            {"type": "object", "patternProperties": {"^([1-9]|10)$": {"type": "number", "minimum": 0}},
+             "additionalProperties": false}]}),
         Ty::NumMap => {
             json!({"type": "object", "additionalProperties": {"type": "number", "minimum": 0}})
         }
@@ -1251,16 +1283,20 @@ fn def_schema(def: &Def) -> Value {
         .filter(|k| k.required)
         .map(|k| k.name)
         .collect();
-    json!({
+    let mut v = json!({
         "type": "object",
         "title": def.title,
         "properties": props,
-        "required": required,
         "additionalProperties": false,
-    })
+    });
+    // Draft 4: `required` may not be empty.
+    if !required.is_empty() {
+        v["required"] = json!(required);
+    }
+    v
 }
 
-/// The JSON Schema (draft-07) of a scenario file.
+/// The JSON Schema (draft 4) of a scenario file.
 pub fn json_schema() -> Value {
     let mut definitions = Map::new();
     for d in defs().iter().skip(1) {
@@ -1270,11 +1306,7 @@ pub fn json_schema() -> Value {
     let obj = root.as_object_mut().expect("object");
     obj.insert(
         "$schema".into(),
-        json!("http://json-schema.org/draft-07/schema#"),
-    );
-    obj.insert(
-        "$id".into(),
-        json!("https://callsim.invalid/scenario.schema.json"),
+        json!("http://json-schema.org/draft-04/schema#"),
     );
     obj.insert(
         "description".into(),

@@ -218,12 +218,12 @@ async fn levers_of(
     let variant = q.variant.filter(|v| !v.is_empty());
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
-        load(&st2.cfg, &q.file, variant.as_deref(), &[]).map(|(sc, display)| {
+        load_text(&st2.cfg, &q.file, variant.as_deref(), &[]).map(|(sc, display, text)| {
             json!({"file": q.file, "name": sc.name, "description": sc.description,
                    "variants": sc.variants, "variant": variant, "path": display,
                    "default_replications": st2.cfg.default_replications,
                    "max_replications": st2.cfg.max_replications,
-                   "seed": sc.seed, "levers": levers::levers(&sc)})
+                   "seed": sc.seed, "levers": levers::levers(&sc, &text, variant.as_deref())})
         })
     })
     .await;
