@@ -11,4 +11,6 @@ mod hardening;
 mod incidents;
 mod planning;
 mod report;
+mod schema;
+mod serve;
 mod validate;

@@ -9,6 +9,8 @@ pub mod merge;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod schema;
+pub mod serve;
 pub mod settings;
 pub mod sweep;
 pub mod validate;
@@ -86,6 +88,10 @@ pub enum Command {
     Fit(fit::FitArgs),
     /// Render DIR/report.html (self-contained, with charts) from an output directory.
     Report(report::ReportArgs),
+    /// Print the JSON Schema of scenario files (for editors: taplo, Even Better TOML).
+    Schema(schema::SchemaArgs),
+    /// Serve a live what-if dashboard of the scenarios in DIR (loopback only unless --bind says otherwise).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the chosen subcommand. `argv` is the raw command line (recorded in shard files and
@@ -101,6 +107,8 @@ pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
         Command::Validate(a) => validate::run(a),
         Command::Fit(a) => fit::run(a),
         Command::Report(a) => report::run(a),
+        Command::Schema(a) => schema::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Erlang(a) => {
             let mut buf = Vec::new();
             erlang::run(&a, &mut buf).map_err(CliError::input)?;

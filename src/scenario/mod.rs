@@ -4,8 +4,10 @@
 //! The only module besides `cli`/`export` that touches files (the scenario, traces, empirical
 //! distributions). Depends on model config types, dist, limiter specs and time parsing.
 
+pub mod levers;
 pub mod platform;
 pub mod reader;
+pub mod schema;
 pub mod spans;
 pub mod trace;
 
@@ -36,6 +38,8 @@ pub struct Scenario {
     pub model: ModelConfig,
     /// What one replication may use (set by the command from its budget; none by default).
     pub limits: crate::model::Limits,
+    /// `[levers]`: the keys a what-if dashboard offers as controls.
+    pub levers: Vec<levers::LeverSpec>,
 }
 
 pub const DEFAULT_SEED: u64 = 1;
@@ -293,7 +297,7 @@ fn insert_path(t: &mut toml::Table, parts: &[&str], value: toml::Value) {
 }
 
 /// Quoted keys containing dots ("carriers.main.rate" = ...) become nested tables.
-fn expand_dotted(t: &toml::Table) -> toml::Table {
+pub fn expand_dotted(t: &toml::Table) -> toml::Table {
     let mut out = toml::Table::new();
     for (k, v) in t {
         let v = match v {
@@ -362,6 +366,7 @@ const TOP_KEYS: &[&str] = &[
     "stages",
     "dependencies",
     "windows",
+    "levers",
 ];
 
 /// The top-level keys that are plain values: the run's name, seed, clock and limits.
@@ -425,6 +430,7 @@ fn build(
     };
     let changes = build_changes(ctx, &top, doc, &names, h.start)?;
     let windows = build_windows(&top, h.start, h.end.plus(h.drain))?;
+    let levers = levers::build_levers(&top)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -453,6 +459,7 @@ fn build(
         validation,
         model,
         limits: crate::model::Limits::NONE,
+        levers,
     })
 }
 
@@ -708,16 +715,7 @@ fn build_carrier(o: &Obj, name: &str) -> Result<CarrierConfig> {
 /// A rate limiter from `algorithm`, `rate`/`burst` or `limit`/`window` keys of `o` (carriers
 /// and gateway tenant limits share it).
 fn build_limiter(o: &Obj) -> Result<LimiterSpec> {
-    let algorithm = o.choice_opt(
-        "algorithm",
-        &[
-            "token_bucket",
-            "gcra",
-            "fixed_window",
-            "rolling_window",
-            "none",
-        ],
-    )?;
+    let algorithm = o.choice_opt("algorithm", schema::ALGORITHMS)?;
     let algorithm = algorithm.unwrap_or(if o.has("limit") {
         "rolling_window"
     } else if o.has("rate") {
@@ -1122,15 +1120,7 @@ fn build_redial(o: &Obj) -> Result<RedialConfig> {
     })
 }
 
-const DIST_KINDS: &[&str] = &[
-    "fixed",
-    "exponential",
-    "lognormal",
-    "weibull",
-    "uniform",
-    "empirical",
-    "mixture",
-];
+use schema::DIST_KINDS;
 
 /// A duration distribution: a duration string ("30s" = fixed) or a table with `dist`.
 pub fn dist_key(o: &Obj, key: &str) -> Result<Option<DurationDist>> {

@@ -156,6 +156,13 @@ impl<'a> Obj<'a> {
     }
 
     pub fn get(&self, key: &str) -> Option<&'a toml::Value> {
+        // The registry (schema.rs) must describe every key the loader reads: `callsim schema`,
+        // the docs check and the dashboard's controls come from it.
+        debug_assert!(
+            super::schema::knows(&self.path, key),
+            "scenario key `{}` is read by the loader but missing from scenario/schema.rs",
+            self.key_path(key)
+        );
         self.used.borrow_mut().push(key.to_string());
         self.table.get(key)
     }
@@ -295,6 +302,12 @@ impl<'a> Obj<'a> {
 
     /// One of a fixed set of words.
     pub fn choice_opt(&self, key: &str, choices: &[&str]) -> Result<Option<&'a str>> {
+        debug_assert_eq!(
+            super::schema::choices(&self.path, key),
+            Some(choices),
+            "the words accepted at `{}` differ from scenario/schema.rs",
+            self.key_path(key)
+        );
         match self.str_opt(key)? {
             None => Ok(None),
             Some(s) if choices.contains(&s) => Ok(Some(s)),

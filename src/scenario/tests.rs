@@ -183,3 +183,38 @@ fn unknown_keys_in_changes_are_named() {
     let e = load_text(&text, None, &[]).unwrap_err().to_string();
     contains_all(&e, &["rat", "did you mean `rate`"]);
 }
+
+#[test]
+fn levers_name_known_keys_with_ranges() {
+    let text = format!(
+        "{VALID}\n[levers]\n\"carriers.main.rate\" = {{ min = 1, max = 8, step = 0.5, label = \"dial rate\" }}\n\"backup.policy\" = {{}}\n"
+    );
+    let sc = load_text(&text, None, &[]).unwrap();
+    assert_eq!(sc.levers.len(), 2);
+    assert_eq!(sc.levers[0].key, "carriers.main.rate");
+    assert_eq!(
+        (sc.levers[0].min, sc.levers[0].max, sc.levers[0].step),
+        (Some(1.0), Some(8.0), Some(0.5))
+    );
+    let bad = |lever: &str| {
+        let t = format!("{VALID}\n[levers]\n{lever}\n");
+        load_text(&t, None, &[]).unwrap_err().to_string()
+    };
+    let e = bad("\"carriers.main.rat\" = {}");
+    assert!(
+        e.starts_with("case.toml:16: key `levers.carriers.main.rat`")
+            && e.contains("not a scenario key"),
+        "{e}"
+    );
+    let e = bad("\"carriers.main.rate\" = { min = 5, max = 2 }");
+    assert!(e.contains("expected max > min"), "{e}");
+    let e = bad("\"carriers.main.rate\" = { mn = 5 }");
+    assert!(
+        e.contains("unknown key `mn`") && e.contains("expected one of: label, max, min, step"),
+        "{e}"
+    );
+    let e = bad("\"backup.policy\" = { min = 1 }");
+    assert!(e.contains("min, max and step do not apply"), "{e}");
+    let e = bad("\"sources.callers.flow\" = {}");
+    assert!(e.contains("holds a table"), "{e}");
+}
