@@ -142,8 +142,7 @@ impl Model<'_> {
                 self.tally(now, call, |c| c.legs_queued += 1);
                 self.queue_delta(now, true);
                 if let Some(w) = max_wait {
-                    self.sched
-                        .schedule(now.plus(w), Event::LegQueueTimeout { leg: r });
+                    self.timer(now, w, Event::LegQueueTimeout { leg: r });
                 }
                 self.drain(now, carrier);
             }
@@ -250,8 +249,7 @@ impl Model<'_> {
             self.sched
                 .schedule(now.plus(tta), Event::LegAnswer { leg: r });
         } else {
-            self.sched
-                .schedule(now.plus(d.ring_timeout), Event::LegRingTimeout { leg: r });
+            self.timer(now, d.ring_timeout, Event::LegRingTimeout { leg: r });
         }
     }
 

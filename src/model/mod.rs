@@ -317,13 +317,7 @@ impl<'a> Model<'a> {
         self.init();
         let stop_at = self.cfg.end.plus(self.cfg.drain);
         let mut tick: u32 = 0;
-        let mut stopped_at_limit = false;
-        while let Some(t) = self.sched.peek_time() {
-            if t > stop_at {
-                stopped_at_limit = true;
-                break;
-            }
-            let (now, ev) = self.sched.pop().expect("peeked");
+        while let Some((now, ev)) = self.sched.pop_until(stop_at) {
             self.obs.events += 1;
             self.handle(now, ev);
             self.settle(now);
@@ -334,6 +328,7 @@ impl<'a> Model<'a> {
             }
         }
         // A run cut off by the drain limit ends at the limit, not at its last event.
+        let stopped_at_limit = self.sched.peek_time().is_some();
         let end = if stopped_at_limit {
             stop_at
         } else {
@@ -427,6 +422,18 @@ impl<'a> Model<'a> {
         if !fresh {
             self.obs.stale_events += 1;
         }
+    }
+
+    /// Schedules `ev` after the fixed `delay` (a timeout or a period) in the scheduler's timer
+    /// queue of that delay: same order as the heap, O(1) in and out.
+    #[inline]
+    fn timer(&mut self, now: SimTime, delay: SimDuration, ev: Event) {
+        debug_assert_eq!(
+            now,
+            self.sched.now(),
+            "timers are set by the event being handled"
+        );
+        self.sched.schedule_after(delay, ev);
     }
 
     /// The call `r` names, if it is still live and waiting for an answer.
