@@ -126,17 +126,19 @@ impl<E: Copy> Scheduler<E> {
     fn push_heap(&mut self, entry: Entry<E>) {
         let key = entry.key;
         // Sift up with a hole: parents move down until the new key's place is found.
-        let mut i = self.heap.len();
         self.heap.push(entry);
-        while i > 0 {
+        let h = self.heap.as_mut_slice();
+        let mut i = h.len() - 1;
+        while i > 0 && i < h.len() {
             let parent = (i - 1) / ARITY;
-            if self.heap[parent].key <= key {
+            let p = h[parent];
+            if p.key <= key {
                 break;
             }
-            self.heap[i] = self.heap[parent];
+            h[i] = p;
             i = parent;
         }
-        self.heap[i] = entry;
+        h[i] = entry;
         self.note_pending();
     }
 
@@ -294,39 +296,35 @@ impl<E: Copy> Scheduler<E> {
         (t, e.event)
     }
 
+    /// Removes the heap's top: the last entry sifts down from the root through a hole, the
+    /// smaller child moving up each level. Written for arity 2 on a local slice, with every
+    /// index shown below `n` by the loop's own checks (so no bounds checks remain).
     fn pop_heap(&mut self) -> Option<Entry<E>> {
+        const _: () = assert!(ARITY == 2, "pop_heap is written for a binary heap");
         let last = self.heap.pop()?;
-        let top = if self.heap.is_empty() {
-            last
-        } else {
-            let top = self.heap[0];
-            // Sift the last entry down from the root, moving the smallest child up each level.
-            let n = self.heap.len();
-            let mut i = 0;
-            loop {
-                let first = ARITY * i + 1;
-                if first >= n {
-                    break;
-                }
-                let end = (first + ARITY).min(n);
-                let mut min = first;
-                let mut min_key = self.heap[first].key;
-                for c in first + 1..end {
-                    let k = self.heap[c].key;
-                    if k < min_key {
-                        min = c;
-                        min_key = k;
-                    }
-                }
-                if last.key <= min_key {
-                    break;
-                }
-                self.heap[i] = self.heap[min];
-                i = min;
-            }
-            self.heap[i] = last;
-            top
+        let h = self.heap.as_mut_slice();
+        let Some(&top) = h.first() else {
+            return Some(last);
         };
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let first = 2 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            if first + 1 < n && h[first + 1].key < h[first].key {
+                min = first + 1;
+            }
+            let child = h[min];
+            if last.key <= child.key {
+                break;
+            }
+            h[i] = child;
+            i = min;
+        }
+        h[i] = last;
         Some(top)
     }
 

@@ -210,6 +210,9 @@ pub struct Model<'a> {
     redials: Vec<PendingRedial>,
     free_redials: Vec<u32>,
     instant_answers: Vec<Ref<LegId>>,
+    /// Legs after the first of calls with several (see `Call::more`), rows reused.
+    more_legs: Vec<[LegId; MAX_LEGS - 1]>,
+    free_more: Vec<u32>,
     patience_checks: Vec<Ref<CallId>>,
     stages: Vec<platform::StageState>,
     deps: Vec<platform::DepState>,
@@ -261,6 +264,8 @@ impl<'a> Model<'a> {
             redials: Vec::new(),
             free_redials: Vec::new(),
             instant_answers: Vec::new(),
+            more_legs: Vec::new(),
+            free_more: Vec::new(),
             patience_checks: Vec::new(),
             stages: platform::build_stages(cfg, tenants),
             deps: platform::build_deps(cfg, master_seed, replication),

@@ -527,13 +527,16 @@ impl Model<'_> {
 
     fn advance_stage(&mut self, now: SimTime, call: Ref<CallId>) {
         let c = self.calls.get_mut(call.id);
-        c.stage_pos += 1;
+        c.stage_pos = c
+            .stage_pos
+            .checked_add(1)
+            .expect("fewer than 65,536 stages");
         let n = self.sources[c.source as usize]
             .behaviour
             .client
             .stages
             .len() as u32;
-        if c.stage_pos < n {
+        if u32::from(c.stage_pos) < n {
             self.enter_stage(now, call);
             return;
         }
@@ -556,7 +559,7 @@ impl Model<'_> {
         let c = self.calls.get_mut(call.id);
         c.stage_queued = false;
         let client = &self.sources[c.source as usize].behaviour.client;
-        if c.tries < client.retries {
+        if u32::from(c.tries) < client.retries {
             c.tries += 1;
             c.try_gen.bump();
             let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
