@@ -13,10 +13,19 @@
 //! assert_eq!(s.now(), SimTime(10));
 //! ```
 //!
+//! Three places hold pending events, all ordered by the same key (time << 64 | seq): the heap;
+//! "lanes" for recurring events with one pending each (a source's next arrival); and timer
+//! queues, one FIFO per fixed delay (`schedule_after`), for timeouts and periods, whose keys
+//! rise from front to back because both `now` and `seq` do. `pop` takes the smallest key of
+//! the heap's top, the earliest lane and the earliest timer front, so the global order is
+//! exactly the order of one heap holding everything; a timer costs O(1) in and out and a
+//! timeout that is never needed no longer weighs on the heap's depth.
+//!
 //! Cancellation is lazy: the model embeds a generation in its event payloads and drops events
 //! whose generation is stale when they are popped. Scheduling in the past is a bug and panics.
 
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
 
 /// `key` = time << 64 | seq: one integer comparison orders by time, then scheduling order.
 #[derive(Clone, Copy)]
@@ -37,6 +46,18 @@ impl<E> Entry<E> {
 /// comparisons per level.
 const ARITY: usize = 2;
 
+/// Distinct fixed delays with a timer queue of their own (a run has a handful: client timeouts,
+/// ring and queue timeouts, check periods); further delays share the heap.
+const MAX_TIMER_QUEUES: usize = 16;
+
+/// Where the earliest pending event waits.
+#[derive(Clone, Copy)]
+enum Place {
+    Heap,
+    Lane(usize),
+    Timer(usize),
+}
+
 /// The event queue and the simulation clock: an implicit d-ary min-heap on `key`, sifting
 /// with a hole (entries move, the new or last entry is written once).
 pub struct Scheduler<E: Copy> {
@@ -46,6 +67,14 @@ pub struct Scheduler<E: Copy> {
     /// the heap's, so results do not depend on whether an event went to a lane.
     lanes: Vec<Option<Entry<E>>>,
     lane_min: Option<usize>,
+    /// Timer queues: one FIFO per fixed delay (`delays[q]` in ns). Every entry of queue `q` was
+    /// scheduled at `now + delays[q]` with a rising `now` and `seq`, so its keys rise from front
+    /// to back and its front is its earliest; `timer_min` caches the queue with the earliest
+    /// front. Same (time, seq) keys as the heap, so results do not depend on where an event went.
+    timers: Vec<VecDeque<Entry<E>>>,
+    delays: Vec<u64>,
+    timer_min: Option<usize>,
+    timers_len: usize,
     now: SimTime,
     next_seq: u64,
     popped: u64,
@@ -58,6 +87,10 @@ impl<E: Copy> Scheduler<E> {
             heap: Vec::with_capacity(1024),
             lanes: Vec::new(),
             lane_min: None,
+            timers: Vec::new(),
+            delays: Vec::new(),
+            timer_min: None,
+            timers_len: 0,
             now: start,
             next_seq: 0,
             popped: 0,
@@ -72,6 +105,13 @@ impl<E: Copy> Scheduler<E> {
 
     /// Schedules `event` at `time`, which must not be in the past.
     pub fn schedule(&mut self, time: SimTime, event: E) {
+        let key = self.key_for(time);
+        self.push_heap(Entry { key, event });
+    }
+
+    /// The (time, seq) key of an event scheduled now at `time`, which must not be in the past.
+    #[inline]
+    fn key_for(&mut self, time: SimTime) -> u128 {
         assert!(
             time >= self.now,
             "event scheduled in the past: {} < now {}",
@@ -80,21 +120,62 @@ impl<E: Copy> Scheduler<E> {
         );
         let key = (time.as_ns() as u128) << 64 | self.next_seq as u128;
         self.next_seq += 1;
+        key
+    }
+
+    fn push_heap(&mut self, entry: Entry<E>) {
+        let key = entry.key;
         // Sift up with a hole: parents move down until the new key's place is found.
-        let mut i = self.heap.len();
-        self.heap.push(Entry { key, event });
-        while i > 0 {
+        self.heap.push(entry);
+        let h = self.heap.as_mut_slice();
+        let mut i = h.len() - 1;
+        while i > 0 && i < h.len() {
             let parent = (i - 1) / ARITY;
-            if self.heap[parent].key <= key {
+            let p = h[parent];
+            if p.key <= key {
                 break;
             }
-            self.heap[i] = self.heap[parent];
+            h[i] = p;
             i = parent;
         }
-        self.heap[i] = Entry { key, event };
-        if self.heap.len() > self.pending_max {
-            self.pending_max = self.heap.len();
+        h[i] = entry;
+        self.note_pending();
+    }
+
+    #[inline]
+    fn note_pending(&mut self) {
+        let n = self.heap.len() + self.timers_len;
+        if n > self.pending_max {
+            self.pending_max = n;
         }
+    }
+
+    /// Schedules `event` after the fixed `delay` from now (a timeout, a periodic check): it
+    /// goes to the FIFO queue of that delay, O(1) in and out, and leaves in exactly the order
+    /// `schedule(now + delay, event)` would give. Meant for delays that repeat (a handful per
+    /// run); past `MAX_TIMER_QUEUES` distinct delays the rest go to the heap.
+    pub fn schedule_after(&mut self, delay: SimDuration, event: E) {
+        let time = self.now.plus(delay);
+        let key = self.key_for(time);
+        let delay_ns = time.as_ns() - self.now.as_ns();
+        let q = match self.delays.iter().position(|&d| d == delay_ns) {
+            Some(q) => q,
+            None if self.delays.len() < MAX_TIMER_QUEUES => {
+                self.delays.push(delay_ns);
+                self.timers.push(VecDeque::new());
+                self.delays.len() - 1
+            }
+            None => return self.push_heap(Entry { key, event }),
+        };
+        let queue = &mut self.timers[q];
+        debug_assert!(queue.back().is_none_or(|b| b.key < key), "timer keys rise");
+        let was_empty = queue.is_empty();
+        queue.push_back(Entry { key, event });
+        self.timers_len += 1;
+        if was_empty && self.timer_min.is_none_or(|m| key < self.timers[m][0].key) {
+            self.timer_min = Some(q);
+        }
+        self.note_pending();
     }
 
     /// Schedules `event` in `lane`, which must be empty (one pending event per lane).
@@ -133,21 +214,78 @@ impl<E: Copy> Scheduler<E> {
             .map(|(_, i)| i);
     }
 
+    fn recompute_timer_min(&mut self) {
+        self.timer_min = self
+            .timers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| q.front().map(|e| (e.key, i)))
+            .min()
+            .map(|(_, i)| i);
+    }
+
+    /// Where the earliest pending event is, and its key.
+    #[inline(always)]
+    fn earliest(&self) -> Option<(Place, u128)> {
+        let mut best = self.heap.first().map(|e| (Place::Heap, e.key));
+        if let Some(m) = self.lane_min {
+            let k = self.lanes[m]
+                .as_ref()
+                .expect("lane_min points at a pending event")
+                .key;
+            if best.is_none_or(|(_, b)| k < b) {
+                best = Some((Place::Lane(m), k));
+            }
+        }
+        if let Some(q) = self.timer_min {
+            let k = self.timers[q]
+                .front()
+                .expect("timer_min points at a pending timer")
+                .key;
+            if best.is_none_or(|(_, b)| k < b) {
+                best = Some((Place::Timer(q), k));
+            }
+        }
+        best
+    }
+
     /// Removes and returns the earliest event, advancing the clock to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if let Some(m) = self.lane_min {
-            let lane_key = self.lanes[m]
-                .expect("lane_min points at a pending event")
-                .key;
-            if self.heap.first().is_none_or(|h| lane_key < h.key) {
+        let (from, _) = self.earliest()?;
+        Some(self.take(from))
+    }
+
+    /// As `pop`, but only if the earliest event is due at or before `limit`.
+    #[inline]
+    pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
+        let (from, key) = self.earliest()?;
+        if (key >> 64) as u64 > limit.as_ns() {
+            return None;
+        }
+        Some(self.take(from))
+    }
+
+    #[inline]
+    fn take(&mut self, from: Place) -> (SimTime, E) {
+        let e = match from {
+            Place::Heap => self.pop_heap().expect("earliest is in the heap"),
+            Place::Lane(m) => {
                 let e = self.lanes[m].take().expect("pending");
                 self.recompute_lane_min();
-                return Some(self.advance(e));
+                e
             }
-        }
-        let top = self.pop_heap()?;
-        Some(self.advance(top))
+            Place::Timer(q) => {
+                let e = self.timers[q].pop_front().expect("pending");
+                self.timers_len -= 1;
+                // Another queue's front may now be earlier than this queue's new front.
+                if self.timers.len() > 1 || self.timers[q].is_empty() {
+                    self.recompute_timer_min();
+                }
+                e
+            }
+        };
+        self.advance(e)
     }
 
     fn advance(&mut self, e: Entry<E>) -> (SimTime, E) {
@@ -158,55 +296,46 @@ impl<E: Copy> Scheduler<E> {
         (t, e.event)
     }
 
+    /// Removes the heap's top: the last entry sifts down from the root through a hole, the
+    /// smaller child moving up each level. Written for arity 2 on a local slice, with every
+    /// index shown below `n` by the loop's own checks (so no bounds checks remain).
     fn pop_heap(&mut self) -> Option<Entry<E>> {
+        const _: () = assert!(ARITY == 2, "pop_heap is written for a binary heap");
         let last = self.heap.pop()?;
-        let top = if self.heap.is_empty() {
-            last
-        } else {
-            let top = self.heap[0];
-            // Sift the last entry down from the root, moving the smallest child up each level.
-            let n = self.heap.len();
-            let mut i = 0;
-            loop {
-                let first = ARITY * i + 1;
-                if first >= n {
-                    break;
-                }
-                let end = (first + ARITY).min(n);
-                let mut min = first;
-                let mut min_key = self.heap[first].key;
-                for c in first + 1..end {
-                    let k = self.heap[c].key;
-                    if k < min_key {
-                        min = c;
-                        min_key = k;
-                    }
-                }
-                if last.key <= min_key {
-                    break;
-                }
-                self.heap[i] = self.heap[min];
-                i = min;
-            }
-            self.heap[i] = last;
-            top
+        let h = self.heap.as_mut_slice();
+        let Some(&top) = h.first() else {
+            return Some(last);
         };
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let first = 2 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            if first + 1 < n && h[first + 1].key < h[first].key {
+                min = first + 1;
+            }
+            let child = h[min];
+            if last.key <= child.key {
+                break;
+            }
+            h[i] = child;
+            i = min;
+        }
+        h[i] = last;
         Some(top)
     }
 
     /// Time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        let lane = self.lane_min.and_then(|m| self.lanes[m]).map(|e| e.key);
-        let heap = self.heap.first().map(|e| e.key);
-        match (lane, heap) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .map(|k| SimTime((k >> 64) as u64))
+        self.earliest().map(|(_, k)| SimTime((k >> 64) as u64))
     }
 
+    /// Events pending: in the heap, the lanes and the timer queues.
     pub fn pending(&self) -> usize {
-        self.heap.len() + self.lanes.iter().filter(|l| l.is_some()).count()
+        self.heap.len() + self.lanes.iter().filter(|l| l.is_some()).count() + self.timers_len
     }
     /// Most events pending at once: the queue's memory follows in-flight work.
     pub fn pending_max(&self) -> usize {
@@ -259,20 +388,42 @@ mod tests {
                 if *pop {
                     check(&mut s, &mut reference, &mut lanes)?;
                 } else {
-                    let t = s.now().0 + dt;
+                    let mut t = s.now().0 + dt;
                     let lane = i % 3;
                     if i % 2 == 0 && lanes[lane].is_none() {
                         s.schedule_lane(lane, SimTime(t), i as u64);
                         lanes[lane] = Some(i as u64);
+                    } else if i % 3 == 1 {
+                        // Timers: a few fixed delays (more than the queues, so some share the
+                        // heap), each delay's FIFO interleaved with the heap and lanes.
+                        let delay = dt % (MAX_TIMER_QUEUES as u64 + 4);
+                        t = s.now().0 + delay;
+                        s.schedule_after(SimDuration(delay), i as u64);
                     } else {
                         s.schedule(SimTime(t), i as u64);
                     }
                     reference.push((t, i as u64));
+                    proptest::prop_assert_eq!(s.pending(), reference.len());
                 }
             }
             while check(&mut s, &mut reference, &mut lanes)? {}
             proptest::prop_assert!(reference.is_empty());
         }
+    }
+
+    #[test]
+    fn timers_leave_in_time_then_scheduling_order_with_the_heap() {
+        let mut s = Scheduler::new(SimTime(0));
+        s.schedule_after(SimDuration(10), 'c'); // due 10
+        s.schedule(SimTime(10), 'd'); // due 10, scheduled after 'c'
+        s.schedule_after(SimDuration(5), 'a'); // due 5
+        s.schedule(SimTime(7), 'b');
+        assert_eq!(s.pop(), Some((SimTime(5), 'a')));
+        s.schedule_after(SimDuration(5), 'e'); // due 10, after 'c' and 'd'
+        let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!['b', 'c', 'd', 'e']);
+        assert_eq!(s.pending(), 0);
+        assert_eq!(s.pop_until(SimTime(100)), None);
     }
 
     #[test]

@@ -19,6 +19,11 @@ use rand::Rng;
 /// than the heap saves, and arrivals go through the heap.
 const MAX_ARRIVAL_LANES: usize = 16;
 
+/// `Call::more` of a call with one leg so far.
+pub(super) const NO_MORE: u32 = u32::MAX;
+/// `Call::first_ring` of a call none of whose legs has rung.
+pub(super) const NOT_YET: SimTime = SimTime(u64::MAX);
+
 pub(super) struct SourceState {
     pub(super) behaviour: SourceBehaviour,
     /// Generation of the pending arrival (a rate change redraws it).
@@ -68,12 +73,16 @@ pub(super) struct Call {
     pub(super) state: CallState,
     pub(super) backup: bool,
     pub(super) sequential: bool,
-    pub(super) legs_total: u32,
-    pub(super) legs_started: u32,
-    pub(super) legs: [LegId; MAX_LEGS],
-    /// Legs of this call still in the legs slab.
-    pub(super) live: u32,
-    pub(super) first_ring: Option<SimTime>,
+    /// Legs wanted and started (at most MAX_LEGS), and still in the legs slab.
+    pub(super) legs_total: u8,
+    pub(super) legs_started: u8,
+    pub(super) live: u8,
+    /// The first leg; the legs after it (fan-out) are in `Model::more_legs[more]`, taken only
+    /// by calls that start a second leg, so a one-leg call carries 8 bytes of legs, not 40.
+    pub(super) leg0: LegId,
+    pub(super) more: u32,
+    /// When the first leg rang (`NOT_YET` before).
+    pub(super) first_ring: SimTime,
     pub(super) answered_at: SimTime,
     /// Arrived after the warm-up: counted in the summary statistics.
     pub(super) measured: bool,
@@ -83,8 +92,8 @@ pub(super) struct Call {
     /// attempt's generation (stale job results and timeouts are dropped), whether the call is
     /// still in the platform and whether it waits in a stage's queue.
     pub(super) account: u32,
-    pub(super) stage_pos: u32,
-    pub(super) tries: u32,
+    pub(super) stage_pos: u16,
+    pub(super) tries: u16,
     pub(super) try_gen: Gen,
     pub(super) in_platform: bool,
     pub(super) stage_queued: bool,
@@ -179,9 +188,10 @@ impl Model<'_> {
             sequential: sequential && !backup,
             legs_total: 0,
             legs_started: 0,
-            legs: [LegId::NONE; MAX_LEGS],
             live: 0,
-            first_ring: None,
+            leg0: LegId::NONE,
+            more: NO_MORE,
+            first_ring: NOT_YET,
             answered_at: SimTime::ZERO,
             measured,
             windows,
@@ -253,7 +263,7 @@ impl Model<'_> {
                 .clamp(1, MAX_LEGS as u32)
         };
         let sequential = c.sequential;
-        self.calls.get_mut(call).legs_total = k;
+        self.calls.get_mut(call).legs_total = k as u8;
         let first_batch = if sequential { 1 } else { k };
         for _ in 0..first_batch {
             if self.calls.get(call).state != CallState::Waiting {
@@ -308,7 +318,7 @@ impl Model<'_> {
     }
 
     pub(super) fn abandon(&mut self, now: SimTime, call: CallId) {
-        let ringing = self.calls.get(call).first_ring.is_some();
+        let ringing = self.calls.get(call).first_ring != NOT_YET;
         self.calls.get_mut(call).state = CallState::Done;
         self.cancel_legs(now, call, None);
         let outcome = if ringing {
@@ -413,9 +423,9 @@ impl Model<'_> {
             attempt: c.attempt,
             arrival: c.arrival,
             backup: c.backup,
-            legs: c.legs_started,
+            legs: u32::from(c.legs_started),
             outcome,
-            pdd: c.first_ring.map(|r| r.since(c.arrival)),
+            pdd: (c.first_ring != NOT_YET).then(|| c.first_ring.since(c.arrival)),
             wait,
             talk,
             // The code the caller would have heard: only for calls that failed at the carrier.
@@ -491,7 +501,45 @@ impl Model<'_> {
     }
 
     pub(super) fn free_call(&mut self, call: CallId) {
-        assert_eq!(self.calls.get(call).live, 0, "a call freed with live legs");
+        let c = self.calls.get(call);
+        assert_eq!(c.live, 0, "a call freed with live legs");
+        if c.more != NO_MORE {
+            self.free_more.push(c.more);
+        }
         self.calls.remove(call);
+    }
+
+    /// Records `leg` as the call's leg number `dest` (the first inline, the others in a
+    /// `more_legs` row taken at the second leg).
+    pub(super) fn set_leg(&mut self, call: CallId, dest: u8, leg: LegId) {
+        if dest == 0 {
+            self.calls.get_mut(call).leg0 = leg;
+            return;
+        }
+        let mut more = self.calls.get(call).more;
+        if more == NO_MORE {
+            more = match self.free_more.pop() {
+                Some(m) => m,
+                None => {
+                    self.more_legs.push([LegId::NONE; MAX_LEGS - 1]);
+                    u32::try_from(self.more_legs.len() - 1).expect("fewer than 2^32 rows")
+                }
+            };
+            self.more_legs[more as usize] = [LegId::NONE; MAX_LEGS - 1];
+            self.calls.get_mut(call).more = more;
+        }
+        self.more_legs[more as usize][dest as usize - 1] = leg;
+    }
+
+    /// The call's legs started so far, in the order they were started.
+    pub(super) fn legs_of(&self, call: CallId) -> ([LegId; MAX_LEGS], usize) {
+        let c = self.calls.get(call);
+        let mut legs = [LegId::NONE; MAX_LEGS];
+        legs[0] = c.leg0;
+        let n = c.legs_started as usize;
+        if n > 1 {
+            legs[1..n].copy_from_slice(&self.more_legs[c.more as usize][..n - 1]);
+        }
+        (legs, n)
     }
 }

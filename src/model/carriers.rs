@@ -4,7 +4,7 @@
 //!
 //! Part of the model (an `impl Model` block); calls are in `calls`.
 
-use super::calls::CallState;
+use super::calls::{CallState, NOT_YET};
 use super::config::*;
 use super::slab::{CallId, Gen, LegId};
 use super::{for_each_window, Event, LegFailure, Model, Outcome};
@@ -90,7 +90,7 @@ impl Model<'_> {
     /// Places the call's next leg with its carrier: dial now, queue, or fail.
     pub(super) fn request_leg(&mut self, now: SimTime, call: CallId) {
         let c = self.calls.get(call);
-        let dest = c.legs_started;
+        let dest = u32::from(c.legs_started);
         let b = &self.sources[c.source as usize].behaviour;
         let carrier = b.carrier as u32;
         let cc = &self.carriers[carrier as usize].cfg;
@@ -109,8 +109,8 @@ impl Model<'_> {
             counted,
             state: LegState::Queued,
         });
+        self.set_leg(call, dest as u8, r.id);
         let c = self.calls.get_mut(call);
-        c.legs[dest as usize] = r.id;
         c.legs_started += 1;
         c.live += 1;
         self.tally(now, call, |c| c.legs_requested += 1);
@@ -142,8 +142,7 @@ impl Model<'_> {
                 self.tally(now, call, |c| c.legs_queued += 1);
                 self.queue_delta(now, true);
                 if let Some(w) = max_wait {
-                    self.sched
-                        .schedule(now.plus(w), Event::LegQueueTimeout { leg: r });
+                    self.timer(now, w, Event::LegQueueTimeout { leg: r });
                 }
                 self.drain(now, carrier);
             }
@@ -222,8 +221,8 @@ impl Model<'_> {
         self.obs.timeline.record_dial(delay);
         self.note_dial_for_auto(now, delay);
         let c = self.calls.get_mut(call);
-        if c.first_ring.is_none() {
-            c.first_ring = Some(now);
+        if c.first_ring == NOT_YET {
+            c.first_ring = now;
             let pdd = now.since(c.arrival);
             if c.measured {
                 self.obs.pdd.record(pdd);
@@ -250,8 +249,7 @@ impl Model<'_> {
             self.sched
                 .schedule(now.plus(tta), Event::LegAnswer { leg: r });
         } else {
-            self.sched
-                .schedule(now.plus(d.ring_timeout), Event::LegRingTimeout { leg: r });
+            self.timer(now, d.ring_timeout, Event::LegRingTimeout { leg: r });
         }
     }
 
@@ -279,9 +277,7 @@ impl Model<'_> {
     /// Cancels every live leg of `call` except `keep`: queued legs leave the queue (lazily),
     /// ringing legs are hung up and free their channel.
     pub(super) fn cancel_legs(&mut self, now: SimTime, call: CallId, keep: Option<LegId>) {
-        let c = self.calls.get(call);
-        let legs = c.legs;
-        let n = c.legs_started as usize;
+        let (legs, n) = self.legs_of(call);
         let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
         let mut nd = 0;
         for &leg in &legs[..n] {

@@ -210,6 +210,9 @@ pub struct Model<'a> {
     redials: Vec<PendingRedial>,
     free_redials: Vec<u32>,
     instant_answers: Vec<Ref<LegId>>,
+    /// Legs after the first of calls with several (see `Call::more`), rows reused.
+    more_legs: Vec<[LegId; MAX_LEGS - 1]>,
+    free_more: Vec<u32>,
     patience_checks: Vec<Ref<CallId>>,
     stages: Vec<platform::StageState>,
     deps: Vec<platform::DepState>,
@@ -261,6 +264,8 @@ impl<'a> Model<'a> {
             redials: Vec::new(),
             free_redials: Vec::new(),
             instant_answers: Vec::new(),
+            more_legs: Vec::new(),
+            free_more: Vec::new(),
             patience_checks: Vec::new(),
             stages: platform::build_stages(cfg, tenants),
             deps: platform::build_deps(cfg, master_seed, replication),
@@ -317,13 +322,7 @@ impl<'a> Model<'a> {
         self.init();
         let stop_at = self.cfg.end.plus(self.cfg.drain);
         let mut tick: u32 = 0;
-        let mut stopped_at_limit = false;
-        while let Some(t) = self.sched.peek_time() {
-            if t > stop_at {
-                stopped_at_limit = true;
-                break;
-            }
-            let (now, ev) = self.sched.pop().expect("peeked");
+        while let Some((now, ev)) = self.sched.pop_until(stop_at) {
             self.obs.events += 1;
             self.handle(now, ev);
             self.settle(now);
@@ -334,6 +333,7 @@ impl<'a> Model<'a> {
             }
         }
         // A run cut off by the drain limit ends at the limit, not at its last event.
+        let stopped_at_limit = self.sched.peek_time().is_some();
         let end = if stopped_at_limit {
             stop_at
         } else {
@@ -427,6 +427,18 @@ impl<'a> Model<'a> {
         if !fresh {
             self.obs.stale_events += 1;
         }
+    }
+
+    /// Schedules `ev` after the fixed `delay` (a timeout or a period) in the scheduler's timer
+    /// queue of that delay: same order as the heap, O(1) in and out.
+    #[inline]
+    fn timer(&mut self, now: SimTime, delay: SimDuration, ev: Event) {
+        debug_assert_eq!(
+            now,
+            self.sched.now(),
+            "timers are set by the event being handled"
+        );
+        self.sched.schedule_after(delay, ev);
     }
 
     /// The call `r` names, if it is still live and waiting for an answer.

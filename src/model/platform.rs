@@ -46,6 +46,13 @@ pub(super) struct StageState {
     /// Attempts waiting for a session: (call, attempt generation); stale entries dropped lazily.
     waiting: VecDeque<(Ref<CallId>, Gen)>,
     pods: Vec<Pod>,
+    /// Kept with `pods` by `update_pod` (so no event scans the pods): pods serving (up and not
+    /// removed), pods not removed, one bit per pod serving with room for another job, and the
+    /// capacity those bits were computed with. `assert_platform_balance` checks them.
+    pods_up: u64,
+    pods_active: u32,
+    room: Vec<u64>,
+    capacity: u32,
     /// One limiter per tenant (index from `Model::tenant_of`).
     tenant_limiters: Vec<Limiter>,
     above_since: Option<SimTime>,
@@ -82,6 +89,12 @@ pub(super) struct Job {
 
 const NO_POD: u32 = u32::MAX;
 
+/// A pod takes a new job: serving (up, not scaled away) and below its capacity.
+#[inline]
+fn has_room(p: &Pod, capacity: u32) -> bool {
+    p.up && !p.removed && p.in_flight < capacity
+}
+
 impl StageState {
     fn new(cfg: &StageConfig, tenants: usize, start: SimTime) -> StageState {
         let pods = match &cfg.pods {
@@ -103,16 +116,93 @@ impl StageState {
                 .collect(),
             None => Vec::new(),
         };
-        StageState {
+        let mut st = StageState {
             cfg: cfg.clone(),
             in_use: 0,
             waiting: VecDeque::new(),
             pods,
+            pods_up: 0,
+            pods_active: 0,
+            room: Vec::new(),
+            capacity: 0,
             tenant_limiters,
             above_since: None,
             last_scale: None,
             rr: 0,
+        };
+        st.recount_pods();
+        st
+    }
+
+    /// Recomputes the pod counts and room bits from the pods (at the start, and when the
+    /// stage's table changes, which may change the capacity).
+    fn recount_pods(&mut self) {
+        self.capacity = self.cfg.pods.as_ref().map_or(0, |p| p.capacity);
+        (self.pods_up, self.pods_active, self.room) = self.counted_pods();
+    }
+
+    /// Pods serving, pods not removed, and the room bits, counted over the pods.
+    fn counted_pods(&self) -> (u64, u32, Vec<u64>) {
+        let capacity = self.cfg.pods.as_ref().map_or(0, |p| p.capacity);
+        let mut room = vec![0; self.pods.len().div_ceil(64)];
+        for (i, p) in self.pods.iter().enumerate() {
+            if has_room(p, capacity) {
+                room[i / 64] |= 1u64 << (i % 64);
+            }
         }
+        (
+            self.pods.iter().filter(|p| p.up && !p.removed).count() as u64,
+            self.pods.iter().filter(|p| !p.removed).count() as u32,
+            room,
+        )
+    }
+
+    #[inline]
+    fn set_room(&mut self, i: usize) {
+        let bit = 1u64 << (i % 64);
+        if has_room(&self.pods[i], self.capacity) {
+            self.room[i / 64] |= bit;
+        } else {
+            self.room[i / 64] &= !bit;
+        }
+    }
+
+    /// Changes pod `i` through `f`, keeping the counts and its room bit.
+    #[inline]
+    fn update_pod(&mut self, i: usize, f: impl FnOnce(&mut Pod)) {
+        let p = &mut self.pods[i];
+        let (was_up, was_active) = (p.up && !p.removed, !p.removed);
+        f(p);
+        let (up, active) = (p.up && !p.removed, !p.removed);
+        self.pods_up = self.pods_up + u64::from(up) - u64::from(was_up);
+        self.pods_active = self.pods_active + u32::from(active) - u32::from(was_active);
+        self.set_room(i);
+    }
+
+    /// Adds a pod (starting: not up yet).
+    fn push_pod(&mut self, pod: Pod) {
+        self.pods.push(Pod { up: false, ..pod });
+        self.pods_active += u32::from(!pod.removed);
+        if self.room.len() * 64 < self.pods.len() {
+            self.room.push(0);
+        }
+    }
+
+    /// The first pod at or after `from` (then from 0) serving with room, by its room bit.
+    #[inline]
+    fn next_with_room(&self, from: usize) -> Option<usize> {
+        let first_set = |start: usize| {
+            let mut w = start / 64;
+            let mut word = *self.room.get(w)? & (!0u64 << (start % 64));
+            loop {
+                if word != 0 {
+                    return Some(w * 64 + word.trailing_zeros() as usize);
+                }
+                w += 1;
+                word = *self.room.get(w)?;
+            }
+        };
+        first_set(from).or_else(|| first_set(0))
     }
 
     /// A job of this stage ended (finished; a crash releases its jobs at once instead).
@@ -123,16 +213,18 @@ impl StageState {
             .checked_sub(1)
             .expect("a stage released more sessions than it held");
         if pod != NO_POD {
-            let p = &mut self.pods[pod as usize];
-            p.in_flight = p
-                .in_flight
-                .checked_sub(1)
-                .expect("a pod finished more jobs than it ran");
+            self.update_pod(pod as usize, |p| {
+                p.in_flight = p
+                    .in_flight
+                    .checked_sub(1)
+                    .expect("a pod finished more jobs than it ran");
+            });
         }
     }
 
+    #[inline]
     fn pods_up(&self) -> u64 {
-        self.pods.iter().filter(|p| p.up && !p.removed).count() as u64
+        self.pods_up
     }
 
     /// The pod a new job goes to: the next up pod with room after the last one used
@@ -140,17 +232,14 @@ impl StageState {
     /// pods: Some(NO_POD) while a session is free.
     fn free_slot(&mut self) -> Option<u32> {
         match &self.cfg.pods {
-            Some(p) => {
-                let n = self.pods.len();
-                for k in 0..n {
-                    let i = (self.rr + k) % n;
-                    let pod = &self.pods[i];
-                    if pod.up && !pod.removed && pod.in_flight < p.capacity {
-                        self.rr = (i + 1) % n;
-                        return Some(i as u32);
-                    }
-                }
-                None
+            Some(_) => {
+                debug_assert_eq!(
+                    self.capacity,
+                    self.cfg.pods.as_ref().map_or(0, |p| p.capacity)
+                );
+                let i = self.next_with_room(self.rr)?;
+                self.rr = (i + 1) % self.pods.len();
+                Some(i as u32)
             }
             None => match self.cfg.sessions {
                 Some(n) if self.in_use >= n => None,
@@ -186,19 +275,16 @@ pub(super) fn build_deps(cfg: &ModelConfig, master_seed: u64, replication: u64) 
 impl Model<'_> {
     /// Schedules the platform's own recurring events (autoscalers, health checks).
     pub(super) fn init_platform(&mut self) {
-        let start = self.cfg.start;
         for (i, s) in self.stages.iter().enumerate() {
             if let Some(a) = &s.cfg.autoscaler {
-                self.sched.schedule(
-                    start.plus(a.evaluate_every),
-                    Event::Autoscale { stage: i as u32 },
-                );
+                self.sched
+                    .schedule_after(a.evaluate_every, Event::Autoscale { stage: i as u32 });
             }
         }
         for (i, d) in self.deps.iter().enumerate() {
             if let Some(h) = &d.cfg.health_check {
                 self.sched
-                    .schedule(start.plus(h.every), Event::HealthCheck { dep: i as u32 });
+                    .schedule_after(h.every, Event::HealthCheck { dep: i as u32 });
             }
         }
         for i in 0..self.stages.len() {
@@ -219,8 +305,7 @@ impl Model<'_> {
         c.stage_pos = 0;
         let try_gen = c.try_gen;
         if let Some(t) = self.sources[c.source as usize].behaviour.client.timeout {
-            self.sched
-                .schedule(now.plus(t), Event::ClientTimeout { call, try_gen });
+            self.timer(now, t, Event::ClientTimeout { call, try_gen });
         }
         self.enter_stage(now, call);
     }
@@ -298,8 +383,7 @@ impl Model<'_> {
                 self.calls.get_mut(call.id).stage_queued = true;
                 self.stages[sidx].waiting.push_back((call, try_gen));
                 if let Some(t) = timeout {
-                    self.sched
-                        .schedule(now.plus(t), Event::StageWaitTimeout { call, try_gen });
+                    self.timer(now, t, Event::StageWaitTimeout { call, try_gen });
                 }
             }
         }
@@ -350,12 +434,13 @@ impl Model<'_> {
             let pc = st.cfg.pods.as_ref().expect("pods");
             let (limit, base, reclaim) =
                 (pc.memory_limit_mb, pc.base_memory_mb, pc.reclaim_mb_per_s);
-            let p = &mut st.pods[pod as usize];
-            p.in_flight += 1;
-            let reclaimed = reclaim * now.since(p.memory_at).as_secs_f64();
-            p.memory_mb = (p.memory_mb - reclaimed).max(base) + method_leak;
-            p.memory_at = now;
-            crash = p.memory_mb > limit;
+            st.update_pod(pod as usize, |p| {
+                p.in_flight += 1;
+                let reclaimed = reclaim * now.since(p.memory_at).as_secs_f64();
+                p.memory_mb = (p.memory_mb - reclaimed).max(base) + method_leak;
+                p.memory_at = now;
+                crash = p.memory_mb > limit;
+            });
         }
         let job = self.jobs.insert(Job {
             stage: sidx as u32,
@@ -442,13 +527,16 @@ impl Model<'_> {
 
     fn advance_stage(&mut self, now: SimTime, call: Ref<CallId>) {
         let c = self.calls.get_mut(call.id);
-        c.stage_pos += 1;
+        c.stage_pos = c
+            .stage_pos
+            .checked_add(1)
+            .expect("fewer than 65,536 stages");
         let n = self.sources[c.source as usize]
             .behaviour
             .client
             .stages
             .len() as u32;
-        if c.stage_pos < n {
+        if u32::from(c.stage_pos) < n {
             self.enter_stage(now, call);
             return;
         }
@@ -471,7 +559,7 @@ impl Model<'_> {
         let c = self.calls.get_mut(call.id);
         c.stage_queued = false;
         let client = &self.sources[c.source as usize].behaviour.client;
-        if c.tries < client.retries {
+        if u32::from(c.tries) < client.retries {
             c.tries += 1;
             c.try_gen.bump();
             let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
@@ -551,15 +639,18 @@ impl Model<'_> {
     /// A pod ran out of memory: every job on it fails at once, and it restarts after a delay.
     fn crash_pod(&mut self, now: SimTime, sidx: usize, pod: u32) {
         let st = &mut self.stages[sidx];
-        let p = &mut st.pods[pod as usize];
-        p.up = false;
-        p.epoch.bump();
-        let epoch = p.epoch;
+        let (mut epoch, mut held) = (Gen::FIRST, 0);
+        st.update_pod(pod as usize, |p| {
+            p.up = false;
+            p.epoch.bump();
+            epoch = p.epoch;
+            held = p.in_flight;
+            p.in_flight = 0;
+        });
         st.in_use = st
             .in_use
-            .checked_sub(u64::from(p.in_flight))
+            .checked_sub(u64::from(held))
             .expect("a crashed pod held more jobs than its stage");
-        p.in_flight = 0;
         let restart = st.cfg.pods.as_ref().expect("pods").restart_time;
         self.sched.schedule(
             now.plus(restart),
@@ -597,13 +688,15 @@ impl Model<'_> {
             .as_ref()
             .map(|p| p.base_memory_mb)
             .unwrap_or(0.0);
-        let p = &mut st.pods[pod as usize];
+        let p = &st.pods[pod as usize];
         if p.epoch != epoch || p.removed {
             return false;
         }
-        p.up = true;
-        p.memory_mb = base;
-        p.memory_at = now;
+        st.update_pod(pod as usize, |p| {
+            p.up = true;
+            p.memory_mb = base;
+            p.memory_at = now;
+        });
         self.stage_levels(now, sidx);
         self.drain_stage(now, sidx);
         true
@@ -615,10 +708,10 @@ impl Model<'_> {
         let Some(pcfg) = st.cfg.pods.clone() else {
             return;
         };
-        let active = st.pods.iter().filter(|p| !p.removed).count() as u32;
+        let active = st.pods_active;
         if want > active {
             for _ in active..want {
-                st.pods.push(Pod {
+                st.push_pod(Pod {
                     up: false,
                     removed: false,
                     epoch: Gen::FIRST,
@@ -642,14 +735,17 @@ impl Model<'_> {
             // Remove idle pods first (newest first), then busy ones (their jobs finish).
             let mut excess = active - want;
             for pass in 0..2 {
-                for p in st.pods.iter_mut().rev() {
+                for i in (0..st.pods.len()).rev() {
                     if excess == 0 {
                         break;
                     }
+                    let p = &st.pods[i];
                     if !p.removed && (pass == 1 || p.in_flight == 0) {
-                        p.removed = true;
-                        p.up = false;
-                        p.epoch.bump();
+                        st.update_pod(i, |p| {
+                            p.removed = true;
+                            p.up = false;
+                            p.epoch.bump();
+                        });
                         excess -= 1;
                     }
                 }
@@ -663,7 +759,7 @@ impl Model<'_> {
         let (Some(a), Some(p)) = (st.cfg.autoscaler.clone(), st.cfg.pods.clone()) else {
             return;
         };
-        let active = st.pods.iter().filter(|p| !p.removed).count() as u32;
+        let active = st.pods_active;
         let up = st.pods_up();
         let util = if up == 0 {
             f64::INFINITY
@@ -702,8 +798,11 @@ impl Model<'_> {
         }
         let next = now.plus(a.evaluate_every);
         if next < self.cfg.end {
-            self.sched
-                .schedule(next, Event::Autoscale { stage: sidx as u32 });
+            self.timer(
+                now,
+                a.evaluate_every,
+                Event::Autoscale { stage: sidx as u32 },
+            );
         }
     }
 
@@ -725,8 +824,7 @@ impl Model<'_> {
         }
         let next = now.plus(h.every);
         if next < self.cfg.end {
-            self.sched
-                .schedule(next, Event::HealthCheck { dep: didx as u32 });
+            self.timer(now, h.every, Event::HealthCheck { dep: didx as u32 });
         }
     }
 
@@ -761,10 +859,7 @@ impl Model<'_> {
         let tenants = self.tenant_of.iter().max().map_or(0, |m| m + 1);
         if let (Some(a), None) = (&cfg.autoscaler, &self.stages[i].cfg.autoscaler) {
             // An autoscaler added mid-run starts its evaluations now.
-            self.sched.schedule(
-                now.plus(a.evaluate_every),
-                Event::Autoscale { stage: i as u32 },
-            );
+            self.timer(now, a.evaluate_every, Event::Autoscale { stage: i as u32 });
         }
         let st = &mut self.stages[i];
         match (&cfg.tenant_limit, &st.cfg.tenant_limit) {
@@ -784,6 +879,7 @@ impl Model<'_> {
         let manual_rescale =
             cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
         st.cfg = cfg.clone();
+        st.recount_pods();
         if let (true, Some(w)) = (manual_rescale, want) {
             self.scale_to(now, i, w);
         }
@@ -801,8 +897,7 @@ impl Model<'_> {
     ) {
         if let (Some(h), None) = (&cfg.health_check, &self.deps[i].cfg.health_check) {
             // Health checks added mid-run start now.
-            self.sched
-                .schedule(now.plus(h.every), Event::HealthCheck { dep: i as u32 });
+            self.timer(now, h.every, Event::HealthCheck { dep: i as u32 });
         }
         let d = &mut self.deps[i];
         let primary = if primary_set {
@@ -845,6 +940,11 @@ impl Model<'_> {
             assert_eq!(
                 st.in_use, jobs_of_stage[i],
                 "stage balance: sessions in use equal the stage's live jobs"
+            );
+            assert_eq!(
+                (st.pods_up, st.pods_active, st.room.clone()),
+                st.counted_pods(),
+                "pod counts: the kept pods-up, active and room bits equal a recount"
             );
             for (p, n) in st.pods.iter().zip(&jobs_of_pod[i]) {
                 assert_eq!(
