@@ -45,59 +45,7 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
             a.alpha
         )));
     }
-    let sources: Vec<(String, PathBuf, String)> = if a.files.is_empty() {
-        GRID.iter()
-            .map(|(name, text)| {
-                (
-                    name.to_string(),
-                    Path::new("scenarios/validation").join(format!("{name}.toml")),
-                    text.to_string(),
-                )
-            })
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for f in &a.files {
-            let text = crate::input::read_text(f, crate::input::MAX_TEXT_BYTES).map_err(|e| {
-                CliError::input(format!(
-                    "{}: cannot read the scenario file: {e}",
-                    f.display()
-                ))
-            })?;
-            let name = f
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            v.push((name, f.clone(), text));
-        }
-        v
-    };
-    let mut cases = Vec::new();
-    for (name, path, text) in sources {
-        let mut sc = load_str(&path, &text, None, &[])?;
-        if let Some(n) = a.replications {
-            sc.replications = n;
-        }
-        if let Some(s) = a.seed {
-            sc.seed = s;
-        }
-        if sc.replications < 2 {
-            return Err(CliError::input(format!(
-                "{}: a validation case needs at least 2 replications for an interval",
-                path.display()
-            )));
-        }
-        let system =
-            system_of(&sc).map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
-        // A system with no steady state (load >= capacity) is bad input, said before any run.
-        crate::validate::exact(&system)
-            .map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
-        cases.push(Case {
-            name,
-            scenario: sc,
-            system,
-        });
-    }
+    let cases = cases_of(&a)?;
     let files = match &a.out {
         Some(d) => Some(OutputFiles::new(d).map_err(CliError::input)?),
         None => None,
@@ -153,6 +101,65 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
                 .join(", ")
         )))
     }
+}
+
+/// The cases to check: the bundled grid, or the files named, each loaded, with `-n` and `--seed`
+/// applied, recognised as a queueing system and refused when it has no steady state.
+fn cases_of(a: &ValidateArgs) -> Result<Vec<Case>, CliError> {
+    let sources: Vec<(String, PathBuf, String)> = if a.files.is_empty() {
+        GRID.iter()
+            .map(|(name, text)| {
+                (
+                    name.to_string(),
+                    Path::new("scenarios/validation").join(format!("{name}.toml")),
+                    text.to_string(),
+                )
+            })
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for f in &a.files {
+            let text = crate::input::read_text(f, crate::input::MAX_TEXT_BYTES).map_err(|e| {
+                CliError::input(format!(
+                    "{}: cannot read the scenario file: {e}",
+                    f.display()
+                ))
+            })?;
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            v.push((name, f.clone(), text));
+        }
+        v
+    };
+    let mut cases = Vec::new();
+    for (name, path, text) in sources {
+        let mut sc = load_str(&path, &text, None, &[])?;
+        if let Some(n) = a.replications {
+            sc.replications = n;
+        }
+        if let Some(s) = a.seed {
+            sc.seed = s;
+        }
+        if sc.replications < 2 {
+            return Err(CliError::input(format!(
+                "{}: a validation case needs at least 2 replications for an interval",
+                path.display()
+            )));
+        }
+        let system =
+            system_of(&sc).map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
+        // A system with no steady state (load >= capacity) is bad input, said before any run.
+        crate::validate::exact(&system)
+            .map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
+        cases.push(Case {
+            name,
+            scenario: sc,
+            system,
+        });
+    }
+    Ok(cases)
 }
 
 fn row(c: &Check) -> String {

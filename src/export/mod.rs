@@ -378,6 +378,43 @@ pub fn write_tenants(
     wl.flush().map_err(csv_err)
 }
 
+/// The event counts every stage row carries, in column order.
+const STAGE_COUNTS: [&str; 8] = [
+    "jobs",
+    "refused",
+    "rate_limited",
+    "errors",
+    "accounts_blocked",
+    "pod_crashes",
+    "pods_added",
+    "failovers",
+];
+
+/// The values of [`STAGE_COUNTS`], in the same order.
+fn stage_counts(c: &crate::model::obs::StageCounts) -> [u64; 8] {
+    [
+        c.jobs,
+        c.refused,
+        c.rate_limited,
+        c.errors,
+        c.accounts_blocked,
+        c.pod_crashes,
+        c.pods_added,
+        c.failovers,
+    ]
+}
+
+/// A stage file's header: the keys, the clock columns for a timeline, the counts, then `tail`.
+fn stage_header<'a>(tail: &[&'a str], timeline: bool) -> Vec<&'a str> {
+    let mut head = vec!["variant", "replication", "stage"];
+    if timeline {
+        head.extend(["clock", "t_s"]);
+    }
+    head.extend(STAGE_COUNTS);
+    head.extend(tail);
+    head
+}
+
 /// `stages.csv` (totals per replication and stage) and `stages_timeline.csv` (per interval).
 pub fn write_stages(
     totals: impl Write,
@@ -386,54 +423,34 @@ pub fn write_stages(
     cfg: &crate::model::config::ModelConfig,
     variant: &str,
 ) -> Result<(), String> {
-    const COUNTS: [&str; 8] = [
-        "jobs",
-        "refused",
-        "rate_limited",
-        "errors",
-        "accounts_blocked",
-        "pod_crashes",
-        "pods_added",
-        "failovers",
-    ];
-    let vals = |c: &crate::model::obs::StageCounts| -> [u64; 8] {
-        [
-            c.jobs,
-            c.refused,
-            c.rate_limited,
-            c.errors,
-            c.accounts_blocked,
-            c.pod_crashes,
-            c.pods_added,
-            c.failovers,
-        ]
-    };
     let mut wt = csv::Writer::from_writer(totals);
-    let mut head = vec!["variant", "replication", "stage"];
-    head.extend(COUNTS);
-    head.extend([
-        "sessions_in_use_max",
-        "latency_ms_mean",
-        "latency_ms_p50",
-        "latency_ms_p90",
-        "latency_ms_p95",
-        "latency_ms_p99",
-        "latency_ms_max",
-    ]);
-    wt.write_record(&head).map_err(csv_err)?;
+    wt.write_record(stage_header(
+        &[
+            "sessions_in_use_max",
+            "latency_ms_mean",
+            "latency_ms_p50",
+            "latency_ms_p90",
+            "latency_ms_p95",
+            "latency_ms_p99",
+            "latency_ms_max",
+        ],
+        false,
+    ))
+    .map_err(csv_err)?;
     let mut wl = csv::Writer::from_writer(timeline);
-    let mut head = vec!["variant", "replication", "stage", "clock", "t_s"];
-    head.extend(COUNTS);
-    head.extend([
-        "sessions_in_use_max",
-        "pods_up_min",
-        "latency_ms_p50",
-        "latency_ms_p90",
-        "latency_ms_p95",
-        "latency_ms_p99",
-        "latency_ms_max",
-    ]);
-    wl.write_record(&head).map_err(csv_err)?;
+    wl.write_record(stage_header(
+        &[
+            "sessions_in_use_max",
+            "pods_up_min",
+            "latency_ms_p50",
+            "latency_ms_p90",
+            "latency_ms_p95",
+            "latency_ms_p99",
+            "latency_ms_max",
+        ],
+        true,
+    ))
+    .map_err(csv_err)?;
     for r in results {
         for (s, so) in cfg.stages.iter().zip(&r.obs.stages) {
             let mut rec = vec![
@@ -441,7 +458,7 @@ pub fn write_stages(
                 r.replication.to_string(),
                 s.name.clone(),
             ];
-            rec.extend(vals(&so.total).iter().map(u64::to_string));
+            rec.extend(stage_counts(&so.total).iter().map(u64::to_string));
             rec.push(so.sessions_in_use_max.to_string());
             let h = &so.latency;
             for v in [
@@ -464,7 +481,7 @@ pub fn write_stages(
                     clock,
                     t_s,
                 ];
-                rec.extend(vals(&row.counts).iter().map(u64::to_string));
+                rec.extend(stage_counts(&row.counts).iter().map(u64::to_string));
                 rec.push(row.sessions_in_use_max.to_string());
                 rec.push(row.pods_up_min.to_string());
                 for v in [
