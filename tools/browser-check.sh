@@ -14,17 +14,9 @@ save=0
 [ "${1:-}" = "--save-screenshots" ] && save=1
 started=$(date +%s)
 
-chrome=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$chrome" ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "browser-check: chromium is not installed and this is not root; install it with: apt-get install chromium" >&2
-    exit 1
-  fi
-  echo "browser-check: installing chromium (apt-get)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
-  chrome=$(command -v chromium)
-fi
+. tools/need.sh
+need chromium chromium fonts-dejavu-core
+chrome=$(command -v chromium)
 [ -x target/release/callsim ] || cargo build --release --locked
 bin=target/release/callsim
 

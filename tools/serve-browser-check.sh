@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Starts `callsim serve scenarios` on a free loopback port, drives headless Chromium against it
-# (tools/serve-browser-check.mjs: open the page, wait for the CallRail chart, move the dial-rate
+# (tools/serve-browser-check.py: open the page, wait for the CallRail chart, move the dial-rate
 # slider with the keyboard, wait for the chart to change, check "copy as command", screenshot),
-# then stops the server with SIGTERM and checks that it shut down cleanly.
+# then stops the server with SIGTERM and checks that it shut down cleanly. A negative control first
+# changes the slider without the user's input event and requires the check to fail.
 # With --save-screenshot, writes docs/img/serve-dashboard.png.
 #
 # Usage: tools/serve-browser-check.sh [--save-screenshot]
-# Needs chromium (tools/browser-check.sh installs it) and node >= 20. About 10 s on 2 cores.
+# Needs chromium and python3 (standard library only); installs them with apt-get when missing
+# (needs root). About 15 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-chrome=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$chrome" ] || { echo "serve-browser-check: chromium is not installed (apt-get install chromium)" >&2; exit 1; }
-command -v node >/dev/null || { echo "serve-browser-check: node is not installed" >&2; exit 1; }
+. tools/need.sh
+need chromium chromium fonts-dejavu-core
+need python3 python3
+chrome=$(command -v chromium)
 [ -x target/release/callsim ] || cargo build --release --locked
 tmp=$(mktemp -d)
 server=""
@@ -28,10 +31,15 @@ done
 [ -n "$url" ] || { echo "serve-browser-check: the server did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
 grep -q 'loopback only' "$tmp/serve.log" || { echo "serve-browser-check: the server did not say it is loopback only" >&2; exit 1; }
 
-# Node 20 needs a flag for the WebSocket client; later versions have it built in.
-flags=""
-node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' || flags="--experimental-websocket"
-node $flags --no-warnings tools/serve-browser-check.mjs "$chrome" "${url}?file=callrail-2018-05-14.toml" "$tmp/serve.png"
+page="${url}?file=callrail-2018-05-14.toml"
+# Negative control: a slider changed without the user's input event re-runs nothing, so the check
+# must fail, and for that reason.
+if python3 tools/serve-browser-check.py "$chrome" "$page" "$tmp/neg.png" --negative-control 2>"$tmp/neg.err" >/dev/null; then
+  echo "serve-browser-check: the negative control passed; the check cannot see a chart that does not change" >&2; exit 1
+fi
+grep -q 'timed out waiting for the result after moving the slider' "$tmp/neg.err" || { echo "serve-browser-check: the negative control failed for another reason:" >&2; cat "$tmp/neg.err" >&2; exit 1; }
+echo "serve-browser-check: negative control failed as it should ($(tail -1 "$tmp/neg.err" | sed 's/^serve-browser-check: //'))"
+python3 tools/serve-browser-check.py "$chrome" "$page" "$tmp/serve.png"
 [ "${1:-}" = "--save-screenshot" ] && mkdir -p docs/img && cp "$tmp/serve.png" docs/img/serve-dashboard.png
 
 kill -TERM "$server"
