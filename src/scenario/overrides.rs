@@ -1,0 +1,261 @@
+//! Variants and `--set`: how overrides are taken from the document, parsed, and merged into
+//! it before the tables are read.
+
+use super::*;
+
+/// For each `--set variants.NAME.KEY=VALUE`: (variant, key path inside it).
+pub(super) type VariantSets = Vec<(String, String)>;
+
+/// Removes `[variants]` from `doc` and applies each `--set variants.NAME.KEY=VALUE` to it;
+/// returns the variants and the `VariantSets`.
+pub(super) fn take_variants(
+    ctx: &Ctx,
+    path: &Path,
+    doc: &mut toml::Table,
+    sets: &[String],
+) -> Result<(toml::Table, VariantSets)> {
+    let variants_tbl = match doc.remove("variants") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(t)) => t,
+        Some(v) => {
+            return Err(ctx.err(
+                "variants",
+                format!("expected a table of named variants, found {}", describe(&v)),
+            ))
+        }
+    };
+    let mut variants_tbl = variants_tbl;
+    // `--set variants.NAME.KEY=VALUE` changes a variant (and applies when it is chosen).
+    let mut variant_sets: Vec<(String, String)> = Vec::new();
+    for s in sets
+        .iter()
+        .filter(|s| s.trim_start().starts_with("variants."))
+    {
+        let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            origin: Some(format!("--set {s}")),
+            message: m,
+        })?;
+        let toml::Value::Table(inner) = &ov["variants"] else {
+            unreachable!("parse_set nests by key path")
+        };
+        let name = inner.keys().next().cloned().unwrap_or_default();
+        if !variants_tbl.contains_key(&name) {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                key: Some(k),
+                origin: Some(format!("--set {s}")),
+                message: format!(
+                    "no variant named `{name}` to change; variants: {}",
+                    variants_tbl.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        variant_sets.push((
+            name,
+            k.split_once('.')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .split_once('.')
+                .map(|x| x.1.to_string())
+                .unwrap_or_default(),
+        ));
+        merge(&mut variants_tbl, inner);
+    }
+    Ok((variants_tbl, variant_sets))
+}
+
+/// Merges variant `name` into `doc`, recording where each overridden key came from.
+pub(super) fn apply_variant(
+    ctx: &Ctx,
+    doc: &mut toml::Table,
+    variants_tbl: &toml::Table,
+    variant_sets: &[(String, String)],
+    variants: &[String],
+    name: &str,
+) -> Result<()> {
+    let Some(ov) = variants_tbl.get(name) else {
+        let list = if variants.is_empty() {
+            "the file defines none".to_string()
+        } else {
+            variants.join(", ")
+        };
+        return Err(ctx.err(
+            "variants",
+            format!("no variant named `{name}`; variants: {list}"),
+        ));
+    };
+    let toml::Value::Table(ov) = ov else {
+        return Err(ctx.err(
+            &format!("variants.{name}"),
+            format!("expected a table of overrides, found {}", describe(ov)),
+        ));
+    };
+    let ov = expand_dotted(ov);
+    for leaf in leaf_paths(&ov, "") {
+        let from_set = variant_sets
+            .iter()
+            .any(|(v, k)| v == name && (leaf == *k || leaf.starts_with(&format!("{k}."))));
+        let line = ctx.map.line_of(&format!("variants.{name}.{leaf}"));
+        ctx.overrides.borrow_mut().push((
+            leaf,
+            Origin {
+                label: if from_set {
+                    format!("--set into variant `{name}`")
+                } else {
+                    format!("variant `{name}`")
+                },
+                line: if from_set { None } else { line },
+            },
+        ));
+    }
+    merge(doc, &ov);
+    Ok(())
+}
+
+/// Merges each `--set KEY=VALUE` (other than into a variant) into `doc`, recording its origin.
+pub(super) fn apply_sets(
+    ctx: &Ctx,
+    path: &Path,
+    doc: &mut toml::Table,
+    sets: &[String],
+) -> Result<()> {
+    for s in sets
+        .iter()
+        .filter(|s| !s.trim_start().starts_with("variants."))
+    {
+        let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            origin: Some(format!("--set {s}")),
+            message: m,
+        })?;
+        ctx.overrides.borrow_mut().push((
+            k,
+            Origin {
+                label: format!("--set {s}"),
+                line: None,
+            },
+        ));
+        merge(doc, &ov);
+    }
+    Ok(())
+}
+
+/// Parses `key.path=value`: the value as a TOML value if it is one, else as a string (so
+/// `--set carriers.main.rate=30/s` works unquoted).
+pub fn parse_set(s: &str) -> std::result::Result<(String, toml::Table), String> {
+    let Some((k, v)) = s.split_once('=') else {
+        return Err(format!(
+            "bad --set `{s}`: expected KEY=VALUE, e.g. --set carriers.primary.rate=30/s"
+        ));
+    };
+    let k = k.trim();
+    if k.is_empty() || k.split('.').any(|p| p.trim().is_empty()) {
+        return Err(format!("bad --set `{s}`: the key `{k}` is empty or has an empty part; expected e.g. carriers.primary.rate"));
+    }
+    let v = v.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
+        // Clock times such as 13:00:00 parse as TOML times; scenarios write them as strings.
+        Ok(t) if matches!(t.get("v"), Some(toml::Value::Datetime(_))) => {
+            toml::Value::String(v.to_string())
+        }
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(v.to_string()),
+    };
+    let mut t = toml::Table::new();
+    let parts: Vec<&str> = k.split('.').map(str::trim).collect();
+    insert_path(&mut t, &parts, value);
+    Ok((parts.join("."), t))
+}
+
+pub(super) fn insert_path(t: &mut toml::Table, parts: &[&str], value: toml::Value) {
+    if parts.len() == 1 {
+        t.insert(parts[0].to_string(), value);
+        return;
+    }
+    let e = t
+        .entry(parts[0].to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !e.is_table() {
+        *e = toml::Value::Table(toml::Table::new());
+    }
+    insert_path(e.as_table_mut().expect("table"), &parts[1..], value);
+}
+
+/// Quoted keys containing dots ("carriers.main.rate" = ...) become nested tables.
+pub fn expand_dotted(t: &toml::Table) -> toml::Table {
+    let mut out = toml::Table::new();
+    for (k, v) in t {
+        let v = match v {
+            toml::Value::Table(inner) => toml::Value::Table(expand_dotted(inner)),
+            other => other.clone(),
+        };
+        let parts: Vec<&str> = k.split('.').collect();
+        if parts.len() > 1 {
+            let mut nested = toml::Table::new();
+            insert_path(&mut nested, &parts, v);
+            merge(&mut out, &nested);
+        } else if let (Some(toml::Value::Table(a)), toml::Value::Table(b)) = (out.get_mut(k), &v) {
+            let b = b.clone();
+            merge(a, &b);
+        } else {
+            out.insert(k.clone(), v);
+        }
+    }
+    out
+}
+
+/// Deep merge: tables merge key by key; anything else (arrays included) is replaced, and so is
+/// a table by an explicitly empty one (`leak_mb = {}` clears it rather than changing nothing).
+pub fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.is_empty() => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Dotted paths of every non-table value in `t`.
+pub(super) fn leaf_paths(t: &toml::Table, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let p = join(prefix, k);
+        match v {
+            toml::Value::Table(inner) if !inner.is_empty() => out.extend(leaf_paths(inner, &p)),
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
+pub(super) const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "replications",
+    "start",
+    "end",
+    "duration",
+    "drain",
+    "warmup",
+    "calls",
+    "timeline_interval",
+    "sources",
+    "carriers",
+    "backup",
+    "changes",
+    "variants",
+    "validation",
+    "stages",
+    "dependencies",
+    "windows",
+    "levers",
+];
