@@ -124,10 +124,29 @@ pub fn secs_to_ns(s: f64) -> u64 {
 
 /// An exact rate: `count` events per `per_ns` nanoseconds, reduced to lowest terms.
 /// Exactness matters: a token bucket at "40000/h" must pass exactly 40000 legs an hour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// `unit_ns` remembers the unit the rate was written in (`/s`, `/min`, `/h`, `/5s`; 0 when it
+/// was computed), so that it is echoed as written ("2.5/s" stays "2.5/s", "150/min" stays
+/// "150/min"). It is a display hint only: equality and hashing ignore it.
+#[derive(Clone, Copy, Debug)]
 pub struct Rate {
     pub count: u64,
     pub per_ns: u64,
+    pub unit_ns: u64,
+}
+
+impl PartialEq for Rate {
+    fn eq(&self, o: &Rate) -> bool {
+        (self.count, self.per_ns) == (o.count, o.per_ns)
+    }
+}
+
+impl Eq for Rate {}
+
+impl std::hash::Hash for Rate {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.count, self.per_ns).hash(h)
+    }
 }
 
 impl Rate {
@@ -138,7 +157,12 @@ impl Rate {
         Rate {
             count: count / g,
             per_ns: per_ns / g,
+            unit_ns: 0,
         }
+    }
+    /// The same rate, shown in `unit_ns` (see the type's doc).
+    pub fn written_in(self, unit_ns: u64) -> Rate {
+        Rate { unit_ns, ..self }
     }
     pub fn per_second(&self) -> f64 {
         self.count as f64 * NS_PER_S as f64 / self.per_ns as f64
@@ -157,24 +181,73 @@ impl Rate {
             c /= 2;
             p /= 2;
         }
-        Rate::new(c as u64, p.max(1) as u64)
+        Rate::new(c as u64, p.max(1) as u64).written_in(self.unit_ns)
     }
 }
 
 impl fmt::Display for Rate {
+    /// In the unit it was written in when the value is exact there (an integer, or a decimal of
+    /// at most 9 places); otherwise in the first of /s, /min, /h that gives an integer, then a
+    /// decimal per second of at most 3 places, then "N/Ds" (N per D seconds), then 6 places.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, ns) in [("s", NS_PER_S), ("min", NS_PER_MIN), ("h", NS_PER_H)] {
-            if (self.count as u128 * ns as u128).is_multiple_of(self.per_ns as u128) {
-                return write!(
-                    f,
-                    "{}/{}",
-                    self.count as u128 * ns as u128 / self.per_ns as u128,
-                    unit
-                );
+        if self.unit_ns > 0 {
+            if let Some(v) = self.exact_in(self.unit_ns, 9) {
+                return write!(f, "{v}/{}", unit_words(self.unit_ns));
             }
+        }
+        for ns in [NS_PER_S, NS_PER_MIN, NS_PER_H] {
+            if let Some(v) = self.exact_in(ns, 0) {
+                return write!(f, "{v}/{}", unit_words(ns));
+            }
+        }
+        if let Some(v) = self.exact_in(NS_PER_S, 3) {
+            return write!(f, "{v}/s");
+        }
+        // N per D seconds with D a whole number of seconds, when one exists.
+        let (c, p) = (self.count as u128, self.per_ns as u128);
+        let s = NS_PER_S as u128;
+        let d = p / gcd_u128(p, c * s).max(1);
+        if d > 1 && d <= 86_400 && (c * s * d) % p == 0 {
+            return write!(f, "{}/{d}s", c * s * d / p);
         }
         write!(f, "{:.6}/s", self.per_second())
     }
+}
+
+impl Rate {
+    /// The rate per `unit_ns` as a decimal with at most `places` decimal places, if exact.
+    fn exact_in(&self, unit_ns: u64, places: u32) -> Option<String> {
+        let num = self.count as u128 * unit_ns as u128;
+        let den = self.per_ns as u128;
+        for k in 0..=places {
+            let scaled = num.checked_mul(10u128.pow(k))?;
+            if scaled % den == 0 {
+                let v = scaled / den;
+                if k == 0 {
+                    return Some(v.to_string());
+                }
+                let p = 10u128.pow(k);
+                let frac = format!("{:0width$}", v % p, width = k as usize);
+                return Some(format!("{}.{}", v / p, frac.trim_end_matches('0')));
+            }
+        }
+        None
+    }
+}
+
+/// "s", "min", "h", or a multiple such as "5s" or "2min".
+fn unit_words(ns: u64) -> String {
+    for (name, u) in [("h", NS_PER_H), ("min", NS_PER_MIN), ("s", NS_PER_S)] {
+        if ns == u {
+            return name.to_string();
+        }
+    }
+    for (name, u) in [("h", NS_PER_H), ("min", NS_PER_MIN), ("s", NS_PER_S)] {
+        if ns % u == 0 {
+            return format!("{}{name}", ns / u);
+        }
+    }
+    format!("{ns}ns")
 }
 
 pub fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -370,16 +443,34 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
     let Some((num, unit)) = t.split_once('/') else {
         return Err(format!("`{s}` is not a rate; expected a number per unit such as \"12/s\", \"300/min\" or \"40000/h\""));
     };
-    let per_ns = match unit.trim() {
-        "s" | "sec" | "second" => NS_PER_S,
-        "m" | "min" | "minute" => NS_PER_MIN,
-        "h" | "hour" => NS_PER_H,
-        other => {
-            return Err(format!(
-                "rate `{s}` has unknown unit `/{other}`; use /s, /min or /h"
-            ))
+    let unit = unit.trim();
+    // An optional whole multiple before the unit: "150/5s" is 150 per 5 seconds.
+    let digits = unit.len() - unit.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (mult, name) = unit.split_at(digits);
+    let mult: u64 = if mult.is_empty() {
+        1
+    } else {
+        match mult.parse() {
+            Ok(m) if m > 0 && m <= 1_000_000 => m,
+            _ => {
+                return Err(format!(
+                    "rate `{s}`: the period `/{unit}` must be a whole number from 1 to 1000000 of s, min or h, as in \"150/5s\""
+                ))
+            }
         }
     };
+    let unit_ns = mult
+        * match name.trim() {
+            "s" | "sec" | "second" => NS_PER_S,
+            "m" | "min" | "minute" => NS_PER_MIN,
+            "h" | "hour" => NS_PER_H,
+            other => {
+                return Err(format!(
+                    "rate `{s}` has unknown unit `/{other}`; use /s, /min or /h, optionally with a whole multiple such as /5s"
+                ))
+            }
+        };
+    let per_ns = unit_ns;
     if num.trim().starts_with('-') {
         return Err(format!(
             "rate `{s}` is negative; expected a rate >= 0 such as \"12/s\""
@@ -390,7 +481,7 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
     if per > u64::MAX as u128 {
         return Err(format!("rate `{s}` has too many decimal places"));
     }
-    Ok(Rate::new(mant, per as u64))
+    Ok(Rate::new(mant, per as u64).written_in(unit_ns))
 }
 
 #[cfg(test)]
@@ -444,7 +535,7 @@ mod tests {
         assert_eq!(r.to_string(), "40000/h");
         let r = parse_rate("2.5/s").unwrap();
         assert_eq!(r, Rate::new(5, 2 * NS_PER_S));
-        assert_eq!(r.to_string(), "2.5/s".replace("2.5/s", "150/min"));
+        assert_eq!(r.to_string(), "2.5/s");
         assert!(parse_rate("-1/s").is_err());
         assert!(parse_rate("12").is_err());
         assert!(parse_rate("12/fortnight").is_err());
@@ -452,5 +543,33 @@ mod tests {
             parse_rate("20/s").unwrap().scaled(3, 2),
             parse_rate("30/s").unwrap()
         );
+    }
+
+    #[test]
+    fn rates_are_echoed_as_written() {
+        for (written, shown) in [
+            ("2.5/s", "2.5/s"),
+            ("150/min", "150/min"),
+            ("0.25/s", "0.25/s"),
+            ("40000/h", "40000/h"),
+            ("150/5s", "150/5s"),
+            ("10/3s", "10/3s"),
+            ("3/2min", "3/2min"),
+            ("0.001/s", "0.001/s"),
+        ] {
+            assert_eq!(parse_rate(written).unwrap().to_string(), shown, "{written}");
+        }
+        // A multiple is exact: 10 per 3 s is 200 per minute, not 3.333.../s.
+        assert_eq!(parse_rate("10/3s").unwrap(), parse_rate("200/min").unwrap());
+        assert_eq!(parse_rate("150/5s").unwrap(), parse_rate("30/s").unwrap());
+        // Scaling keeps the unit; computed rates take the plainest exact form.
+        assert_eq!(parse_rate("2.5/s").unwrap().scaled(2, 1).to_string(), "5/s");
+        assert_eq!(parse_rate("150/min").unwrap().scaled(2, 1).to_string(), "300/min");
+        assert_eq!(Rate::new(5, 2 * NS_PER_S).to_string(), "150/min");
+        assert_eq!(Rate::new(1, 7 * NS_PER_S).to_string(), "1/7s");
+        assert_eq!(Rate::new(1, 3 * NS_PER_S).to_string(), "20/min");
+        for bad in ["5/0s", "5/-2s", "5/2.5s", "5/2fortnights", "5/9999999s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
     }
 }
