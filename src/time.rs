@@ -564,7 +564,10 @@ mod tests {
         assert_eq!(parse_rate("150/5s").unwrap(), parse_rate("30/s").unwrap());
         // Scaling keeps the unit; computed rates take the plainest exact form.
         assert_eq!(parse_rate("2.5/s").unwrap().scaled(2, 1).to_string(), "5/s");
-        assert_eq!(parse_rate("150/min").unwrap().scaled(2, 1).to_string(), "300/min");
+        assert_eq!(
+            parse_rate("150/min").unwrap().scaled(2, 1).to_string(),
+            "300/min"
+        );
         assert_eq!(Rate::new(5, 2 * NS_PER_S).to_string(), "150/min");
         assert_eq!(Rate::new(1, 7 * NS_PER_S).to_string(), "1/7s");
         assert_eq!(Rate::new(1, 3 * NS_PER_S).to_string(), "20/min");

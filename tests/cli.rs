@@ -1093,6 +1093,32 @@ fn check_describes_the_scenario_in_plain_words() {
         "backup window times: {out}"
     );
     assert!(out.contains("2/s"), "carrier rate: {out}");
+    // What it understood of the callers and their destinations.
+    for want in [
+        "destination 1 (primary): answers with probability 0.8, after a uniform time from 2 s to 8 s; ring timeout 20s",
+        "hang up unanswered after an exponential time, mean 20 s",
+        "talk an exponential time, mean 30 s",
+        "redial: with probability 0.5 after abandoning or a failure, exactly 30s later",
+    ] {
+        assert!(out.contains(want), "no `{want}` in\n{out}");
+    }
+    assert!(out.contains("every leg counts"), "{out}");
+}
+
+#[test]
+fn check_does_not_say_legs_count_against_a_carrier_without_a_limit() {
+    let tmp = TempDir::new().unwrap();
+    let text = std::fs::read_to_string(fixture("cli-small.toml"))
+        .unwrap()
+        .replace("rate = \"2/s\"\nburst = 2", "algorithm = \"none\"")
+        .replace("carriers.main.rate = \"4/s\"", "");
+    assert!(text.contains("algorithm = \"none\""));
+    let f = tmp.path().join("unlimited.toml");
+    std::fs::write(&f, text).unwrap();
+    let out = ok(&["check", s(&f)]);
+    assert!(out.contains("no dial-rate limit"), "{out}");
+    assert!(out.contains("no leg waits for a dial slot"), "{out}");
+    assert!(!out.contains("leg counts"), "{out}");
 }
 
 // ---------------------------------------------------------------------------------------------

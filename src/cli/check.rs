@@ -1,7 +1,7 @@
 //! `callsim check`: load and validate a scenario and every variant; print what was understood.
 
 use super::CliError;
-use crate::dist::RateProfile;
+use crate::dist::{DurationDist, RateProfile};
 use crate::error::Context;
 use crate::model::config::*;
 use crate::scenario::{load, Scenario};
@@ -152,7 +152,7 @@ fn source_words(src: &SourceConfig, m: &ModelConfig) -> String {
             src.name
         )
     } else {
-        format!(
+        let head = format!(
             "  source {}: {arrivals}; {} of {:.2} legs on average{path} via carrier {}; {who}\n",
             src.name,
             if b.flow.mode == FlowMode::Simulcall {
@@ -165,7 +165,97 @@ fn source_words(src: &SourceConfig, m: &ModelConfig) -> String {
                 .get(b.carrier)
                 .map(|c| c.name.as_str())
                 .unwrap_or("(none)")
-        )
+        );
+        head + &caller_words(b)
+    }
+}
+
+/// What a call source's callers and destinations do: setup, destinations, patience, talk, redial.
+fn caller_words(b: &SourceBehaviour) -> String {
+    let mut s = String::new();
+    for (i, d) in b.flow.destinations.iter().enumerate() {
+        let which = if i == 0 {
+            "destination 1 (primary)".to_string()
+        } else {
+            format!("destination {}", i + 1)
+        };
+        s += &format!(
+            "    {which}: answers with probability {}, after {}; ring timeout {}\n",
+            d.answer_probability,
+            dist_words(&d.time_to_answer),
+            d.ring_timeout
+        );
+    }
+    let patience = b.patience.as_ref().map_or_else(
+        || "never hang up before an answer".to_string(),
+        |p| format!("hang up unanswered after {}", dist_words(p)),
+    );
+    s += &format!(
+        "    callers: setup delay {}; {patience}; talk {}\n",
+        dist_words(&b.setup_delay),
+        dist_words(&b.talk_time)
+    );
+    s += &match &b.redial {
+        None => "    redial: never\n".to_string(),
+        Some(r) => {
+            let after: Vec<&str> = [
+                (r.after_abandon, "abandoning"),
+                (r.after_failure, "a failure"),
+                (r.after_no_answer, "no answer"),
+            ]
+            .iter()
+            .filter(|x| x.0)
+            .map(|x| x.1)
+            .collect();
+            format!(
+                "    redial: with probability {} after {}, {} later, at most {} attempts in all\n",
+                r.probability,
+                after.join(" or "),
+                dist_words(&r.delay),
+                r.max_attempts
+            )
+        }
+    };
+    s
+}
+
+/// A duration distribution in words: its family, its parameters and its mean.
+pub fn dist_words(d: &DurationDist) -> String {
+    let short = |x: f64| {
+        let t = format!("{x:.3}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let secs = |x: f64| format!("{} s", short(x));
+    match d {
+        DurationDist::Fixed(v) => format!("exactly {v}"),
+        DurationDist::Exponential { mean_s } => {
+            format!("an exponential time, mean {}", secs(*mean_s))
+        }
+        DurationDist::LogNormal { mu, sigma } => format!(
+            "a lognormal time, median {}, sigma {}, mean {}",
+            secs(mu.exp()),
+            short(*sigma),
+            secs(d.mean_s())
+        ),
+        DurationDist::Weibull { shape, scale_s } => format!(
+            "a Weibull time, shape {}, scale {}, mean {}",
+            short(*shape),
+            secs(*scale_s),
+            secs(d.mean_s())
+        ),
+        DurationDist::Uniform { min_s, max_s } => {
+            format!("a uniform time from {} to {}", secs(*min_s), secs(*max_s))
+        }
+        DurationDist::Empirical { sorted_s } => format!(
+            "an empirical time ({} observations), mean {}",
+            sorted_s.len(),
+            secs(d.mean_s())
+        ),
+        DurationDist::Mixture(parts) => format!(
+            "a mixture of {} distributions, mean {}",
+            parts.len(),
+            secs(d.mean_s())
+        ),
     }
 }
 
@@ -184,6 +274,7 @@ fn carrier_words(c: &CarrierConfig) -> String {
         OverLimit::Reject { code } => format!("over the limit legs are rejected with {code}"),
     };
     let counting = match (c.count_each_leg, c.count_backup_legs) {
+        _ if c.limiter == crate::limiter::LimiterSpec::Unlimited => "no leg waits for a dial slot",
         (true, true) => "every leg counts, backup legs too",
         (true, false) => "every leg counts, backup legs do not",
         (false, true) => "only a call's first leg counts, backup legs too",

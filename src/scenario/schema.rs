@@ -1170,7 +1170,8 @@ pub fn choices(table_path: &str, key: &str) -> Option<&'static [&'static str]> {
 
 const DURATION_RE: &str = r"^\s*(0|([0-9]+(\.[0-9]+)?\s*(ns|us|µs|ms|sec|s|min|m|h)\s*)+)$";
 const CLOCK_RE: &str = r"^[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{1,9})?)?$";
-const RATE_RE: &str = r"^\s*[0-9]+(\.[0-9]+)?\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$";
+const RATE_RE: &str =
+    r"^\s*[0-9]+(\.[0-9]+)?\s*/\s*([1-9][0-9]*\s*)?(s|sec|second|m|min|minute|h|hour)\s*$";
 
 /// The unit of a value of type `ty` at key `name`, in words ("" when it has none).
 pub fn unit(name: &str, ty: &Ty) -> &'static str {
