@@ -38,7 +38,7 @@ impl MetricDef {
         !matches!(self.compute, Compute::Run(_))
     }
     /// The value for one replication's totals.
-    fn of_run(&self, o: &Observations) -> f64 {
+    pub fn of_run(&self, o: &Observations) -> f64 {
         match self.compute {
             Compute::Run(f) => f(o),
             _ => self.of_calls(&o.totals()),
@@ -198,6 +198,12 @@ fn build_registry() -> Vec<MetricDef> {
         "dial_delay_ms",
         "the dial delay (leg requested to leg dialled, every leg)"
     );
+    v.push(MetricDef {
+        name: "dial_waited_ratio",
+        unit: "ratio",
+        description: "Legs that waited for a dial slot / legs requested: P(W > 0) of queueing theory (what `callsim validate` checks against Erlang C, Erlang A and M/D/1). The mean wait E[W] of dialled legs is dial_delay_ms_mean.",
+        compute: Compute::Calls(|c| ratio(c.counts.legs_queued, c.counts.legs_requested)),
+    });
     delay_metrics!(
         v,
         pdd,

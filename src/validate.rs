@@ -292,7 +292,10 @@ pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
 pub fn observed(sys: &System, o: &Observations) -> Vec<(&'static str, f64)> {
     let c = &o.counts;
     let ratio = |a: f64, b: u64| if b == 0 { f64::NAN } else { a / b as f64 };
-    let p_wait = ratio(c.legs_queued as f64, c.legs_requested);
+    // The registry's P(W > 0), so that what validate checks is what summary.csv reports.
+    let p_wait = crate::metrics::registry()
+        [crate::metrics::index_of("dial_waited_ratio").expect("a registry metric")]
+    .of_run(o);
     let mean_wait_s = ratio(o.dial_delay.sum_ns as f64 / 1e9, o.dial_delay.count());
     match sys {
         System::ErlangB { .. } => vec![("p_block", ratio(c.failed as f64, c.offered))],

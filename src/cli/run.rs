@@ -472,6 +472,8 @@ pub const SUMMARY_ROWS: &[(&str, &str)] = &[
     ("abandon_ratio", "abandoned / offered"),
     ("legs_requested", "legs requested"),
     ("legs_dialed", "legs dialled"),
+    ("dial_waited_ratio", "share of legs that waited, P(W > 0)"),
+    ("dial_delay_ms_mean", "dial delay mean (ms), E[W]"),
     ("dial_delay_ms_p50", "dial delay p50 (ms)"),
     ("dial_delay_ms_p90", "dial delay p90 (ms)"),
     ("dial_delay_ms_p95", "dial delay p95 (ms)"),
@@ -490,6 +492,8 @@ pub const WINDOW_ROWS: &[(&str, &str)] = &[
     ("connected", "connected"),
     ("abandoned", "abandoned"),
     ("abandon_ratio", "abandoned / offered"),
+    ("dial_waited_ratio", "share of legs that waited, P(W > 0)"),
+    ("dial_delay_ms_mean", "dial delay mean (ms), E[W]"),
     ("dial_delay_ms_p50", "dial delay p50 (ms)"),
     ("dial_delay_ms_p90", "dial delay p90 (ms)"),
     ("dial_delay_ms_p95", "dial delay p95 (ms)"),
@@ -565,6 +569,8 @@ pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String
     s
 }
 
+/// A number for the terminal: whole numbers as they are, 2 decimals from 1 up, 4 below 1, and
+/// 3 significant digits below 0.01, so that a small probability (1.2e-5) does not print as 0.
 pub fn fmt_num(x: f64) -> String {
     if x.is_nan() {
         "-".into()
@@ -572,14 +578,36 @@ pub fn fmt_num(x: f64) -> String {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
         format!("{x:.2}")
-    } else {
+    } else if x.abs() >= 0.01 {
         format!("{x:.4}")
+    } else if x.abs() >= 1e-9 {
+        let places = 2 - x.abs().log10().floor() as i32;
+        format!("{x:.*}", places as usize)
+    } else {
+        format!("{x:.2e}")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_values_keep_their_significant_digits() {
+        for (x, want) in [
+            (0.0, "0"),
+            (12345.6, "12346"),
+            (2.5, "2.50"),
+            (0.0726, "0.0726"),
+            (0.001234, "0.00123"),
+            (0.0000123456, "0.0000123"),
+            (-0.000051, "-0.0000510"),
+            (3.2e-12, "3.20e-12"),
+            (f64::NAN, "-"),
+        ] {
+            assert_eq!(fmt_num(x), want, "{x}");
+        }
+    }
 
     #[test]
     fn every_summary_row_is_a_registry_metric() {
