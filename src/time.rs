@@ -207,7 +207,7 @@ impl fmt::Display for Rate {
         let (c, p) = (self.count as u128, self.per_ns as u128);
         let s = NS_PER_S as u128;
         let d = p / gcd_u128(p, c * s).max(1);
-        if d > 1 && d <= 86_400 && (c * s * d) % p == 0 {
+        if d > 1 && d <= 86_400 && (c * s * d).is_multiple_of(p) {
             return write!(f, "{}/{d}s", c * s * d / p);
         }
         write!(f, "{:.6}/s", self.per_second())
@@ -243,7 +243,7 @@ fn unit_words(ns: u64) -> String {
         }
     }
     for (name, u) in [("h", NS_PER_H), ("min", NS_PER_MIN), ("s", NS_PER_S)] {
-        if ns % u == 0 {
+        if ns.is_multiple_of(u) {
             return format!("{}{name}", ns / u);
         }
     }
