@@ -73,7 +73,15 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
         // and a client timeout per stage.
         events += n * (2.0 + 2.0 * legs + 2.0 * stages);
         // Each retry: a backoff timer, then a job end and a client timeout per stage.
-        retry_events += n * f64::from(s.behaviour.client.retries) * (1.0 + 2.0 * stages);
+        retry_events += n * f64::from(s.behaviour.client.retry.retries) * (1.0 + 2.0 * stages);
+        // Each retry of a leg its carrier rejected: a backoff timer.
+        if let Some(r) = cfg
+            .carriers
+            .get(s.behaviour.carrier)
+            .and_then(|c| c.leg_retry.as_ref())
+        {
+            retry_events += n * legs * f64::from(r.retries);
+        }
     }
     if let (Some(c), Some(max)) = (calls, cfg.max_calls) {
         let cut = (max as f64 / c.max(1.0)).min(1.0);

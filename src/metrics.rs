@@ -237,6 +237,52 @@ fn build_registry() -> Vec<MetricDef> {
     v
 }
 
+/// Whether a scenario uses a setting.
+type UsesSetting = fn(&ModelConfig) -> bool;
+
+/// Counters that only a carrier setting makes meaningful, with the test for it and whether the
+/// counter is 0 by construction without it: a scenario without the setting has no such column
+/// (in the summary, compare, sweep, plan, timeline and tenants files), so its outputs stay what
+/// they were before the setting existed.
+const OPTIONAL: &[(&str, UsesSetting, bool)] = &[
+    ("legs_dialed_wasted", dials_cancelled_legs, true),
+    ("legs_retried", retries_legs, true),
+    // Without retries every rejected leg gives up at once: equal to `legs_rejected`.
+    ("legs_gave_up", retries_legs, false),
+    ("legs_cancelled_backoff", retries_legs, true),
+];
+
+fn dials_cancelled_legs(m: &ModelConfig) -> bool {
+    m.any_carrier(|c| c.dials_cancelled_legs())
+}
+
+/// A carrier sets `retries` (even 0, so that a variant without retries still reports them).
+fn retries_legs(m: &ModelConfig) -> bool {
+    m.any_carrier(|c| c.leg_retry.is_some())
+}
+
+/// The value a scenario that does not report `name` would have had, when it is 0 by
+/// construction (compare shows it for variants without the setting).
+pub fn zero_when_absent(name: &str) -> bool {
+    OPTIONAL.iter().any(|(n, _, zero)| *n == name && *zero)
+}
+
+/// Whether the scenario reports metric `name` (false only for an optional counter whose
+/// setting no carrier uses).
+pub fn shown(name: &str, m: &ModelConfig) -> bool {
+    OPTIONAL
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .is_none_or(|(_, uses, _)| uses(m))
+}
+
+/// The counters of `c` the scenario reports (see `shown`), in CSV order.
+pub fn count_fields(c: &Counts, m: &ModelConfig) -> Vec<(&'static str, u64)> {
+    let mut v = c.fields();
+    v.retain(|(n, _)| shown(n, m));
+    v
+}
+
 /// Index of the registry metric called `name`.
 pub fn index_of(name: &str) -> Option<usize> {
     registry().iter().position(|d| d.name == name)
@@ -263,6 +309,7 @@ impl Column {
 pub fn columns(cfg: &ModelConfig) -> Vec<Column> {
     let r = registry();
     let mut out: Vec<Column> = (0..r.len())
+        .filter(|&i| shown(r[i].name, cfg))
         .map(|i| Column {
             def: i,
             window: None,
@@ -270,7 +317,11 @@ pub fn columns(cfg: &ModelConfig) -> Vec<Column> {
         })
         .collect();
     for (w, win) in cfg.windows.iter().enumerate() {
-        for (i, d) in r.iter().enumerate().filter(|(_, d)| d.per_window()) {
+        for (i, d) in r
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.per_window() && shown(d.name, cfg))
+        {
             out.push(Column {
                 def: i,
                 window: Some(w),

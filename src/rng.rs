@@ -61,6 +61,8 @@ pub enum CallDraw {
     Stage = 1 << 32,
     /// Destination i uses `Destination as u64 + i`.
     Destination = 16,
+    /// The backoff of leg i before its retry k: `LegBackoff as u64 + (i << 16 | k)`.
+    LegBackoff = 3 << 32,
 }
 
 /// A call's sub-stream generator: SplitMix64, whose seeding is a plain store, so a call can

@@ -91,6 +91,7 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
         == OverLimit::Queue {
             capacity: None,
             max_wait: None,
+            cancel: CancelQueued::Withdraw,
         };
     match model {
         "erlang_b" | "erlang_c" | "erlang_a" => erlang_system(model, c, b, rate, unlimited_queue),

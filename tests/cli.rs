@@ -1238,3 +1238,68 @@ fn run_help_mentions_an_example() {
     assert!(out.contains("Example"), "{out}");
     assert!(out.contains("callsim run "), "{out}");
 }
+
+/// The carrier settings' counters appear where the scenario uses them: the retry-storm example
+/// prints and writes the retry counters (summary, timeline, compare, report), a scenario
+/// without the setting does not, and `--set` turning `cancel_queued` on adds its column.
+#[test]
+fn carrier_setting_counters_appear_only_where_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let storm = root().join("scenarios/retry-storm.toml");
+    let out = dir.path().join("storm");
+    let text = ok(&["run", s(&storm), "-n", "2", "--out", s(&out)]);
+    assert!(text.contains("retried after a backoff"), "{text}");
+    assert!(text.contains("given up after the last retry"), "{text}");
+    let head = |f: &str| {
+        fs::read_to_string(out.join(f))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    for f in ["summary.csv", "timeline.csv"] {
+        let h = head(f);
+        assert!(
+            h.contains(",legs_retried,legs_gave_up,legs_cancelled_backoff,"),
+            "{f}: {h}"
+        );
+        assert!(!h.contains("legs_dialed_wasted"), "{f}: {h}");
+    }
+    ok(&["report", s(&out), "--no-timestamp"]);
+    let svg = fs::read_to_string(out.join("charts/legs-vs-limit.svg")).unwrap();
+    assert!(
+        svg.contains("retries per second"),
+        "the legs chart shows the retries"
+    );
+    let cmp = ok(&["compare", s(&storm), "-n", "3"]);
+    assert!(cmp.contains("\nlegs_retried\n"), "{cmp}");
+
+    let (_d, plain) = case(VALID, &[]);
+    let out = dir.path().join("plain");
+    let text = ok(&["run", s(&plain), "-n", "2", "--out", s(&out)]);
+    assert!(
+        !text.contains("wasted") && !text.contains("retried"),
+        "{text}"
+    );
+    let h = fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(!h.contains("legs_dialed_wasted") && !h.contains("legs_retried"));
+    let out = dir.path().join("dahu");
+    let text = ok(&[
+        "run",
+        s(&plain),
+        "-n",
+        "2",
+        "--set",
+        "carriers.main.cancel_queued=dial_and_hang_up",
+        "--out",
+        s(&out),
+    ]);
+    assert!(text.contains("of which wasted"), "{text}");
+    let h = fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let header = h.lines().next().unwrap();
+    assert!(
+        header.contains(",legs_cancelled_ringing,legs_dialed_wasted,abandoned,"),
+        "{header}"
+    );
+}

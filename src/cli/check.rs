@@ -262,16 +262,33 @@ pub fn dist_words(d: &DurationDist) -> String {
 /// One `carrier` line: its limiter, channels, what happens over the limit, which legs count.
 fn carrier_words(c: &CarrierConfig) -> String {
     let over = match c.over_limit {
-        OverLimit::Queue { capacity, max_wait } => format!(
-            "over the limit legs queue FIFO ({}, {})",
+        OverLimit::Queue {
+            capacity,
+            max_wait,
+            cancel,
+        } => format!(
+            "over the limit legs queue FIFO ({}, {}{})",
             capacity
                 .map(|c| format!("at most {c} waiting"))
                 .unwrap_or_else(|| "no capacity limit".into()),
             max_wait
                 .map(|w| format!("fail after {w}"))
-                .unwrap_or_else(|| "no maximum wait".into())
+                .unwrap_or_else(|| "no maximum wait".into()),
+            match cancel {
+                CancelQueued::Withdraw => "",
+                CancelQueued::DialAndHangUp =>
+                    ", cannot be withdrawn: a cancelled leg is still dialled and hung up at once",
+            }
         ),
-        OverLimit::Reject { code } => format!("over the limit legs are rejected with {code}"),
+        OverLimit::Reject { code } => match c.leg_retry.as_ref().filter(|r| r.retries > 0) {
+            None => format!("over the limit legs are rejected with {code}"),
+            Some(r) => format!(
+                "over the limit legs are rejected with {code} and retried up to {} times (mean backoff {:.3} s x {}^(k-1))",
+                r.retries,
+                r.backoff.mean_s(),
+                r.backoff_multiplier
+            ),
+        },
     };
     let counting = match (c.count_each_leg, c.count_backup_legs) {
         _ if c.limiter == crate::limiter::LimiterSpec::Unlimited => "no leg waits for a dial slot",

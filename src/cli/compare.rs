@@ -88,6 +88,23 @@ pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
         });
     }
     let mut rows: Vec<String> = COMPARE_METRICS.iter().map(|m| m.to_string()).collect();
+    // The carrier settings' metrics, after `legs_dialed`, when some variant reports them.
+    let shown = |gate: &str| {
+        configs
+            .iter()
+            .any(|c| crate::metrics::shown(gate, &c.scenario.model))
+    };
+    let at = rows
+        .iter()
+        .position(|m| m == "legs_dialed")
+        .expect("listed")
+        + 1;
+    let extra: Vec<String> = super::run::CARRIER_ROWS
+        .iter()
+        .filter(|(gate, _, _)| shown(gate))
+        .map(|(_, m, _)| m.to_string())
+        .collect();
+    rows.splice(at..at, extra);
     for w in &base.model.windows {
         for m in COMPARE_METRICS {
             let d = &crate::metrics::registry()[crate::metrics::index_of(m).expect("registry")];
@@ -148,9 +165,15 @@ pub fn render(
     let names: Vec<Vec<String>> = job.configs.iter().map(Config::names).collect();
     let col = |vi: usize, name: &str| -> Vec<f64> {
         let j = names[vi].iter().position(|n| n == name);
+        // A carrier counter another variant's setting adds is 0 where the setting is off.
+        let absent = if crate::metrics::zero_when_absent(name) {
+            0.0
+        } else {
+            f64::NAN
+        };
         per_variant[vi]
             .iter()
-            .map(|r: &RepValues| j.map_or(f64::NAN, |j| r.values[j]))
+            .map(|r: &RepValues| j.map_or(absent, |j| r.values[j]))
             .collect()
     };
     let labels: Vec<&str> = job.configs.iter().map(|c| c.label.as_str()).collect();

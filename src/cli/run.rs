@@ -224,13 +224,7 @@ impl Parts {
         };
         let one = std::slice::from_ref(r);
         let m = &sc.model;
-        write_timeline(
-            part("timeline.csv")?,
-            one,
-            variant,
-            m.start.as_ns(),
-            m.interval.as_ns(),
-        )?;
+        write_timeline(part("timeline.csv")?, one, variant, m)?;
         if m.sources.len() > 1 || !m.stages.is_empty() {
             crate::export::write_tenants(
                 part("tenants.csv")?,
@@ -486,6 +480,27 @@ pub const SUMMARY_ROWS: &[(&str, &str)] = &[
     ("pdd_ms_max", "post-dial delay max (ms)"),
 ];
 
+/// Rows printed after `legs_dialed` when the scenario reports their first metric (a carrier
+/// setting that produces them; see `metrics::shown`): (that metric, row metric, label).
+pub const CARRIER_ROWS: &[(&str, &str, &str)] = &[
+    (
+        "legs_dialed_wasted",
+        "legs_dialed_wasted",
+        "  of which wasted (call had ended)",
+    ),
+    (
+        "legs_retried",
+        "legs_rejected",
+        "legs rejected (every attempt)",
+    ),
+    ("legs_retried", "legs_retried", "  retried after a backoff"),
+    (
+        "legs_retried",
+        "legs_gave_up",
+        "  given up after the last retry",
+    ),
+];
+
 /// Rows shown per named window in the terminal summary.
 pub const WINDOW_ROWS: &[(&str, &str)] = &[
     ("offered", "offered"),
@@ -538,6 +553,13 @@ pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String
     s += &format!("  {:<38} {:>14}  {}\n", "metric", "mean", ci_head);
     for (key, label) in SUMMARY_ROWS {
         s += &summary_line(label, &col(key));
+        if *key == "legs_dialed" {
+            for (gate, key, label) in CARRIER_ROWS {
+                if names.iter().any(|n| n == gate) {
+                    s += &summary_line(label, &col(key));
+                }
+            }
+        }
     }
     for w in &sc.model.windows {
         s += &format!(

@@ -3,6 +3,7 @@
 //! docs/outputs.md. Files are written under temporary names and renamed only when everything
 //! succeeded, so a failed run never leaves a half-written result file.
 
+use crate::metrics::count_fields;
 use crate::metrics::{estimate_column, RepValues};
 use crate::model::{CallRecord, CallSink, Outcome};
 use crate::run::ReplicationResult;
@@ -95,16 +96,18 @@ pub fn write_timeline(
     w: impl Write,
     results: &[ReplicationResult],
     variant: &str,
-    origin_ns: u64,
-    interval_ns: u64,
+    cfg: &crate::model::config::ModelConfig,
 ) -> Result<(), String> {
+    let (origin_ns, interval_ns) = (cfg.start.as_ns(), cfg.interval.as_ns());
     let mut wr = csv::Writer::from_writer(w);
     let Some(first) = results.iter().find_map(|r| r.obs.timeline.rows.first()) else {
         return Ok(());
     };
     let mut header: Vec<&str> = vec!["variant", "replication", "clock", "t_s"];
-    let count_names: Vec<&'static str> =
-        first.counts.fields().into_iter().map(|(k, _)| k).collect();
+    let count_names: Vec<&'static str> = count_fields(&first.counts, cfg)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     header.extend(&count_names);
     header.extend([
         "abandoned",
@@ -139,7 +142,11 @@ pub fn write_timeline(
                 clock,
                 num(row.start.as_secs_f64()),
             ];
-            rec.extend(row.counts.fields().into_iter().map(|(_, v)| v.to_string()));
+            rec.extend(
+                count_fields(&row.counts, cfg)
+                    .into_iter()
+                    .map(|(_, v)| v.to_string()),
+            );
             rec.push(row.counts.abandoned().to_string());
             for v in [
                 row.dial_delay_ms_p50,
@@ -309,8 +316,7 @@ pub fn write_tenants(
     cfg: &crate::model::config::ModelConfig,
     variant: &str,
 ) -> Result<(), String> {
-    let names: Vec<&'static str> = crate::model::obs::Counts::default()
-        .fields()
+    let names: Vec<&'static str> = count_fields(&crate::model::obs::Counts::default(), cfg)
         .into_iter()
         .map(|(k, _)| k)
         .collect();
@@ -353,7 +359,11 @@ pub fn write_tenants(
                 c.method.clone(),
                 kind.into(),
             ];
-            rec.extend(so.total.fields().into_iter().map(|(_, v)| v.to_string()));
+            rec.extend(
+                count_fields(&so.total, cfg)
+                    .into_iter()
+                    .map(|(_, v)| v.to_string()),
+            );
             wt.write_record(&rec).map_err(csv_err)?;
             let rows = r.obs.timeline.rows.len();
             for idx in 0..rows {
@@ -369,7 +379,11 @@ pub fn write_tenants(
                     clock,
                     t_s,
                 ];
-                rec.extend(row.fields().into_iter().map(|(_, v)| v.to_string()));
+                rec.extend(
+                    count_fields(row, cfg)
+                        .into_iter()
+                        .map(|(_, v)| v.to_string()),
+                );
                 wl.write_record(&rec).map_err(csv_err)?;
             }
         }

@@ -313,7 +313,7 @@ impl Model<'_> {
         self.leg_gone(call);
         self.calls.get_mut(call).state = CallState::Done;
         self.emit(now, call, Outcome::Connected);
-        self.free_call(call);
+        self.free_if_done(call);
         self.drain(now, carrier);
     }
 
@@ -363,7 +363,15 @@ impl Model<'_> {
         });
         self.maybe_redial(now, call, outcome);
         self.emit(now, call, outcome);
-        if self.calls.get(call).live == 0 {
+        self.free_if_done(call);
+    }
+
+    /// Frees an ended call once its last leg is gone (a leg of a `dial_and_hang_up` carrier may
+    /// outlive its call in the queue).
+    #[inline]
+    pub(super) fn free_if_done(&mut self, call: CallId) {
+        let c = self.calls.get(call);
+        if c.state == CallState::Done && c.live == 0 {
             self.free_call(call);
         }
     }

@@ -18,9 +18,12 @@ use super::slab::Ref;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LegState {
+    /// Requested: being placed, or waiting in the carrier's queue.
     Queued,
     Ringing,
     Talking,
+    /// Rejected by its carrier, waiting for the platform's retry (`leg_retry`).
+    Backoff,
 }
 
 pub(super) struct Leg {
@@ -29,6 +32,11 @@ pub(super) struct Leg {
     pub(super) carrier: u32,
     pub(super) requested: SimTime,
     counted: bool,
+    /// Its call no longer needs it, but the carrier's queue cannot give it back
+    /// (`CancelQueued::DialAndHangUp`): dialled when its turn comes and hung up at once.
+    orphan: bool,
+    /// Retries after carrier rejections so far.
+    tries: u8,
     pub(super) state: LegState,
 }
 
@@ -66,6 +74,12 @@ pub(super) fn build_carriers(cfg: &ModelConfig) -> Vec<CarrierState> {
 }
 
 impl CarrierState {
+    /// Whether a queued leg its call no longer needs stays in this carrier's queue.
+    #[inline]
+    fn cannot_withdraw(&self) -> bool {
+        self.cfg.dials_cancelled_legs()
+    }
+
     /// A waiting leg left the queue (dialled, timed out or cancelled).
     #[inline]
     fn leave_queue(&mut self) {
@@ -107,6 +121,8 @@ impl Model<'_> {
             carrier,
             requested: now,
             counted,
+            orphan: false,
+            tries: 0,
             state: LegState::Queued,
         });
         self.set_leg(call, dest as u8, r.id);
@@ -115,6 +131,14 @@ impl Model<'_> {
         c.live += 1;
         self.tally(now, call, |c| c.legs_requested += 1);
 
+        self.place_leg(now, r);
+    }
+
+    /// Asks the carrier for a dial slot for a requested (or retried) leg: dial now, queue, or
+    /// reject (then retry after a backoff, or fail).
+    fn place_leg(&mut self, now: SimTime, r: Ref<LegId>) {
+        let l = self.legs.get(r.id);
+        let (call, carrier, counted) = (l.call, l.carrier, l.counted);
         let cs = &mut self.carriers[carrier as usize];
         if cs.queue_live == 0
             && cs.channels.available()
@@ -128,10 +152,19 @@ impl Model<'_> {
         }
         match cs.cfg.over_limit {
             OverLimit::Reject { code } => {
-                self.tally(now, call, |c| c.legs_rejected += 1);
+                if self.retry_later(now, r) {
+                    self.tally(now, call, |c| c.legs_rejected += 1);
+                    return;
+                }
+                self.tally(now, call, |c| {
+                    c.legs_rejected += 1;
+                    c.legs_gave_up += 1;
+                });
                 self.end_leg(now, r.id, Some(LegFailure::Rejected(code)));
             }
-            OverLimit::Queue { capacity, max_wait } => {
+            OverLimit::Queue {
+                capacity, max_wait, ..
+            } => {
                 if capacity.is_some_and(|cap| cs.queue_live >= cap) {
                     self.tally(now, call, |c| c.legs_queue_full += 1);
                     self.end_leg(now, r.id, Some(LegFailure::QueueFull));
@@ -149,6 +182,41 @@ impl Model<'_> {
         }
     }
 
+    /// A rejected leg with retries left under its carrier's `leg_retry` waits for its next
+    /// attempt (true); otherwise false.
+    fn retry_later(&mut self, now: SimTime, r: Ref<LegId>) -> bool {
+        let l = self.legs.get(r.id);
+        let Some(policy) = &self.carriers[l.carrier as usize].cfg.leg_retry else {
+            return false;
+        };
+        if u32::from(l.tries) >= policy.retries {
+            return false;
+        }
+        let (tries, dest) = (l.tries + 1, u64::from(l.dest));
+        let seed = self.calls.get(l.call).seed;
+        let key = dest << 16 | u64::from(tries);
+        let wait = policy.wait(
+            u32::from(tries),
+            &mut call_rng(seed, CallDraw::LegBackoff, key),
+        );
+        let l = self.legs.get_mut(r.id);
+        l.tries = tries;
+        l.state = LegState::Backoff;
+        self.sched
+            .schedule(now.plus(wait), Event::LegRetry { leg: r });
+        true
+    }
+
+    /// A rejected leg's backoff ended: the platform asks the carrier again.
+    pub(super) fn retry_leg(&mut self, now: SimTime, leg: LegId) {
+        let l = self.legs.get_mut(leg);
+        l.state = LegState::Queued;
+        let call = l.call;
+        self.tally(now, call, |c| c.legs_retried += 1);
+        let r = self.legs.ref_of(leg);
+        self.place_leg(now, r);
+    }
+
     /// Dials queued legs of `carrier` in FIFO order while a channel and (for counted legs) a
     /// dial token are available; otherwise arranges to be woken when the next token is due.
     pub(super) fn drain(&mut self, now: SimTime, carrier: u32) {
@@ -157,8 +225,8 @@ impl Model<'_> {
             let Some(&head) = cs.queue.front() else {
                 return;
             };
-            let counted = match self.legs.get_live(head) {
-                Some(l) if l.state == LegState::Queued => l.counted,
+            let (counted, orphan) = match self.legs.get_live(head) {
+                Some(l) if l.state == LegState::Queued => (l.counted, l.orphan),
                 _ => {
                     cs.queue.pop_front(); // cancelled or timed out: dropped lazily
                     continue;
@@ -183,8 +251,25 @@ impl Model<'_> {
             cs.queue.pop_front();
             cs.leave_queue();
             self.queue_delta(now, false);
-            self.dial(now, head.id);
+            if orphan {
+                self.dial_and_hang_up(now, head.id);
+            } else {
+                self.dial(now, head.id);
+            }
         }
+    }
+
+    /// The carrier dials a leg whose call no longer needs it (it could not be withdrawn); the
+    /// platform hangs it up the same instant: a dial slot spent, no channel held, no answer.
+    fn dial_and_hang_up(&mut self, now: SimTime, leg: LegId) {
+        let call = self.legs.get(leg).call;
+        self.tally(now, call, |c| {
+            c.legs_dialed += 1;
+            c.legs_dialed_wasted += 1;
+        });
+        self.legs.remove(leg);
+        self.leg_gone(call);
+        self.free_if_done(call);
     }
 
     /// The carrier's pending wake fired: drain its queue. False if stale (replaced by an
@@ -280,6 +365,7 @@ impl Model<'_> {
         let (legs, n) = self.legs_of(call);
         let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
         let mut nd = 0;
+        let mut orphaned = false;
         for &leg in &legs[..n] {
             if Some(leg) == keep
                 || leg == LegId::NONE
@@ -291,6 +377,12 @@ impl Model<'_> {
             let l = self.legs.get(leg);
             let carrier = l.carrier;
             match l.state {
+                LegState::Queued if l.orphan => continue,
+                LegState::Queued if self.carriers[carrier as usize].cannot_withdraw() => {
+                    self.legs.get_mut(leg).orphan = true;
+                    orphaned = true;
+                    continue; // stays queued (and live) until the carrier dials it
+                }
                 LegState::Queued => {
                     self.carriers[carrier as usize].leave_queue();
                     self.queue_delta(now, false);
@@ -304,13 +396,24 @@ impl Model<'_> {
                         nd += 1;
                     }
                 }
+                LegState::Backoff => {
+                    self.tally(now, call, |c| c.legs_cancelled_backoff += 1);
+                }
                 LegState::Talking => unreachable!("a talking leg is never cancelled"),
             }
             self.legs.remove(leg);
             self.leg_gone(call);
         }
+        // The drains below may dial (and hang up) this call's own orphans: pin the call so
+        // that it is not freed before its caller has concluded it.
+        if orphaned {
+            self.calls.get_mut(call).live += 1;
+        }
         for &carrier in &carriers_to_drain[..nd] {
             self.drain(now, carrier);
+        }
+        if orphaned {
+            self.leg_gone(call);
         }
     }
 
@@ -321,11 +424,13 @@ impl Model<'_> {
         self.legs.remove(leg);
         self.leg_gone(call);
         let c = self.calls.get_mut(call);
+        if c.state != CallState::Waiting {
+            // An orphan (`dial_and_hang_up`) timed out in the queue of an ended call.
+            self.free_if_done(call);
+            return;
+        }
         if failure.is_some() {
             c.last_failure = failure;
-        }
-        if c.state != CallState::Waiting {
-            return;
         }
         if c.legs_started < c.legs_total && c.sequential {
             self.request_leg(now, call);

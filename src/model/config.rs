@@ -143,6 +143,71 @@ pub struct CarrierConfig {
     /// Whether legs placed by backup routing need a dial token (they did at CallRail).
     pub count_backup_legs: bool,
     pub over_limit: OverLimit,
+    /// `over_limit = "reject"` only: the platform retries a rejected leg after a backoff
+    /// (None: a rejected leg fails at once).
+    pub leg_retry: Option<RetryPolicy>,
+}
+
+impl CarrierConfig {
+    /// A queued leg its call no longer needs is dialled and hung up (not withdrawn).
+    pub fn dials_cancelled_legs(&self) -> bool {
+        matches!(
+            self.over_limit,
+            OverLimit::Queue {
+                cancel: CancelQueued::DialAndHangUp,
+                ..
+            }
+        )
+    }
+}
+
+impl ModelConfig {
+    /// Whether any carrier, at the start or after a scheduled change, satisfies `f`.
+    pub fn any_carrier(&self, f: impl Fn(&CarrierConfig) -> bool) -> bool {
+        self.carriers.iter().any(&f)
+            || self.changes.iter().any(|c| match &c.kind {
+                ChangeKind::Carrier(_, cc) => f(cc),
+                _ => false,
+            })
+    }
+}
+
+/// What becomes of a queued leg that its call no longer needs (the caller hung up, or another
+/// leg answered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelQueued {
+    /// The platform withdraws it: it leaves the queue at no cost.
+    Withdraw,
+    /// The queue is at the carrier and cannot be withdrawn: the leg keeps its place, takes a
+    /// dial slot (a token, if it is counted) when its turn comes, and is hung up that instant.
+    DialAndHangUp,
+}
+
+/// A client's retries: up to `retries` attempts after the first, attempt k + 1 waiting
+/// `backoff` x `backoff_multiplier`^(k-1) after failure k. Shared by platform clients
+/// (`[sources.NAME]`) and by legs a carrier rejected (`[carriers.NAME]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub backoff: DurationDist,
+    pub backoff_multiplier: f64,
+}
+
+impl RetryPolicy {
+    /// No retries, with the default backoff (1 s, doubling).
+    pub fn none() -> RetryPolicy {
+        RetryPolicy {
+            retries: 0,
+            backoff: DurationDist::Fixed(SimDuration::from_secs(1)),
+            backoff_multiplier: 2.0,
+        }
+    }
+
+    /// The wait before retry `k` (k = 1, 2, ...), the base drawn from `rng`.
+    pub fn wait(&self, k: u32, rng: &mut impl rand::Rng) -> SimDuration {
+        let base = self.backoff.sample(rng);
+        SimDuration::from_secs_f64(base.as_secs_f64() * self.backoff_multiplier.powi(k as i32 - 1))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -151,6 +216,8 @@ pub enum OverLimit {
     Queue {
         capacity: Option<u64>,
         max_wait: Option<SimDuration>,
+        /// What a cancelled queued leg does.
+        cancel: CancelQueued,
     },
     /// Fail the leg at once with this code (SIP 503, HTTP 429, SIP 403, ...).
     Reject { code: u16 },
@@ -232,11 +299,8 @@ pub struct ClientConfig {
     pub stages: Vec<usize>,
     /// The client gives up an attempt after this long (the server's work goes on).
     pub timeout: Option<SimDuration>,
-    /// Attempts after the first when an attempt fails or times out.
-    pub retries: u32,
-    /// Wait before retry k (k = 1, 2, ...) is `backoff` x `backoff_multiplier`^(k-1).
-    pub backoff: DurationDist,
-    pub backoff_multiplier: f64,
+    /// Attempts after the first when an attempt fails or times out, and their backoff.
+    pub retry: RetryPolicy,
 }
 
 impl ClientConfig {
@@ -248,9 +312,7 @@ impl ClientConfig {
             accounts: 1,
             stages: Vec::new(),
             timeout: None,
-            retries: 0,
-            backoff: DurationDist::Fixed(SimDuration::from_secs(1)),
-            backoff_multiplier: 2.0,
+            retry: RetryPolicy::none(),
         }
     }
 }

@@ -144,6 +144,10 @@ enum Event {
     LegQueueTimeout {
         leg: Ref<LegId>,
     },
+    /// A leg its carrier rejected is tried again.
+    LegRetry {
+        leg: Ref<LegId>,
+    },
     TalkEnd {
         leg: Ref<LegId>,
     },
@@ -385,6 +389,10 @@ impl<'a> Model<'a> {
                 .leg_in(leg, LegState::Queued)
                 .map(|id| self.queue_timeout(now, id))
                 .is_some(),
+            Event::LegRetry { leg } => self
+                .leg_in(leg, LegState::Backoff)
+                .map(|id| self.retry_leg(now, id))
+                .is_some(),
             Event::TalkEnd { leg } => self
                 .leg_in(leg, LegState::Talking)
                 .map(|id| self.talk_end(now, id))
@@ -535,6 +543,9 @@ impl<'a> Model<'a> {
                 continue;
             }
             let c = self.calls.get(id);
+            if c.state == CallState::Done {
+                continue; // ended, kept only by a leg queued at a carrier (already emitted)
+            }
             let outcome = if c.state == CallState::Waiting {
                 unfinished_all += 1;
                 unfinished_measured += u64::from(c.measured);
@@ -566,19 +577,17 @@ impl<'a> Model<'a> {
     /// calls in the totals, of each window's calls in the window). Also checks the running
     /// levels against the state they summarise. Cheap: once per run, over live legs only.
     fn assert_leg_balance(&self) {
-        let mut queued_measured = 0u64;
-        let mut queued_all = 0u64;
-        let mut queued_in_window = vec![0u64; self.obs.windows.len()];
+        // (measured calls, all calls, per window) of queued legs and legs waiting to retry.
+        let mut queued = LegTally::new(self.obs.windows.len());
+        let mut backoff = LegTally::new(self.obs.windows.len());
         let mut live_legs_of_calls = 0u64;
         for (_, l) in self.legs.iter_live() {
             assert!(self.calls.is_live(l.call), "a live leg of a freed call");
-            if l.state == LegState::Queued {
-                let c = self.calls.get(l.call);
-                queued_all += 1;
-                queued_measured += u64::from(c.measured);
-                for (i, n) in queued_in_window.iter_mut().enumerate() {
-                    *n += u64::from(c.windows >> i & 1);
-                }
+            let c = self.calls.get(l.call);
+            match l.state {
+                LegState::Queued => queued.add(c.measured, c.windows),
+                LegState::Backoff => backoff.add(c.measured, c.windows),
+                LegState::Ringing | LegState::Talking => {}
             }
         }
         for (_, c) in self.calls.iter_live() {
@@ -592,7 +601,7 @@ impl<'a> Model<'a> {
         let queue_live: u64 = self.carriers.iter().map(|c| c.queue_live).sum();
         assert_eq!(
             (queue_live, self.queued_total),
-            (queued_all, queued_all),
+            (queued.all, queued.all),
             "leg balance: carrier queue counts and the queue level equal the queued legs"
         );
         let channels: u64 = self.carriers.iter().map(|c| c.channels.in_use()).sum();
@@ -600,27 +609,60 @@ impl<'a> Model<'a> {
             self.channels_total, channels,
             "channel balance: the channel level equals the channels in use"
         );
-        let balanced = |c: &Counts, still_queued: u64| {
-            c.legs_requested
+        // Every attempt (a request or a retry) is dialled, refused or withdrawn, or still
+        // queued; every rejection is retried, given up, dropped with its call, or waits.
+        let balanced = |c: &Counts, still_queued: u64, in_backoff: u64| {
+            c.legs_requested + c.legs_retried
                 == c.legs_dialed
                     + c.legs_rejected
                     + c.legs_queue_full
                     + c.legs_queue_timeout
                     + c.legs_cancelled_queued
                     + still_queued
+                && c.legs_rejected
+                    == c.legs_retried + c.legs_gave_up + c.legs_cancelled_backoff + in_backoff
         };
         assert!(
-            balanced(&self.obs.counts, queued_measured),
-            "leg balance: requested == dialled + rejected + queue full + queue timeout + \
-             cancelled while queued + still queued ({:?}, {queued_measured} still queued)",
-            self.obs.counts
+            balanced(&self.obs.counts, queued.measured, backoff.measured),
+            "leg balance: requested + retried == dialled + rejected + queue full + queue timeout + \
+             cancelled while queued + still queued, and rejected == retried + gave up + \
+             cancelled in backoff + in backoff ({:?}, {} still queued, {} in backoff)",
+            self.obs.counts,
+            queued.measured,
+            backoff.measured
         );
-        for (w, q) in self.obs.windows.iter().zip(queued_in_window) {
+        for (i, w) in self.obs.windows.iter().enumerate() {
             assert!(
-                balanced(&w.counts, q),
-                "leg balance of a window ({:?}, {q} still queued)",
-                w.counts
+                balanced(&w.counts, queued.windows[i], backoff.windows[i]),
+                "leg balance of a window ({:?}, {} still queued, {} in backoff)",
+                w.counts,
+                queued.windows[i],
+                backoff.windows[i]
             );
+        }
+    }
+}
+
+/// Legs counted for the end-of-run balance: of measured calls, of all calls, per window.
+struct LegTally {
+    measured: u64,
+    all: u64,
+    windows: Vec<u64>,
+}
+
+impl LegTally {
+    fn new(windows: usize) -> Self {
+        LegTally {
+            measured: 0,
+            all: 0,
+            windows: vec![0; windows],
+        }
+    }
+    fn add(&mut self, measured: bool, mask: u32) {
+        self.all += 1;
+        self.measured += u64::from(measured);
+        for (i, n) in self.windows.iter_mut().enumerate() {
+            *n += u64::from(mask >> i & 1);
         }
     }
 }
@@ -698,6 +740,8 @@ pub fn profile_stream(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_legs;
 
 /// Applies `f` to the windows whose bit is set in `mask` (nothing, cheaply, when it is 0).
 #[inline]

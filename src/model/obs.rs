@@ -83,6 +83,16 @@ counts! {
     legs_cancelled_queued,
     /// Ringing legs hung up because another leg answered or the caller left.
     legs_cancelled_ringing,
+    /// Of `legs_dialed`, legs whose call no longer needed them (answered elsewhere or
+    /// abandoned) while they were queued, dialled anyway by a carrier that cannot withdraw
+    /// them (`cancel_queued = "dial_and_hang_up"`) and hung up at once: wasted dials.
+    legs_dialed_wasted,
+    /// Retries of legs a carrier rejected (attempts after the first; carrier `retries`).
+    legs_retried,
+    /// Legs that failed because their last allowed attempt was rejected.
+    legs_gave_up,
+    /// Rejected legs dropped while waiting for their retry because their call ended.
+    legs_cancelled_backoff,
 }
 
 impl Counts {

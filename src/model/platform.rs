@@ -559,16 +559,13 @@ impl Model<'_> {
         let c = self.calls.get_mut(call.id);
         c.stage_queued = false;
         let client = &self.sources[c.source as usize].behaviour.client;
-        if u32::from(c.tries) < client.retries {
+        if u32::from(c.tries) < client.retry.retries {
             c.tries += 1;
             c.try_gen.bump();
             let (tries, try_gen, seed) = (c.tries, c.try_gen, c.seed);
-            let base =
-                client
-                    .backoff
-                    .sample(&mut call_rng(seed, CallDraw::Backoff, u64::from(tries)));
-            let wait = SimDuration::from_secs_f64(
-                base.as_secs_f64() * client.backoff_multiplier.powi(tries as i32 - 1),
+            let wait = client.retry.wait(
+                u32::from(tries),
+                &mut call_rng(seed, CallDraw::Backoff, u64::from(tries)),
             );
             self.tally(now, call.id, |x| x.retries += 1);
             self.sched

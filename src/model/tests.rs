@@ -401,7 +401,14 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let channels = channels.map(|c| format!("channels = {c}\n")).unwrap_or_default();
-        let over = if reject { "over_limit = \"reject\"\n" } else { "max_queue_wait = \"40s\"\n" };
+        // Half the cases use the carrier's leg settings (retries of rejected legs, or queued
+        // legs that cannot be withdrawn); the balance below covers both.
+        let over = match (reject, seed % 2 == 0) {
+            (true, false) => "over_limit = \"reject\"\n",
+            (true, true) => "over_limit = \"reject\"\nretries = 2\nbackoff = \"2s\"\n",
+            (false, false) => "max_queue_wait = \"40s\"\n",
+            (false, true) => "max_queue_wait = \"40s\"\ncancel_queued = \"dial_and_hang_up\"\n",
+        };
         let patience = patience_s.map(|p| format!("patience = {{ dist = \"exponential\", mean = \"{p}s\" }}\n")).unwrap_or_default();
         let mode = if sequential { "sequential" } else { "simulcall" };
         let redial = if redial { "[sources.s.redial]\nprobability = 0.5\ndelay = \"20s\"\nafter = [\"abandoned\", \"failed\", \"no_answer\"]\n" } else { "" };
@@ -422,9 +429,10 @@ proptest! {
         prop_assert_eq!(c.unfinished, 0);
         prop_assert_eq!(calls.len() as u64, c.offered);
         prop_assert_eq!(
-            c.legs_requested,
+            c.legs_requested + c.legs_retried,
             c.legs_dialed + c.legs_rejected + c.legs_queue_full + c.legs_queue_timeout + c.legs_cancelled_queued
         );
+        prop_assert_eq!(c.legs_rejected, c.legs_retried + c.legs_gave_up + c.legs_cancelled_backoff);
         let tl: u64 = obs.timeline.rows.iter().map(|r| r.counts.offered).sum();
         prop_assert_eq!(tl, c.offered);
     }

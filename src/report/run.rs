@@ -332,6 +332,20 @@ fn carrier_charts(
     let p99 = s("dial_delay_ms_p99")?;
     let queued = any_positive(&queue) || any_positive(&p99);
     let mut rate = vec![line("legs dialled per second", legs, 1.0 / g.interval_s, 0)];
+    // The carrier settings' counters, in scenarios that use them (metrics::shown).
+    for (name, label, colour) in [
+        ("legs_dialed_wasted", "of which wasted (call had ended)", 3),
+        ("legs_rejected", "attempts rejected per second", 4),
+        ("legs_retried", "retries per second", 1),
+    ] {
+        let optional = name != "legs_rejected" || tl.header.iter().any(|h| h == "legs_retried");
+        if optional && tl.header.iter().any(|h| h == name) {
+            let x = s(name)?;
+            if any_positive(&x) {
+                rate.push(line(label, &x, 1.0 / g.interval_s, colour));
+            }
+        }
+    }
     let steps = info.and_then(Info::rate_steps);
     if let Some(steps) = &steps {
         rate.push(Line {

@@ -459,6 +459,10 @@ const CARRIER_KEYS: &[&str] = &[
     "queue_capacity",
     "max_queue_wait",
     "reject_code",
+    "cancel_queued",
+    "retries",
+    "backoff",
+    "backoff_multiplier",
     "description",
 ];
 
@@ -545,19 +549,26 @@ fn build_carrier_rest(o: &Obj, name: &str, limiter: LimiterSpec) -> Result<Carri
         .unwrap_or("queue")
     {
         "queue" => {
-            if o.has("reject_code") {
-                return Err(o.err(
-                    "reject_code",
-                    "`reject_code` applies only with over_limit = \"reject\"",
-                ));
+            for k in ["reject_code", "retries", "backoff", "backoff_multiplier"] {
+                if o.has(k) {
+                    return Err(o.err(k, format!("`{k}` applies only with over_limit = \"reject\" (a queued leg is never rejected, so never retried)")));
+                }
             }
+            let cancel = match o
+                .choice_opt("cancel_queued", schema::CANCEL_QUEUED)?
+                .unwrap_or("withdraw")
+            {
+                "withdraw" => CancelQueued::Withdraw,
+                _ => CancelQueued::DialAndHangUp,
+            };
             OverLimit::Queue {
                 capacity: o.u64_opt("queue_capacity")?,
                 max_wait: positive_dur_key(o, "max_queue_wait")?,
+                cancel,
             }
         }
         _ => {
-            for k in ["queue_capacity", "max_queue_wait"] {
+            for k in ["queue_capacity", "max_queue_wait", "cancel_queued"] {
                 if o.has(k) {
                     return Err(o.err(k, format!("`{k}` applies only with over_limit = \"queue\"")));
                 }
@@ -572,6 +583,12 @@ fn build_carrier_rest(o: &Obj, name: &str, limiter: LimiterSpec) -> Result<Carri
             OverLimit::Reject { code: code as u16 }
         }
     };
+    let leg_retry = match over_limit {
+        // Kept with `retries = 0` too when the key is written: the scenario then reports the
+        // retry counters (a variant without retries compares with one that has them).
+        OverLimit::Reject { .. } => Some(platform::build_retry(o)?).filter(|_| o.has("retries")),
+        OverLimit::Queue { .. } => None,
+    };
     o.finish(CARRIER_KEYS)?;
     Ok(CarrierConfig {
         name: name.to_string(),
@@ -580,6 +597,7 @@ fn build_carrier_rest(o: &Obj, name: &str, limiter: LimiterSpec) -> Result<Carri
         count_each_leg,
         count_backup_legs,
         over_limit,
+        leg_retry,
     })
 }
 

@@ -388,21 +388,7 @@ pub fn build_client(o: &Obj, source: &str, stage_names: &[String]) -> Result<Cli
         ));
     }
     let timeout = positive_dur_key(o, "timeout")?;
-    let retries = o.u64_opt("retries")?.unwrap_or(0);
-    if retries > 100 {
-        return Err(o.err(
-            "retries",
-            format!("{retries} retries is more than the 100 allowed"),
-        ));
-    }
-    let backoff = dist_key(o, "backoff")?.unwrap_or(DurationDist::Fixed(SimDuration::from_secs(1)));
-    let backoff_multiplier = o.f64_opt("backoff_multiplier")?.unwrap_or(2.0);
-    if !(1.0..=10.0).contains(&backoff_multiplier) {
-        return Err(o.err(
-            "backoff_multiplier",
-            format!("expected a factor between 1 and 10, found {backoff_multiplier}"),
-        ));
-    }
+    let retry = build_retry(o)?;
     Ok(ClientConfig {
         kind,
         tenant,
@@ -410,8 +396,34 @@ pub fn build_client(o: &Obj, source: &str, stage_names: &[String]) -> Result<Cli
         accounts: accounts as u32,
         stages,
         timeout,
-        retries: retries as u32,
-        backoff,
-        backoff_multiplier,
+        retry,
     })
+}
+
+/// `retries`, `backoff` and `backoff_multiplier` of `o`: a platform client's (in
+/// `[sources.NAME]`) or the retries of legs a carrier rejected (in `[carriers.NAME]`).
+pub fn build_retry(o: &Obj) -> Result<RetryPolicy> {
+    let retries = o.u64_opt("retries")?.unwrap_or(0);
+    if retries > 100 {
+        return Err(o.err(
+            "retries",
+            format!("{retries} retries is more than the 100 allowed"),
+        ));
+    }
+    let mut policy = RetryPolicy::none();
+    policy.retries = retries as u32;
+    if let Some(b) = dist_key(o, "backoff")? {
+        policy.backoff = b;
+    }
+    policy.backoff_multiplier = o.f64_opt("backoff_multiplier")?.unwrap_or(2.0);
+    if !(1.0..=10.0).contains(&policy.backoff_multiplier) {
+        return Err(o.err(
+            "backoff_multiplier",
+            format!(
+                "expected a factor between 1 and 10, found {}",
+                policy.backoff_multiplier
+            ),
+        ));
+    }
+    Ok(policy)
 }

@@ -285,6 +285,9 @@ pub static LEVER: Def = Def {
     ],
 };
 
+/// `cancel_queued`: what becomes of a queued leg its call no longer needs.
+pub const CANCEL_QUEUED: &[&str] = &["withdraw", "dial_and_hang_up"];
+
 pub static CARRIER: Def = Def {
     id: "carrier",
     title: "[carriers.NAME]",
@@ -361,6 +364,30 @@ pub static CARRIER: Def = Def {
             int(100, Some(699)),
             "503",
             "reject only: SIP/HTTP code of rejected legs.",
+        ),
+        k(
+            "cancel_queued",
+            Ty::Choice(CANCEL_QUEUED),
+            "\"withdraw\"",
+            "queue only: a queued leg whose call no longer needs it leaves the queue (withdraw) or is dialled when its turn comes and hung up at once (dial_and_hang_up).",
+        ),
+        k(
+            "retries",
+            int(0, Some(100)),
+            "0",
+            "reject only: the platform retries a rejected leg this many times.",
+        ),
+        k(
+            "backoff",
+            Ty::Dist,
+            "\"1s\"",
+            "reject only: base wait before a leg's retry.",
+        ),
+        k(
+            "backoff_multiplier",
+            num(Some(1.0), false, Some(10.0)),
+            "2.0",
+            "reject only: wait before retry k = backoff x multiplier^(k-1).",
         ),
         INFO,
     ],

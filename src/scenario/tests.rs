@@ -218,3 +218,100 @@ fn levers_name_known_keys_with_ranges() {
     let e = bad("\"sources.callers.flow\" = {}");
     assert!(e.contains("holds a table"), "{e}");
 }
+
+#[test]
+fn carrier_cancel_queued_and_leg_retries_are_checked() {
+    // Line 7 is `burst = 2` in [carriers.main]; the new key replaces it.
+    contains_all(
+        &err_of("burst = 2", "burst = 2\ncancel_queued = \"hang_up\""),
+        &[
+            "case.toml:8:",
+            "key `carriers.main.cancel_queued`",
+            "withdraw",
+            "dial_and_hang_up",
+        ],
+    );
+    contains_all(
+        &err_of(
+            "burst = 2",
+            "burst = 2\nover_limit = \"reject\"\ncancel_queued = \"withdraw\"",
+        ),
+        &[
+            "case.toml:9:",
+            "key `carriers.main.cancel_queued`",
+            "applies only with over_limit = \"queue\"",
+        ],
+    );
+    contains_all(
+        &err_of("burst = 2", "burst = 2\nretries = 3"),
+        &[
+            "case.toml:8:",
+            "key `carriers.main.retries`",
+            "applies only with over_limit = \"reject\"",
+        ],
+    );
+    contains_all(
+        &err_of(
+            "burst = 2",
+            "burst = 2\nover_limit = \"reject\"\nretries = 101",
+        ),
+        &[
+            "case.toml:9:",
+            "key `carriers.main.retries`",
+            "more than the 100 allowed",
+        ],
+    );
+    contains_all(
+        &err_of(
+            "burst = 2",
+            "burst = 2\nover_limit = \"reject\"\nretries = 2\nbackoff_multiplier = 0.5",
+        ),
+        &[
+            "case.toml:10:",
+            "key `carriers.main.backoff_multiplier`",
+            "between 1 and 10, found 0.5",
+        ],
+    );
+    contains_all(
+        &err_of(
+            "burst = 2",
+            "burst = 2\nover_limit = \"reject\"\nretries = 2\nbackoff = \"-1s\"",
+        ),
+        &["case.toml:10:", "key `carriers.main.backoff`"],
+    );
+    let ok = VALID.replacen(
+        "burst = 2",
+        "burst = 2\nover_limit = \"reject\"\nretries = 3\nbackoff = \"1s\"",
+        1,
+    );
+    let sc = load_text(&ok, None, &[]).unwrap();
+    let r = sc.model.carriers[0].leg_retry.as_ref().expect("retries");
+    assert_eq!((r.retries, r.backoff_multiplier), (3, 2.0));
+    let ok = VALID.replacen(
+        "burst = 2",
+        "burst = 2\ncancel_queued = \"dial_and_hang_up\"",
+        1,
+    );
+    let sc = load_text(&ok, None, &[]).unwrap();
+    assert!(sc.model.carriers[0].dials_cancelled_legs());
+    // The default withdraws, and a scenario without the settings reports neither metric.
+    let sc = load_text(VALID, None, &[]).unwrap();
+    assert!(!sc.model.carriers[0].dials_cancelled_legs());
+    assert!(sc.model.carriers[0].leg_retry.is_none());
+    let cols: Vec<String> = crate::metrics::columns(&sc.model)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(!cols
+        .iter()
+        .any(|c| c == "legs_dialed_wasted" || c == "legs_retried"));
+    // A variant or a change that turns a setting on brings its columns.
+    let sc = load_text(
+        VALID,
+        None,
+        &["carriers.main.cancel_queued=dial_and_hang_up"],
+    )
+    .unwrap();
+    assert!(crate::metrics::shown("legs_dialed_wasted", &sc.model));
+    assert!(!crate::metrics::shown("legs_retried", &sc.model));
+}
