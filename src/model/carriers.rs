@@ -228,7 +228,7 @@ impl Model<'_> {
                 self.obs.pdd.record(pdd);
             }
             for_each_window(&mut self.obs.windows, c.windows, |w| w.pdd.record(pdd));
-            if self.obs.timeline.keep {
+            if self.obs.timeline.on {
                 self.obs.timeline.at(now, self.backup_on);
                 self.obs.timeline.record_pdd(pdd);
             }
@@ -355,7 +355,7 @@ impl Model<'_> {
                 .checked_sub(1)
                 .expect("the queue level went below zero");
         }
-        if !self.obs.timeline.keep {
+        if !self.obs.timeline.on {
             return;
         }
         self.obs.timeline.at(now, self.backup_on);
@@ -373,7 +373,7 @@ impl Model<'_> {
                 .checked_sub(1)
                 .expect("the channel level went below zero");
         }
-        if !self.obs.timeline.keep {
+        if !self.obs.timeline.on {
             return;
         }
         self.obs.timeline.at(now, self.backup_on);

@@ -4,6 +4,7 @@
 //! The only module besides `cli`/`export` that touches files (the scenario, traces, empirical
 //! distributions). Depends on model config types, dist, limiter specs and time parsing.
 
+pub mod alerts;
 pub mod levers;
 pub mod platform;
 pub mod reader;
@@ -367,6 +368,7 @@ const TOP_KEYS: &[&str] = &[
     "dependencies",
     "windows",
     "levers",
+    "alerts",
 ];
 
 /// The top-level keys that are plain values: the run's name, seed, clock and limits.
@@ -431,6 +433,7 @@ fn build(
     let changes = build_changes(ctx, &top, doc, &names, h.start)?;
     let windows = build_windows(&top, h.start, h.end.plus(h.drain))?;
     let levers = levers::build_levers(&top)?;
+    let alerts = alerts::build_alerts(&top, h.interval)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -447,6 +450,7 @@ fn build(
         dependencies,
         changes,
         windows,
+        alerts,
     };
     Ok(Scenario {
         name: h.name,
