@@ -115,6 +115,12 @@ fn metric_index(name: &str) -> std::result::Result<usize, String> {
         .iter()
         .filter(|d| d.per_window())
         .find(|d| crate::scenario::reader::close(name, d.name))
+        .or_else(|| {
+            // `dial_delay_p95` for `dial_delay_ms_p95`: the unit left out.
+            r.iter()
+                .filter(|d| d.per_window())
+                .find(|d| d.name.replace("_ms_", "_").replace("_s_", "_") == name)
+        })
         .map(|d| format!(" (did you mean `{}`?)", d.name))
         .unwrap_or_default();
     let why = if name.contains('@') {
@@ -157,4 +163,154 @@ fn intervals(d: SimDuration, interval: SimDuration) -> std::result::Result<u32, 
         .ok_or_else(|| {
             format!("`{d}` spans more than 100000 timeline intervals ({interval}); expected a shorter span")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::alerts::Op;
+    use std::path::Path;
+
+    const BASE: &str = r#"start = "09:00"
+end = "09:10"
+timeline_interval = "1m"
+
+[carriers.main]
+rate = "2/s"
+
+[sources.callers]
+rate = "1/s"
+
+[[alerts]]
+name = "slow"
+metric = "dial_delay_ms_p95"
+op = ">"
+threshold = 5000
+for = "5m"
+"#;
+
+    /// Loads `BASE` with `from` replaced by `to` (line 11 is `[[alerts]]`).
+    fn load(from: &str, to: &str) -> Result<crate::scenario::Scenario, String> {
+        assert!(BASE.contains(from), "BASE has no `{from}`");
+        crate::scenario::load_str(
+            Path::new("case.toml"),
+            &BASE.replacen(from, to, 1),
+            None,
+            &[],
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn err(from: &str, to: &str, parts: &[&str]) {
+        let e = load(from, to).expect_err("accepted");
+        for p in parts {
+            assert!(e.contains(p), "`{p}` not in: {e}");
+        }
+    }
+
+    #[test]
+    fn a_rule_is_read_as_written() {
+        let sc = load("for = \"5m\"", "for = \"5m\"\nchange_over = \"3m\"").unwrap();
+        let r = &sc.model.alerts[0];
+        assert_eq!(r.name, "slow");
+        assert_eq!(r.metric_name(), "dial_delay_ms_p95");
+        assert_eq!(r.op, Op::Gt);
+        assert_eq!(r.threshold, 5000.0);
+        assert_eq!(r.hold.as_ns(), 300_000_000_000);
+        assert_eq!(r.change_intervals, Some(3));
+        let sc = load("for = \"5m\"\n", "").unwrap();
+        assert_eq!(sc.model.alerts[0].hold.as_ns(), 0);
+        assert_eq!(sc.model.alerts[0].change_intervals, None);
+    }
+
+    #[test]
+    fn bad_rules_name_file_line_key_and_expectation() {
+        err(
+            "\"dial_delay_ms_p95\"",
+            "\"dial_delay_p95\"",
+            &[
+                "case.toml:13",
+                "alerts[0].metric",
+                "did you mean `dial_delay_ms_p95`",
+            ],
+        );
+        err(
+            "\"dial_delay_ms_p95\"",
+            "\"backup_on_s\"",
+            &[
+                "alerts[0].metric",
+                "whole run",
+                "no value per timeline interval",
+            ],
+        );
+        err(
+            "\"dial_delay_ms_p95\"",
+            "\"abandon_ratio@peak\"",
+            &["alerts[0].metric", "leave out `@WINDOW`"],
+        );
+        err(
+            "op = \">\"",
+            "op = \"=>\"",
+            &[
+                "case.toml:14",
+                "alerts[0].op",
+                "expected one of: >, >=, <, <=",
+            ],
+        );
+        err("op = \">\"\n", "", &["alerts[0]", "missing key `op`"]);
+        err(
+            "threshold = 5000",
+            "threshold = \"5s\"",
+            &[
+                "case.toml:15",
+                "alerts[0].threshold",
+                "expected a finite number",
+            ],
+        );
+        err("threshold = 5000\n", "", &["missing key `threshold`"]);
+        err(
+            "for = \"5m\"",
+            "for = 5",
+            &["case.toml:16", "alerts[0].for", "duration string"],
+        );
+        err(
+            "for = \"5m\"",
+            "for = \"5m\"\nchange_over = \"90s\"",
+            &[
+                "alerts[0].change_over",
+                "not a whole number of timeline intervals (1m)",
+            ],
+        );
+        err(
+            "for = \"5m\"",
+            "fro = \"5m\"",
+            &["alerts[0].fro", "did you mean `for`"],
+        );
+        err(
+            "name = \"slow\"",
+            "name = \"a [b]\"",
+            &["alerts[0].name", "may not"],
+        );
+        err("name = \"slow\"\n", "", &["missing key `name`"]);
+    }
+
+    #[test]
+    fn names_are_unique_and_entries_are_tables() {
+        let twice = format!("{BASE}\n[[alerts]]\nname = \"slow\"\nmetric = \"abandon_ratio\"\nop = \">\"\nthreshold = 0.1\n");
+        let e = crate::scenario::load_str(Path::new("case.toml"), &twice, None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("alerts[1].name") && e.contains("must be unique"),
+            "{e}"
+        );
+        let e = crate::scenario::load_str(
+            Path::new("case.toml"),
+            &BASE.replace("[[alerts]]", "alerts = [1]\n[[x]]"),
+            None,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.is_empty());
+    }
 }
