@@ -84,3 +84,24 @@ fn compare_reports_time_to_detect_with_the_fired_count() {
         "{csv}"
     );
 }
+
+#[test]
+fn the_report_lists_first_firings_and_marks_them_on_the_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    callsim(&["run", TINY, "--variant", "base", "--out", o]);
+    callsim(&["report", o, "--no-timestamp"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("alert `traffic` first fired (in 3/3 replications)"),
+        "no alert row in the headline table"
+    );
+    assert!(html.contains("10:03:00"), "no first-firing time");
+    assert!(html.contains("alert `rejections` first fired (in 0/3 replications)"));
+    let svg = std::fs::read_to_string(out.join("charts/calls.svg")).unwrap();
+    assert!(
+        svg.contains("10:03 alert `traffic` fires (mean)"),
+        "no marker"
+    );
+}
