@@ -25,13 +25,14 @@ pub struct Config {
 
 impl Config {
     /// The metric names of this configuration's units: registry columns (with windows), then
-    /// per-tenant and per-stage metrics.
+    /// per-tenant and per-stage metrics, then each alert rule's values (`alerts::VALUE_KINDS`).
     pub fn names(&self) -> Vec<String> {
         let mut n: Vec<String> = columns(&self.scenario.model)
             .into_iter()
             .map(|c| c.name)
             .collect();
         n.extend(detail_names(&self.scenario.model));
+        n.extend(crate::alerts::value_names(&self.scenario.model.alerts));
         n
     }
 }
@@ -180,6 +181,8 @@ pub fn evaluate(
                         .into_iter()
                         .map(|x| x.1),
                 );
+                let m = &cfg.scenario.model;
+                v.extend(crate::alerts::values(&m.alerts, m.start, &r.obs));
                 bar.inc(1);
                 Ok(UnitValues {
                     unit: *u,

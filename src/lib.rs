@@ -1,6 +1,7 @@
 //! callsim: a deterministic discrete-event simulator of telephony platforms under carrier rate
 //! limits. See ARCHITECTURE.md for the module map, data flow and invariants.
 
+pub mod alerts;
 pub mod analytic;
 pub mod batch;
 pub mod budget;

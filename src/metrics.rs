@@ -283,6 +283,12 @@ pub fn count_fields(c: &Counts, m: &ModelConfig) -> Vec<(&'static str, u64)> {
     v
 }
 
+/// The value of registry metric `def` over call-level observations (a window's, or one timeline
+/// interval's for an alert rule); NaN for a metric that exists only for the whole run.
+pub fn value_of_calls(def: usize, c: &CallStats) -> f64 {
+    registry()[def].of_calls(c)
+}
+
 /// Index of the registry metric called `name`.
 pub fn index_of(name: &str) -> Option<usize> {
     registry().iter().position(|d| d.name == name)

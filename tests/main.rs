@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see STYLE.md).
 
+mod alerts;
 mod callrail;
 mod cli;
 mod deploy;

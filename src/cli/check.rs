@@ -117,6 +117,14 @@ pub fn describe(sc: &Scenario) -> String {
     for ch in &m.changes {
         s += &format!("  change at {}\n", ch.label);
     }
+    for r in &m.alerts {
+        s += &format!(
+            "  alert `{}`: {}, on each {} interval\n",
+            r.name,
+            r.describe(m.interval),
+            m.interval
+        );
+    }
     s
 }
 

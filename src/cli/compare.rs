@@ -120,6 +120,13 @@ pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
             }
         }
     }
+    for c in &configs {
+        for n in crate::alerts::value_names(&c.scenario.model.alerts) {
+            if !rows.contains(&n) {
+                rows.push(n);
+            }
+        }
+    }
     Ok(CompareJob {
         settings,
         seed: base.seed,
@@ -184,7 +191,11 @@ pub fn render(
     );
     let mut rows_csv: Vec<Vec<String>> = Vec::new();
     for m in &job.rows {
-        crate::sayln!("{m}");
+        // Alert values get their own section (time to detect), below.
+        let show = !m.starts_with("alert_");
+        if show {
+            crate::sayln!("{m}");
+        }
         let basev = col(0, m);
         for (vi, v) in labels.iter().enumerate() {
             let vals = col(vi, m);
@@ -206,7 +217,9 @@ pub fn render(
                     fmt_num(d.high())
                 );
             }
-            crate::sayln!("{line}");
+            if show {
+                crate::sayln!("{line}");
+            }
             let diff = |x: f64| if vi > 0 { num(x) } else { "0".into() };
             rows_csv.push(vec![
                 m.clone(),
@@ -222,6 +235,7 @@ pub fn render(
             ]);
         }
     }
+    crate::cli::say(&time_to_detect(job, &labels, &col));
     let Some(out) = &a.out else {
         return Ok(());
     };
@@ -240,6 +254,69 @@ pub fn render(
     f.commit().map_err(CliError::failure)?;
     crate::sayln!("wrote compare.csv in {}", out.display());
     Ok(())
+}
+
+/// Per alert rule and variant: in how many replications it fired, and the time to detect
+/// (seconds from the start to its first firing; clock time) with its 95% CI over the
+/// replications where it fired; for later variants, the paired difference from the first over
+/// the replications where both fired. Replications where it never fired are censored: left out
+/// of the mean and counted in `fired k/n`.
+fn time_to_detect(
+    job: &CompareJob,
+    labels: &[&str],
+    col: &dyn Fn(usize, &str) -> Vec<f64>,
+) -> String {
+    let mut rules: Vec<&crate::alerts::AlertRule> = Vec::new();
+    for c in &job.configs {
+        for r in &c.scenario.model.alerts {
+            if !rules.iter().any(|x| x.name == r.name) {
+                rules.push(r);
+            }
+        }
+    }
+    if rules.is_empty() {
+        return String::new();
+    }
+    let start = job.configs[0].scenario.model.start;
+    let interval = job.configs[0].scenario.model.interval;
+    let width = labels.iter().map(|l| l.len()).max().unwrap_or(8).max(8);
+    let mut s = String::from("time to detect: first firing of each alert rule, seconds from the start (clock time), mean [95% CI] over the replications where it fired; never-fired replications are left out and counted\n");
+    for r in rules {
+        s += &format!("{}  ({})\n", r.name, r.describe(interval));
+        let key = format!("alert_first_fired_s[{}]", r.name);
+        let base = col(0, &key);
+        for (vi, v) in labels.iter().enumerate() {
+            let fired = col(vi, &format!("alert_fired[{}]", r.name));
+            let n_fired = fired.iter().filter(|x| **x == 1.0).count();
+            let vals = col(vi, &key);
+            let e = estimate(&vals, 0.95);
+            s += &format!("  {v:<width$} fired {n_fired}/{}", fired.len());
+            if n_fired > 0 {
+                s += &format!(
+                    "  {} [{}, {}] s  ({} [{}, {}])",
+                    fmt_num(e.mean),
+                    fmt_num(e.low()),
+                    fmt_num(e.high()),
+                    super::run::offset_clock(start, e.mean),
+                    super::run::offset_clock(start, e.low()),
+                    super::run::offset_clock(start, e.high())
+                );
+            }
+            let d = paired_difference(&base, &vals, 0.95);
+            if vi > 0 && d.n > 0 {
+                let sign = if d.mean > 0.0 { "+" } else { "" };
+                s += &format!(
+                    "   diff {sign}{} [{}, {}] s over {} replications where both fired",
+                    fmt_num(d.mean),
+                    fmt_num(d.low()),
+                    fmt_num(d.high()),
+                    d.n
+                );
+            }
+            s += "\n";
+        }
+    }
+    s
 }
 
 fn write_compare_csv(f: &mut OutputFiles, rows: &[Vec<String>]) -> Result<(), CliError> {

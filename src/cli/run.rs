@@ -127,6 +127,11 @@ fn run_reduced(
             .map_err(CliError::failure)?;
         let mut values = crate::metrics::values(&cols, &r.obs);
         values.extend(detail_metrics(&r.obs, &sc.model).into_iter().map(|x| x.1));
+        values.extend(crate::alerts::values(
+            &sc.model.alerts,
+            sc.model.start,
+            &r.obs,
+        ));
         Ok(RepRecord {
             replication: r.replication,
             values,
@@ -243,6 +248,9 @@ impl Parts {
                 variant,
             )?;
         }
+        if !m.alerts.is_empty() {
+            crate::export::write_alerts(part("alerts.csv")?, one, m, variant)?;
+        }
         Ok(())
     }
 
@@ -299,6 +307,9 @@ pub fn row_files(sc: &Scenario, calls_csv: bool) -> Vec<&'static str> {
     }
     if !m.stages.is_empty() {
         v.extend(["stages.csv", "stages_timeline.csv"]);
+    }
+    if !m.alerts.is_empty() {
+        v.push("alerts.csv");
     }
     v
 }
@@ -580,6 +591,7 @@ pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String
             s += &summary_line(name, &col(name));
         }
     }
+    s += &alert_summary(sc, &col);
     let events: u64 = records.iter().map(|r| r.events).sum();
     let calls: u64 = records.iter().map(|r| r.offered).sum();
     let cpu_s: f64 = records.iter().map(|r| r.wall_s).sum();
@@ -589,6 +601,52 @@ pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String
         calls as f64 / cpu_s.max(1e-9) / 1e6
     );
     s
+}
+
+/// When each alert rule first fired: in how many replications, and the clock time (and
+/// seconds from the start) with its 95% CI over the replications where it fired.
+fn alert_summary(sc: &Scenario, col: &dyn Fn(&str) -> Vec<f64>) -> String {
+    let m = &sc.model;
+    if m.alerts.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "  alert rules: first firing (clock time, mean [95% CI] over the replications where it fired):\n",
+    );
+    for rule in &m.alerts {
+        let fired = col(&format!("alert_fired[{}]", rule.name));
+        let n_fired = fired.iter().filter(|x| **x == 1.0).count();
+        let at = estimate(&col(&format!("alert_first_fired_s[{}]", rule.name)), 0.95);
+        let firings = estimate(&col(&format!("alert_firings[{}]", rule.name)), 0.95);
+        s += &format!(
+            "    {}: {}\n      fired in {n_fired}/{} replications",
+            rule.name,
+            rule.describe(m.interval),
+            fired.len()
+        );
+        if n_fired > 0 {
+            s += &format!(
+                "; first at {} [{}, {}] ({} s after the start); firings per replication {}",
+                offset_clock(m.start, at.mean),
+                offset_clock(m.start, at.low()),
+                offset_clock(m.start, at.high()),
+                fmt_num(at.mean),
+                fmt_num(firings.mean)
+            );
+        }
+        s += "\n";
+    }
+    s
+}
+
+/// `start` plus `secs` as a clock time ("-" when undefined, e.g. a CI of one value).
+pub fn offset_clock(start: crate::time::SimTime, secs: f64) -> String {
+    if secs.is_nan() {
+        return "-".into();
+    }
+    start
+        .plus(crate::time::SimDuration::from_secs_f64(secs.max(0.0)))
+        .clock_hhmmss()
 }
 
 /// A number for the terminal: whole numbers as they are, 2 decimals from 1 up, 4 below 1, and

@@ -124,7 +124,8 @@ pub fn point_label(p: &[(String, String)]) -> String {
 /// The metrics to print: as asked (each checked, with a "did you mean"), or the defaults.
 pub fn chosen_metrics(asked: &[String], c: &Config) -> Result<Vec<String>, CliError> {
     let cols = crate::metrics::columns(&c.scenario.model);
-    let extra = crate::stats::detail_names(&c.scenario.model);
+    let mut extra = crate::stats::detail_names(&c.scenario.model);
+    extra.extend(crate::alerts::value_names(&c.scenario.model.alerts));
     if asked.is_empty() {
         let mut m: Vec<String> = ["connected", "abandon_ratio", "dial_delay_ms_p95"]
             .iter()

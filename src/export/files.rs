@@ -18,6 +18,7 @@ pub const OUTPUT_NAMES: &[&str] = &[
     "tenants_timeline.csv",
     "stages.csv",
     "stages_timeline.csv",
+    "alerts.csv",
     "compare.csv",
     "sweep.csv",
     "plan.csv",

@@ -1,4 +1,4 @@
-//! CSV outputs: `summary.csv`, `timeline.csv`, `calls.csv`, `compare.csv`. Tidy: one
+//! CSV outputs: `summary.csv`, `timeline.csv`, `calls.csv`, `alerts.csv`, `compare.csv`. Tidy: one
 //! observation per row, units last in column names; the headers are a contract documented in
 //! docs/outputs.md. Files are written under temporary names and renamed only when everything
 //! succeeded, so a failed run never leaves a half-written result file.
@@ -7,7 +7,9 @@ use crate::metrics::count_fields;
 use crate::metrics::{estimate_column, RepValues};
 use crate::model::{CallRecord, CallSink, Outcome};
 use crate::run::ReplicationResult;
+mod alerts;
 mod files;
+pub use alerts::write_alerts;
 pub use files::{install_signal_cleanup, OutputFiles, OUTPUT_NAMES};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};

@@ -296,6 +296,10 @@ impl Model<'_> {
         for_each_window(&mut self.obs.windows, windows, |w| {
             w.answer_wait.record(now.since(arrival))
         });
+        if self.obs.timeline.alerts.is_some() {
+            let _ = self.obs.timeline.at(now, self.backup_on);
+            self.obs.timeline.record_answer_wait(now.since(arrival));
+        }
         let talk = self.sources[source as usize]
             .behaviour
             .talk_time
@@ -334,6 +338,10 @@ impl Model<'_> {
         for_each_window(&mut self.obs.windows, windows, |w| {
             w.abandon_wait.record(waited)
         });
+        if self.obs.timeline.alerts.is_some() {
+            let _ = self.obs.timeline.at(now, self.backup_on);
+            self.obs.timeline.record_abandon_wait(waited);
+        }
         self.conclude(now, call, outcome);
     }
 
@@ -471,9 +479,9 @@ impl Model<'_> {
         let c = self.calls.get(call);
         let (measured, source, windows) = (c.measured, c.source as usize, c.windows);
         for_each_window(&mut self.obs.windows, windows, |w| f(&mut w.counts));
-        if self.obs.timeline.keep {
+        if self.obs.timeline.on {
             f(self.obs.timeline.at(now, self.backup_on));
-            if self.per_source_detail {
+            if self.per_source_detail && self.obs.timeline.keep {
                 let idx = self.obs.timeline.index_of(now);
                 f(self.obs.per_source[source].row(idx));
             }

@@ -313,7 +313,7 @@ impl Model<'_> {
                 self.obs.pdd.record(pdd);
             }
             for_each_window(&mut self.obs.windows, c.windows, |w| w.pdd.record(pdd));
-            if self.obs.timeline.keep {
+            if self.obs.timeline.on {
                 self.obs.timeline.at(now, self.backup_on);
                 self.obs.timeline.record_pdd(pdd);
             }
@@ -460,7 +460,7 @@ impl Model<'_> {
                 .checked_sub(1)
                 .expect("the queue level went below zero");
         }
-        if !self.obs.timeline.keep {
+        if !self.obs.timeline.on {
             return;
         }
         self.obs.timeline.at(now, self.backup_on);
@@ -478,7 +478,7 @@ impl Model<'_> {
                 .checked_sub(1)
                 .expect("the channel level went below zero");
         }
-        if !self.obs.timeline.keep {
+        if !self.obs.timeline.on {
             return;
         }
         self.obs.timeline.at(now, self.backup_on);

@@ -37,6 +37,8 @@ pub struct ModelConfig {
     /// Named clock windows (`[windows]`, `--window`): every call metric is also reported for
     /// the calls arriving in each. At most `MAX_WINDOWS`.
     pub windows: Vec<Window>,
+    /// Alert rules (`[[alerts]]`), evaluated on the timeline as each interval closes.
+    pub alerts: Vec<crate::alerts::AlertRule>,
 }
 
 /// Most named windows a scenario may have (a call carries one bit per window).

@@ -691,7 +691,8 @@ fn new_observations(cfg: &ModelConfig, keep_timeline: bool) -> Observations {
         pdd: DelayHist::default(),
         answer_wait: MeanAcc::default(),
         abandon_wait: MeanAcc::default(),
-        timeline: Timeline::new(cfg.start, cfg.interval, false, keep_timeline),
+        timeline: Timeline::new(cfg.start, cfg.interval, false, keep_timeline)
+            .with_alerts(&cfg.alerts),
         events: 0,
         stale_events: 0,
         pending_events_max: 0,

@@ -249,9 +249,17 @@ pub struct Timeline {
     accounts_blocked_max: u64,
     accounts_blocked_now: u64,
     backup_on: bool,
-    /// Off: nothing is recorded (nobody will read it); the model skips its timeline updates.
+    /// Store the rows (an output reads them); off: closed intervals are dropped.
     pub keep: bool,
+    /// Record anything at all: rows are kept or alert rules read the intervals. Off: the
+    /// model skips its timeline updates.
+    pub on: bool,
     pub rows: Vec<TimelineRow>,
+    /// The alert rules' streaming state, fed as each interval closes (None: no rules).
+    pub alerts: Option<crate::alerts::AlertEval>,
+    /// Waits of the open interval (alert rules on `answer_wait_s_mean`, `abandon_wait_s_mean`).
+    answer_wait: MeanAcc,
+    abandon_wait: MeanAcc,
 }
 
 impl Timeline {
@@ -273,8 +281,22 @@ impl Timeline {
             accounts_blocked_now: 0,
             backup_on,
             keep,
+            on: keep,
             rows: Vec::new(),
+            alerts: None,
+            answer_wait: MeanAcc::default(),
+            abandon_wait: MeanAcc::default(),
         }
+    }
+
+    /// Evaluates `rules` on every interval as it closes (the timeline records even when its
+    /// rows are not kept).
+    pub fn with_alerts(mut self, rules: &[crate::alerts::AlertRule]) -> Self {
+        if !rules.is_empty() {
+            self.alerts = Some(crate::alerts::AlertEval::new(rules));
+            self.on = true;
+        }
+        self
     }
 
     /// Closes every interval that ends at or before `now`; returns the counters of the open one.
@@ -292,7 +314,26 @@ impl Timeline {
     fn flush(&mut self, backup_on_next: bool) {
         self.dial.settle();
         self.pdd.settle();
+        if let Some(a) = self.alerts.as_mut() {
+            let end = SimTime(self.current_end);
+            a.observe(
+                end,
+                &CallStats {
+                    counts: &self.current,
+                    dial_delay: &self.dial,
+                    pdd: &self.pdd,
+                    answer_wait: &self.answer_wait,
+                    abandon_wait: &self.abandon_wait,
+                },
+            );
+            self.answer_wait = MeanAcc::default();
+            self.abandon_wait = MeanAcc::default();
+        }
         if !self.keep {
+            if self.on {
+                self.dial.reset();
+                self.pdd.reset();
+            }
             self.current = Counts::default();
             self.backup_on = backup_on_next;
             self.current_index += 1;
@@ -329,13 +370,25 @@ impl Timeline {
     }
 
     pub fn record_pdd(&mut self, pdd: SimDuration) {
-        if self.keep {
+        if self.on {
             self.pdd.record(pdd);
         }
     }
     pub fn record_dial(&mut self, delay: SimDuration) {
-        if self.keep {
+        if self.on {
             self.dial.record(delay);
+        }
+    }
+    /// A call answered after waiting `w` (only alert rules read it; call after `at`).
+    pub fn record_answer_wait(&mut self, w: SimDuration) {
+        if self.alerts.is_some() {
+            self.answer_wait.record(w);
+        }
+    }
+    /// A caller who hung up after `w` (only alert rules read it; call after `at`).
+    pub fn record_abandon_wait(&mut self, w: SimDuration) {
+        if self.alerts.is_some() {
+            self.abandon_wait.record(w);
         }
     }
     /// Legs now waiting in all carrier queues (call after `at`).

@@ -843,7 +843,7 @@ impl Model<'_> {
 
     fn accounts_level(&mut self, now: SimTime) {
         self.obs.accounts_blocked_max = self.obs.accounts_blocked_max.max(self.blocked_count);
-        if self.obs.timeline.keep {
+        if self.obs.timeline.on {
             self.obs.timeline.at(now, self.backup_on);
             self.obs.timeline.set_accounts_blocked(self.blocked_count);
         }

@@ -8,6 +8,7 @@
 //! same bytes.
 
 mod agg;
+mod alerts;
 pub mod charts;
 mod compare;
 mod html;

@@ -163,7 +163,10 @@ pub fn page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         .as_ref()
         .map_or(60.0, |i| i.config().interval.as_secs_f64());
     let grid = Grid::of(&tl, fallback)?;
-    let frame = frame(&tl, grid, info.as_ref(), man)?;
+    let mut frame = frame(&tl, grid, info.as_ref(), man)?;
+    let alerts = super::alerts::read(dir)?;
+    frame.markers.extend(super::alerts::markers(&alerts));
+    frame.markers.sort_by(|a, b| a.at.total_cmp(&b.at));
     if grid.per_point > 1 {
         page.notes.push(format!(
             "The timeline has more intervals than a chart can show legibly: each point is the mean of {} consecutive intervals.",
@@ -177,6 +180,7 @@ pub fn page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
             .push(platform_section(dir, &tl, &frame, info.as_ref())?);
     }
     page.headline = headline(&summary, dir)?;
+    page.headline.extend(super::alerts::headlines(&alerts));
     page.headline_caption = "Mean over replications [95% confidence interval]".into();
     meta_from_summary(&mut page, &summary, info.as_ref());
     Ok(page)
@@ -314,7 +318,7 @@ fn traffic_section(tl: &Table, f: &Frame, info: Option<&Info>) -> Result<Section
     };
     Ok(Section {
         heading: heading.into(),
-        text: format!("Lines are means over replications; bands are 95% confidence intervals. Blue shading: backup routing on; orange shading: named windows; dashed verticals: scheduled changes.{quiet}{}", f.marker_key()),
+        text: format!("Lines are means over replications; bands are 95% confidence intervals. Blue shading: backup routing on; orange shading: named windows; dashed verticals: scheduled changes and the mean first firing of alert rules.{quiet}{}", f.marker_key()),
         charts,
     })
 }

@@ -4,6 +4,7 @@
 //! The only module besides `cli`/`export` that touches files (the scenario, traces, empirical
 //! distributions). Depends on model config types, dist, limiter specs and time parsing.
 
+pub mod alerts;
 mod changes;
 pub mod levers;
 mod overrides;
@@ -187,6 +188,7 @@ fn build(
     let changes = build_changes(ctx, &top, doc, &names, h.start)?;
     let windows = build_windows(&top, h.start, h.end.plus(h.drain))?;
     let levers = levers::build_levers(&top)?;
+    let alerts = alerts::build_alerts(&top, h.interval)?;
     top.finish(TOP_KEYS)?;
 
     let model = ModelConfig {
@@ -203,6 +205,7 @@ fn build(
         dependencies,
         changes,
         windows,
+        alerts,
     };
     Ok(Scenario {
         name: h.name,

@@ -270,6 +270,49 @@ pub static ROOT: Def = Def {
             "carrier rates and bursts, legs, patience, rate_scale, backup policy",
             "Controls of `callsim serve`: \"KEY.PATH\" = { min, max, step, label }.",
         ),
+        k(
+            "alerts",
+            Ty::Array(&Ty::Table(&ALERT)),
+            "none",
+            "Alert rules over the timeline's metric stream, [[alerts]].",
+        ),
+    ],
+};
+
+pub static ALERT: Def = Def {
+    id: "alert",
+    title: "[[alerts]]",
+    docs: &["`[[alerts]]`"],
+    keys: &[
+        req("name", Ty::Str, "The rule's name in outputs (unique; no `[`, `]`)."),
+        req(
+            "metric",
+            Ty::Str,
+            "A registry metric that exists per window, computed over each timeline interval (e.g. dial_delay_ms_p95, abandon_ratio).",
+        ),
+        req(
+            "op",
+            Ty::Choice(&[">", ">=", "<", "<="]),
+            "How the value (or its change) is compared with the threshold.",
+        ),
+        req(
+            "threshold",
+            num(None, false, None),
+            "The threshold, in the metric's unit.",
+        ),
+        k(
+            "for",
+            Ty::Duration,
+            "\"0\"",
+            "How long the condition must hold before the rule fires.",
+        ),
+        k(
+            "change_over",
+            Ty::Duration,
+            "none",
+            "Compare the metric's change over this span (a multiple of timeline_interval) instead of its value.",
+        ),
+        INFO,
     ],
 };
 
@@ -1068,7 +1111,7 @@ pub static VALIDATION: Def = Def {
 };
 
 /// Every table definition, root first.
-pub fn defs() -> [&'static Def; 21] {
+pub fn defs() -> [&'static Def; 22] {
     [
         &ROOT,
         &CARRIER,
@@ -1091,6 +1134,7 @@ pub fn defs() -> [&'static Def; 21] {
         &CHANGE,
         &VALIDATION,
         &LEVER,
+        &ALERT,
     ]
 }
 
