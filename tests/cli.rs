@@ -1106,6 +1106,51 @@ fn check_describes_the_scenario_in_plain_words() {
 }
 
 #[test]
+fn flow_idioms_decide_a_call_at_the_first_or_the_last_dial() {
+    // docs/scenario.md, "Idioms": 3 simulcall legs through 10 dials/s with burst 1, calls far
+    // apart. Decided at the first dial: connected at arrival. Decided when all legs are dialled
+    // (two legs that never answer, then one that answers at once): connected 0.2 s later.
+    let tmp = TempDir::new().unwrap();
+    let head = "name = \"idiom\"\nseed = 1\nreplications = 2\nstart = \"00:00\"\nend = \"02:00\"\n\
+                [carriers.c]\nrate = \"10/s\"\nburst = 1\n\
+                [sources.s]\nrate = \"0.01/s\"\ntalk_time = \"1s\"\n\
+                [sources.s.flow]\nmode = \"simulcall\"\nlegs = 3\n";
+    let never = "[[sources.s.flow.destinations]]\nanswer_probability = 0\nring_timeout = \"1ms\"\n";
+    let at_once =
+        "[[sources.s.flow.destinations]]\nanswer_probability = 1\ntime_to_answer = \"0\"\n";
+    for (name, text, want) in [
+        ("first", format!("{head}{at_once}"), 0.0),
+        ("all", format!("{head}{never}{never}{at_once}"), 0.2),
+    ] {
+        let f = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&f, text).unwrap();
+        let out = tmp.path().join(name);
+        ok(&["run", s(&f), "-q", "--out", s(&out)]);
+        let mut r = csv::Reader::from_path(out.join("summary.csv")).unwrap();
+        let h = r.headers().unwrap().clone();
+        let (wait, offered, connected) = (
+            h.iter().position(|c| c == "answer_wait_s_mean").unwrap(),
+            h.iter().position(|c| c == "offered").unwrap(),
+            h.iter().position(|c| c == "connected").unwrap(),
+        );
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).take(2).collect();
+        for row in rows {
+            let w: f64 = row[wait].parse().unwrap();
+            // Each call connects exactly `want` s after it arrives, unless a call arrived
+            // while the previous one's legs were still being dialled (rare at 0.01/s).
+            assert!(
+                (w - want).abs() < 0.01,
+                "{name}: answer wait {w}, want {want}"
+            );
+            assert_eq!(
+                &row[offered], &row[connected],
+                "{name}: every call connects"
+            );
+        }
+    }
+}
+
+#[test]
 fn check_does_not_say_legs_count_against_a_carrier_without_a_limit() {
     let tmp = TempDir::new().unwrap();
     let text = std::fs::read_to_string(fixture("cli-small.toml"))
