@@ -18,11 +18,11 @@ impl CallSink for Collect {
     }
 }
 
-fn scenario(dir: &Path, text: &str) -> Scenario {
+pub(super) fn scenario(dir: &Path, text: &str) -> Scenario {
     load_str(&dir.join("t.toml"), text, None, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn run_sc(sc: &Scenario, seed: u64) -> (Observations, Vec<CallRecord>) {
+pub(super) fn run_sc(sc: &Scenario, seed: u64) -> (Observations, Vec<CallRecord>) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c2 = calls.clone();
     let sinks: Box<SinkFactory> = Box::new(move |_r| {
@@ -41,7 +41,7 @@ fn run_text(text: &str) -> (Observations, Vec<CallRecord>) {
 }
 
 /// A trace file with `n` arrivals at each of the given clock instants.
-fn trace(dir: &Path, rows: &[(&str, usize)]) -> String {
+pub(super) fn trace(dir: &Path, rows: &[(&str, usize)]) -> String {
     let p = dir.join("trace.csv");
     let mut f = std::fs::File::create(&p).unwrap();
     writeln!(f, "time").unwrap();

@@ -4,51 +4,10 @@
 //! scenarios, and a paired property against `withdraw`.
 
 use super::obs::Observations;
-use super::{CallRecord, CallSink};
-use crate::run::{run_one, SinkFactory};
-use crate::scenario::{load_str, Scenario};
+use super::tests::{run_sc, scenario, trace};
+use super::CallRecord;
 use proptest::prelude::*;
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-struct Collect(Arc<Mutex<Vec<CallRecord>>>);
-impl CallSink for Collect {
-    fn record(&mut self, rec: &CallRecord) {
-        self.0.lock().unwrap().push(rec.clone());
-    }
-}
-
-fn scenario(dir: &Path, text: &str) -> Scenario {
-    load_str(&dir.join("t.toml"), text, None, &[]).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn run_sc(sc: &Scenario, seed: u64) -> (Observations, Vec<CallRecord>) {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let c2 = calls.clone();
-    let sinks: Box<SinkFactory> = Box::new(move |_r| {
-        Ok(Some(
-            Box::new(Collect(c2.clone())) as Box<dyn CallSink + Send>
-        ))
-    });
-    let r = run_one(sc, seed, 0, true, &*sinks, &mut |_| {}).unwrap();
-    let v = calls.lock().unwrap().clone();
-    (r.obs, v)
-}
-
-/// A trace file with `n` arrivals at each of the given clock instants.
-fn trace(dir: &Path, rows: &[(&str, usize)]) -> String {
-    let p = dir.join("trace.csv");
-    let mut f = std::fs::File::create(&p).unwrap();
-    writeln!(f, "time").unwrap();
-    for (t, n) in rows {
-        for _ in 0..*n {
-            writeln!(f, "{t}").unwrap();
-        }
-    }
-    "trace.csv".into()
-}
 
 /// Five one-leg calls at 00:00:00 and one at 00:00:03 through 1 token/s (burst 1); legs answer
 /// the moment they ring; callers wait 2.5 s. Calls 0-2 dial at 0, 1 and 2 s; calls 3 and 4 are

@@ -15,7 +15,7 @@
 
 use super::reader::{describe, Obj, Result};
 use crate::alerts::{AlertRule, Op};
-use crate::time::{parse_duration, SimDuration};
+use crate::time::SimDuration;
 
 /// Most rules a scenario may have.
 pub const MAX_ALERTS: usize = 64;
@@ -71,8 +71,8 @@ fn build_rule(o: &Obj, interval: SimDuration) -> Result<AlertRule> {
     let threshold = o
         .f64_opt("threshold")?
         .ok_or_else(|| o.missing("threshold", "5000 (in the metric's unit)"))?;
-    let hold = duration(o, "for")?.unwrap_or(SimDuration::ZERO);
-    let change_intervals = match duration(o, "change_over")? {
+    let hold = super::dur_key(o, "for")?.unwrap_or(SimDuration::ZERO);
+    let change_intervals = match super::dur_key(o, "change_over")? {
         None => None,
         Some(d) => Some(intervals(d, interval).map_err(|m| o.err("change_over", m))?),
     };
@@ -131,21 +131,6 @@ fn metric_index(name: &str) -> std::result::Result<usize, String> {
     Err(format!(
         "unknown metric `{name}`{hint}{why}; expected a metric that exists per window (`callsim metrics` lists them), e.g. dial_delay_ms_p95, abandon_ratio, legs_dialed"
     ))
-}
-
-fn duration(o: &Obj, key: &str) -> Result<Option<SimDuration>> {
-    match o.get(key) {
-        None => Ok(None),
-        Some(toml::Value::String(s)) => parse_duration(s).map(Some).map_err(|m| o.err(key, m)),
-        Some(toml::Value::Integer(0)) => Ok(Some(SimDuration::ZERO)),
-        Some(v) => Err(o.err(
-            key,
-            format!(
-                "expected a duration string such as \"5m\", found {}",
-                describe(v)
-            ),
-        )),
-    }
 }
 
 /// `d` as a whole number (>= 1) of timeline intervals.

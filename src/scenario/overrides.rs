@@ -31,13 +31,7 @@ pub(super) fn take_variants(
         .iter()
         .filter(|s| s.trim_start().starts_with("variants."))
     {
-        let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            origin: Some(format!("--set {s}")),
-            message: m,
-        })?;
+        let (k, ov) = parse_set_in(path, s)?;
         let toml::Value::Table(inner) = &ov["variants"] else {
             unreachable!("parse_set nests by key path")
         };
@@ -127,13 +121,7 @@ pub(super) fn apply_sets(
         .iter()
         .filter(|s| !s.trim_start().starts_with("variants."))
     {
-        let (k, ov) = parse_set(s).map_err(|m| ScenarioError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            origin: Some(format!("--set {s}")),
-            message: m,
-        })?;
+        let (k, ov) = parse_set_in(path, s)?;
         ctx.overrides.borrow_mut().push((
             k,
             Origin {
@@ -259,3 +247,14 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "windows",
     "levers",
 ];
+
+/// `parse_set`, with its error attributed to the `--set` in `path`.
+fn parse_set_in(path: &Path, s: &str) -> Result<(String, toml::Table)> {
+    parse_set(s).map_err(|m| ScenarioError {
+        file: path.to_path_buf(),
+        line: None,
+        key: None,
+        origin: Some(format!("--set {s}")),
+        message: m,
+    })
+}
