@@ -118,9 +118,14 @@ def s(method, params=None):
     return send(method, params, session)
 
 
-def evaluate(expr):
+def evaluate(expr, while_loading=False):
+    """The value of `expr` in the page. A script error fails the check, except while the page
+    is still loading (`while_loading`: `document.body` may not exist yet), when it means "not
+    yet"."""
     r = s("Runtime.evaluate", {"expression": expr, "returnByValue": True})
     if "exceptionDetails" in r:
+        if while_loading:
+            return None
         fail("script error in %r: %s" % (expr, r["exceptionDetails"].get("text")))
     return r["result"].get("value")
 
@@ -128,7 +133,7 @@ def evaluate(expr):
 def wait_for(expr, what, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        v = evaluate(expr)
+        v = evaluate(expr, while_loading=True)
         if v:
             return v
         if errors:
