@@ -101,6 +101,15 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
             x.evaluate_every.as_ns(),
         );
     }
+    for (s, p) in &cfg.backup.sources {
+        if let BackupPolicy::Auto(x) = p {
+            let name = &cfg.sources[*s].name;
+            events += timer(
+                format!("backup.sources.{name}.auto.evaluate_every"),
+                x.evaluate_every.as_ns(),
+            );
+        }
+    }
     for d in &cfg.dependencies {
         if let Some(h) = &d.health_check {
             events += timer(

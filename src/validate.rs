@@ -141,7 +141,7 @@ fn one_poisson_source(model: &str, m: &ModelConfig) -> Result<f64, String> {
     need(m.sources.len() == 1, "exactly one source")?;
     need(m.carriers.len() == 1, "exactly one carrier")?;
     need(m.changes.is_empty(), "no scheduled changes")?;
-    need(m.backup.policy == BackupPolicy::Off, "backup routing off")?;
+    need(m.backup.is_off(), "backup routing off")?;
     need(
         m.max_calls.is_none(),
         "no `calls` limit (it would cut the run short)",

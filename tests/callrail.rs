@@ -34,12 +34,11 @@ fn mean_over(
 }
 
 fn runs(variant: &str) -> Vec<Observations> {
-    let sc = load(
-        Path::new("scenarios/callrail-2018-05-14.toml"),
-        Some(variant),
-        &[],
-    )
-    .expect("scenario loads");
+    runs_of("scenarios/callrail-2018-05-14.toml", variant)
+}
+
+fn runs_of(file: &str, variant: &str) -> Vec<Observations> {
+    let sc = load(Path::new(file), Some(variant), &[]).expect("scenario loads");
     let opts = RunOptions {
         seed: sc.seed,
         replications: REPS,
@@ -138,4 +137,36 @@ fn without_backup_routing_more_callers_abandon() {
     );
     // In the no-backup world the queue stays long through 16:09-16:40.
     assert!(mean_over(&none, "16:11", "16:30", &p50_s) > 10.0);
+}
+
+/// Backup routing for the ring-group customers only (scenarios/callrail-per-customer.toml):
+/// in the day's two windows it routes only their calls, well under half as many as the
+/// platform-wide switch, and still leaves fewer callers abandoning than no backup at all.
+#[test]
+fn per_customer_backup_routes_only_ring_groups_and_still_helps() {
+    let file = "scenarios/callrail-per-customer.toml";
+    let total =
+        |obs: &[Observations], f: &dyn Fn(&Observations) -> u64| -> u64 { obs.iter().map(f).sum() };
+    let wide = runs_of(file, "platform-wide");
+    let groups = runs_of(file, "ring-groups-only");
+    let none = runs_of(file, "no-backup");
+    let routed = |o: &Observations, s: usize| o.per_source[s].total.backup_routed;
+    // Sources in file order: ring-groups, single-lines.
+    assert_eq!(total(&groups, &|o| routed(o, 1)), 0);
+    assert!(total(&wide, &|o| routed(o, 1)) > 0);
+    let (g, w) = (
+        total(&groups, &|o| o.counts.backup_routed),
+        total(&wide, &|o| o.counts.backup_routed),
+    );
+    assert!(
+        g > 0 && 2 * g < w,
+        "routed: ring groups only {g}, platform-wide {w}"
+    );
+    let ab = |obs: &[Observations]| total(obs, &|o| o.counts.abandoned());
+    assert!(
+        ab(&groups) < ab(&none) * 9 / 10,
+        "abandoned: ring groups only {}, no backup {}",
+        ab(&groups),
+        ab(&none)
+    );
 }

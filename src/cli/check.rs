@@ -114,6 +114,13 @@ pub fn describe(sc: &Scenario) -> String {
         s += &carrier_words(c);
     }
     s += &format!("  backup routing: {}\n", backup_words(&m.backup.policy));
+    for (i, p) in &m.backup.sources {
+        s += &format!(
+            "  backup routing of source {} alone: {}\n",
+            m.sources[*i].name,
+            backup_words(p)
+        );
+    }
     for ch in &m.changes {
         s += &format!("  change at {}\n", ch.label);
     }

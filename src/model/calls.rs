@@ -29,6 +29,8 @@ pub(super) struct SourceState {
     /// Generation of the pending arrival (a rate change redraws it).
     pub(super) arrival_gen: Gen,
     pub(super) arrivals: ArrivalStream,
+    /// New calls from this source are backup-routed (the platform's or its own policy is on).
+    pub(super) backup: bool,
     seed: u64,
     next_index: u64,
 }
@@ -46,6 +48,7 @@ pub(super) fn build_sources(
             behaviour: s.behaviour.clone(),
             arrival_gen: Gen::FIRST,
             arrivals: a,
+            backup: false,
             seed: component_seed(
                 master_seed,
                 replication,
@@ -162,10 +165,11 @@ impl Model<'_> {
     }
 
     fn new_call(&mut self, now: SimTime, source: u32, call_index: u64, attempt: u32, seed: u64) {
-        let b = &self.sources[source as usize].behaviour;
+        let s = &self.sources[source as usize];
+        let b = &s.behaviour;
         let is_call = b.client.kind == SourceKind::Call;
         // Backup routing is the carrier's path for calls: it skips the platform entirely.
-        let backup = self.backup_on && is_call;
+        let backup = s.backup && is_call;
         let measured = now >= self.cfg.start.plus(self.cfg.warmup);
         let windows = self.window_mask(now);
         let has_patience = b.patience.is_some();

@@ -34,7 +34,7 @@ pub(super) struct Leg {
     counted: bool,
     /// Its call no longer needs it, but the carrier's queue cannot give it back
     /// (`CancelQueued::DialAndHangUp`): dialled when its turn comes and hung up at once.
-    orphan: bool,
+    pub(super) orphan: bool,
     /// Retries after carrier rejections so far.
     tries: u8,
     pub(super) state: LegState,
@@ -304,7 +304,7 @@ impl Model<'_> {
             w.dial_delay.record(delay)
         });
         self.obs.timeline.record_dial(delay);
-        self.note_dial_for_auto(now, delay);
+        self.note_dial_for_auto(now, delay, call);
         let c = self.calls.get_mut(call);
         if c.first_ring == NOT_YET {
             c.first_ring = now;

@@ -16,7 +16,11 @@ impl Model<'_> {
         match &cfg.changes[index].kind {
             ChangeKind::Carrier(i, c) => self.change_carrier(now, *i, c),
             ChangeKind::Source(i, b) => self.change_source(now, *i, b),
-            ChangeKind::Backup(b) => self.apply_backup_config(b, now),
+            ChangeKind::Backup {
+                cfg,
+                platform,
+                sources,
+            } => self.change_backup(cfg, *platform, sources, now),
             ChangeKind::Stage(i, s) => self.change_stage(now, *i, s),
             ChangeKind::Dependency(i, d, primary_set) => {
                 self.change_dependency(now, *i, d, *primary_set)

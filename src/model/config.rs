@@ -227,7 +227,29 @@ pub enum OverLimit {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackupConfig {
+    /// The platform-wide policy: while on, every call source's new calls are backup-routed.
     pub policy: BackupPolicy,
+    /// Policies for single call sources (`[backup.sources.NAME]`), by source index, in source
+    /// order: each has its own state; a call is backup-routed while the platform-wide policy or
+    /// its source's policy is on.
+    pub sources: Vec<(usize, BackupPolicy)>,
+}
+
+impl BackupConfig {
+    /// The policy of source `source` alone (off when it has none).
+    pub fn policy_of(&self, source: usize) -> &BackupPolicy {
+        static OFF: BackupPolicy = BackupPolicy::Off;
+        self.sources
+            .iter()
+            .find(|(s, _)| *s == source)
+            .map_or(&OFF, |(_, p)| p)
+    }
+
+    /// Whether no policy, platform-wide or per source, can ever switch backup routing on.
+    pub fn is_off(&self) -> bool {
+        self.policy == BackupPolicy::Off
+            && self.sources.iter().all(|(_, p)| *p == BackupPolicy::Off)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -269,7 +291,13 @@ pub struct Change {
 pub enum ChangeKind {
     Carrier(usize, CarrierConfig),
     Source(usize, SourceBehaviour),
-    Backup(BackupConfig),
+    /// The backup policies after the change; `platform` and `sources` say which of them the
+    /// change touched (they are put in force anew; the others keep their state).
+    Backup {
+        cfg: BackupConfig,
+        platform: bool,
+        sources: Vec<usize>,
+    },
     Stage(usize, StageConfig),
     /// The flag: the change sets `primary` (a scheduled failover); otherwise the primary in
     /// force (perhaps after an automatic failover) stays.

@@ -24,7 +24,7 @@ use crate::dist::NhppArrivals;
 use crate::engine::Scheduler;
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw};
 use crate::time::{SimDuration, SimTime};
-use backup::AutoState;
+use backup::BackupState;
 use calls::{Call, CallState, PendingRedial, SourceState};
 use carriers::{CarrierState, Leg, LegState};
 use config::*;
@@ -158,10 +158,12 @@ enum Event {
     Change {
         index: u32,
     },
-    /// Scheduled by a manual backup policy; stale when the policy was replaced since.
+    /// Scheduled by a manual backup policy (slot 0 the platform's, 1 + i source i's); stale
+    /// when the slot's policy was replaced since.
     Backup {
         on: bool,
         gen: Gen,
+        slot: u32,
     },
     JobDone {
         job: Ref<JobId>,
@@ -191,6 +193,7 @@ enum Event {
     },
     BackupEval {
         gen: Gen,
+        slot: u32,
     },
 }
 
@@ -201,11 +204,10 @@ pub struct Model<'a> {
     carriers: Vec<CarrierState>,
     calls: Slab<CallId, Call>,
     legs: Slab<LegId, Leg>,
+    /// Some backup policy (the platform's or a source's) is on, since `backup_on_since`.
     backup_on: bool,
     backup_on_since: SimTime,
-    /// Generation of the backup policy in force; events of replaced policies are stale.
-    backup_gen: Gen,
-    auto: Option<AutoState>,
+    backup: BackupState,
     /// Legs waiting in all carrier queues and channels in use on all carriers.
     queued_total: u64,
     channels_total: u64,
@@ -259,10 +261,9 @@ impl<'a> Model<'a> {
             legs: Slab::new(),
             backup_on: false,
             backup_on_since: cfg.start,
-            backup_gen: Gen::FIRST,
+            backup: BackupState::new(cfg.sources.len(), cfg.start),
             queued_total: 0,
             channels_total: 0,
-            auto: None,
             obs: new_observations(cfg, keep_timeline),
             first_attempts: 0,
             redials: Vec::new(),
@@ -355,7 +356,7 @@ impl<'a> Model<'a> {
             self.sched
                 .schedule(ch.at.max(cfg.start), Event::Change { index: i as u32 });
         }
-        self.apply_backup_config(&cfg.backup, cfg.start);
+        self.init_backup(&cfg.backup, cfg.start);
         self.init_platform();
     }
 
@@ -402,17 +403,17 @@ impl<'a> Model<'a> {
                 self.apply_change(now, index as usize);
                 true
             }
-            Event::Backup { on, gen } => {
-                let fresh = gen == self.backup_gen;
+            Event::Backup { on, gen, slot } => {
+                let fresh = self.backup.fresh(slot, gen);
                 if fresh {
-                    self.set_backup(on, now);
+                    self.set_backup(slot, on, now);
                 }
                 fresh
             }
-            Event::BackupEval { gen } => {
-                let fresh = gen == self.backup_gen;
+            Event::BackupEval { gen, slot } => {
+                let fresh = self.backup.fresh(slot, gen);
                 if fresh {
-                    self.evaluate_auto(now);
+                    self.evaluate_auto(now, slot);
                 }
                 fresh
             }
@@ -741,6 +742,8 @@ pub fn profile_stream(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_backup;
 #[cfg(test)]
 mod tests_legs;
 

@@ -111,9 +111,10 @@ impl Info {
         let changed = c
             .changes
             .iter()
-            .any(|ch| matches!(ch.kind, ChangeKind::Backup(_)));
+            .any(|ch| matches!(ch.kind, ChangeKind::Backup { .. }));
         match &c.backup.policy {
-            BackupPolicy::Manual(w) if !changed => Some(
+            // With per-source policies the platform's windows are not the whole story.
+            BackupPolicy::Manual(w) if !changed && c.backup.sources.is_empty() => Some(
                 w.iter()
                     .map(|(a, b)| (a.as_secs_f64(), b.as_secs_f64()))
                     .collect(),

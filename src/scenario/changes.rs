@@ -122,7 +122,10 @@ pub(super) fn parse_change_items(
 pub(super) struct Touched {
     carriers: Vec<usize>,
     sources: Vec<usize>,
-    backup: bool,
+    /// The change sets `backup.policy`, `backup.windows` or `backup.auto.*`.
+    backup_platform: bool,
+    /// Sources whose `backup.sources.NAME.*` the change sets.
+    backup_sources: Vec<usize>,
     stages: Vec<usize>,
     deps: Vec<usize>,
     /// Dependencies whose `primary` the change sets explicitly.
@@ -165,7 +168,18 @@ impl Touched {
                 }
                 push_once(&mut self.sources, idx);
             }
-            ["backup", ..] => self.backup = true,
+            ["backup", "sources", name, _, ..] => {
+                let idx = sources.iter().position(|s| s.name == *name).ok_or_else(|| {
+                    bad(format!("no source named `{name}`; sources: {}", sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")))
+                })?;
+                push_once(&mut self.backup_sources, idx);
+            }
+            ["backup", "sources", ..] => {
+                return Err(bad(format!(
+                    "`{leaf}`: a change sets a source's policy key by key, e.g. backup.sources.NAME.policy"
+                )))
+            }
+            ["backup", ..] => self.backup_platform = true,
             ["stages", name, _, ..] => {
                 let idx = names.stages.iter().position(|n| n == name).ok_or_else(|| bad(format!("no stage named `{name}`; stages: {}", names.stages.join(", "))))?;
                 push_once(&mut self.stages, idx);
@@ -227,9 +241,13 @@ impl Touched {
             let explicit = self.primary_set.contains(&idx);
             kinds.push(ChangeKind::Dependency(idx, cfg, explicit));
         }
-        if self.backup {
+        if self.backup_platform || !self.backup_sources.is_empty() {
             let b = eff.table_opt("backup")?.expect("backup was set");
-            kinds.push(ChangeKind::Backup(build_backup(&b)?));
+            kinds.push(ChangeKind::Backup {
+                cfg: build_backup(&b, names.sources)?,
+                platform: self.backup_platform,
+                sources: self.backup_sources,
+            });
         }
         Ok(kinds)
     }

@@ -173,9 +173,10 @@ fn build(
 
     let sources = build_sources(&top, h.start, &carrier_names, &stage_names)?;
     let backup = match top.table_opt("backup")? {
-        Some(b) => build_backup(&b)?,
+        Some(b) => build_backup(&b, &sources)?,
         None => BackupConfig {
             policy: BackupPolicy::Off,
+            sources: Vec::new(),
         },
     };
     let validation = build_validation(&top)?;
@@ -897,7 +898,42 @@ fn build_redial(o: &Obj) -> Result<RedialConfig> {
     })
 }
 
-fn build_backup(o: &Obj) -> Result<BackupConfig> {
+/// `[backup]`: the platform-wide policy, and `[backup.sources.NAME]` policies for single call
+/// sources (by source index, in source order).
+fn build_backup(o: &Obj, sources: &[SourceConfig]) -> Result<BackupConfig> {
+    let policy = build_backup_policy(o)?;
+    let mut per_source = Vec::new();
+    if let Some(so) = o.table_opt("sources")? {
+        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        let built = each_table(&so, "a source's backup policy", |po, name| {
+            let Some(idx) = names.iter().position(|n| *n == name) else {
+                return Err(po.ctx.err(
+                    &po.path,
+                    format!("no source named `{name}`; sources: {}", names.join(", ")),
+                ));
+            };
+            if sources[idx].behaviour.client.kind != SourceKind::Call {
+                return Err(po.ctx.err(
+                    &po.path,
+                    format!("source `{name}` sends API requests, which backup routing does not route; a per-source policy needs a call source"),
+                ));
+            }
+            let p = build_backup_policy(po)?;
+            po.finish(&[])?;
+            Ok((idx, p))
+        })?;
+        per_source = built;
+        per_source.sort_by_key(|&(i, _)| i);
+    }
+    o.finish(&[])?;
+    Ok(BackupConfig {
+        policy,
+        sources: per_source,
+    })
+}
+
+/// The policy keys of `[backup]` or `[backup.sources.NAME]`: `policy`, `windows`, `auto`.
+fn build_backup_policy(o: &Obj) -> Result<BackupPolicy> {
     let policy = o
         .choice_opt("policy", &["off", "manual", "auto"])?
         .unwrap_or(if o.has("auto") {
@@ -973,8 +1009,7 @@ fn build_backup(o: &Obj) -> Result<BackupConfig> {
             Some(cfg)
         }
     };
-    o.finish(&[])?;
-    let policy = match policy {
+    Ok(match policy {
         "off" => BackupPolicy::Off,
         "manual" => {
             if windows.is_empty() {
@@ -988,8 +1023,7 @@ fn build_backup(o: &Obj) -> Result<BackupConfig> {
         _ => BackupPolicy::Auto(
             auto.ok_or_else(|| o.missing("auto", "{ on_above = \"5s\", off_below = \"1s\" }"))?,
         ),
-    };
-    Ok(BackupConfig { policy })
+    })
 }
 
 #[cfg(test)]

@@ -718,30 +718,48 @@ pub static DIST: Def = Def {
     ],
 };
 
+/// The keys of a backup policy, shared by `[backup]` and `[backup.sources.NAME]`.
+const BACKUP_POLICY_KEY: Key = k(
+    "policy",
+    Ty::Choice(&["off", "manual", "auto"]),
+    "auto if auto is given, else manual if windows, else off",
+    "Backup routing policy.",
+);
+const BACKUP_WINDOWS_KEY: Key = k(
+    "windows",
+    Ty::Array(&Ty::ClockPair),
+    "",
+    "manual: on during each [from, to); in order, not overlapping.",
+);
+const BACKUP_AUTO_KEY: Key = k(
+    "auto",
+    Ty::Table(&BACKUP_AUTO),
+    "",
+    "The automatic policy (required with auto).",
+);
+
 pub static BACKUP: Def = Def {
     id: "backup",
     title: "[backup]",
     docs: &["`[backup]`"],
     keys: &[
+        BACKUP_POLICY_KEY,
+        BACKUP_WINDOWS_KEY,
+        BACKUP_AUTO_KEY,
         k(
-            "policy",
-            Ty::Choice(&["off", "manual", "auto"]),
-            "auto if [backup.auto], else manual if windows, else off",
-            "Backup routing policy.",
-        ),
-        k(
-            "windows",
-            Ty::Array(&Ty::ClockPair),
-            "",
-            "manual: on during each [from, to); in order, not overlapping.",
-        ),
-        k(
-            "auto",
-            Ty::Table(&BACKUP_AUTO),
-            "",
-            "The automatic policy (required with auto).",
+            "sources",
+            Ty::Map(&Ty::Table(&BACKUP_SOURCE)),
+            "none",
+            "Policies for single call sources, [backup.sources.NAME].",
         ),
     ],
+};
+
+pub static BACKUP_SOURCE: Def = Def {
+    id: "backup_source",
+    title: "[backup.sources.NAME]",
+    docs: &["`[backup.sources.NAME]`"],
+    keys: &[BACKUP_POLICY_KEY, BACKUP_WINDOWS_KEY, BACKUP_AUTO_KEY],
 };
 
 pub static BACKUP_AUTO: Def = Def {
@@ -1111,7 +1129,7 @@ pub static VALIDATION: Def = Def {
 };
 
 /// Every table definition, root first.
-pub fn defs() -> [&'static Def; 22] {
+pub fn defs() -> [&'static Def; 23] {
     [
         &ROOT,
         &CARRIER,
@@ -1122,6 +1140,7 @@ pub fn defs() -> [&'static Def; 22] {
         &REDIAL,
         &DIST,
         &BACKUP,
+        &BACKUP_SOURCE,
         &BACKUP_AUTO,
         &DEPENDENCY,
         &NODE,
