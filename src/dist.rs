@@ -364,8 +364,22 @@ impl NhppArrivals {
             return None;
         }
         self.pos_s = t;
-        let ns = (t * NS_PER_S as f64).round() as u64;
-        Some(SimTime(ns))
+        Some(SimTime(round_to_u64(t * NS_PER_S as f64)))
+    }
+}
+
+/// `x.round() as u64` (halves away from zero), without the call into libm that `round` is
+/// on a baseline x86-64 target: below 2^53 the integer part and the fraction of a non-negative
+/// `x` are exact, so adding one when the fraction is at least a half is the same rounding.
+/// Elsewhere (negative, huge, NaN) it is `round` itself.
+#[inline]
+fn round_to_u64(x: f64) -> u64 {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    if (0.0..EXACT).contains(&x) {
+        let whole = x as u64;
+        whole + u64::from(x - whole as f64 >= 0.5)
+    } else {
+        x.round() as u64
     }
 }
 
@@ -390,6 +404,37 @@ mod tests {
         assert!((t - 12.0).abs() < 1e-9);
         // A zero rate from 0 on never reaches any area.
         assert_eq!(RateProfile::constant(0.0).invert(0.0, 1.0, 100.0), None);
+    }
+
+    #[test]
+    fn rounding_to_u64_is_round() {
+        let mut rng = rng_from(5);
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4503599627370495.5,
+            4503599627370496.0,
+            9007199254740991.0,
+            9007199254740992.0,
+            1e300,
+            -3.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for _ in 0..100_000 {
+            let u: f64 = rng.random();
+            cases.push(u * 1e14);
+            cases.push((u * 1e6).floor() + 0.5);
+            cases.push(f64::from_bits(rng.random::<u64>()));
+        }
+        for x in cases {
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x:e}");
+        }
     }
 
     #[test]
