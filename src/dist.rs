@@ -202,11 +202,17 @@ impl RateProfile {
 
     /// λ(t) in calls per second at clock second `t`.
     pub fn rate_at(&self, t: f64) -> f64 {
+        self.rate_at_from(0, t)
+    }
+
+    /// As `rate_at`, scanning the segments from segment `j` (points j and j + 1) on: the same
+    /// value whenever every point before j + 1 lies at or before `t`.
+    fn rate_at_from(&self, j: usize, t: f64) -> f64 {
         let p = &self.points;
         if t <= p[0].0 {
             return p[0].1;
         }
-        for w in p.windows(2) {
+        for w in p[j.min(p.len() - 1)..].windows(2) {
             let ((t0, r0), (t1, r1)) = (w[0], w[1]);
             if t < t1 {
                 return r0 + (r1 - r0) * (t - t0) / (t1 - t0);
@@ -233,6 +239,15 @@ impl RateProfile {
     /// some point on and the area is never reached before `until`. Exact inversion of a
     /// piecewise-linear integrated rate (a quadratic per segment, solved in stable form).
     pub fn invert(&self, from: f64, area: f64, until: f64) -> Option<f64> {
+        self.invert_from(&mut 0, from, area, until)
+    }
+
+    /// As `invert`, with `next` the index of the first point after the previous call's `from`
+    /// (0 at first): callers whose `from` never goes back (an arrival process) pass the same
+    /// cursor each time, and the breakpoint search resumes where it stopped, O(1) amortised
+    /// instead of a scan of the profile per arrival. The arithmetic is `invert`'s, term for
+    /// term, so the result is bit-identical.
+    pub fn invert_from(&self, next: &mut usize, from: f64, area: f64, until: f64) -> Option<f64> {
         if self.points.len() == 1 {
             // Constant rate: the common case, solved directly.
             let r = self.points[0].1;
@@ -248,22 +263,28 @@ impl RateProfile {
             if t >= until {
                 return None;
             }
-            // Segment end: next breakpoint after t, or `until`.
+            // Segment end: next breakpoint after t, or `until`. Every point before `next`
+            // lies at or before t, so the scans may start there.
+            if *next > 0 && self.points.get(*next - 1).is_none_or(|p| p.0 > t) {
+                *next = 0; // `from` went back: search from the start
+            }
+            while self.points.get(*next).is_some_and(|p| p.0 <= t) {
+                *next += 1;
+            }
             let seg_end = self
                 .points
-                .iter()
-                .map(|p| p.0)
-                .find(|&bp| bp > t)
-                .unwrap_or(f64::INFINITY)
+                .get(*next)
+                .map_or(f64::INFINITY, |p| p.0)
                 .min(until);
-            let r0 = self.rate_at(t);
+            let j = next.saturating_sub(1);
+            let r0 = self.rate_at_from(j, t);
             let slope = if seg_end.is_finite() && seg_end > t {
-                (self.rate_at(seg_end) - r0) / (seg_end - t)
+                (self.rate_at_from(j, seg_end) - r0) / (seg_end - t)
             } else {
                 0.0
             };
             let seg_area = if seg_end.is_finite() {
-                (seg_end - t) * (r0 + self.rate_at(seg_end)) / 2.0
+                (seg_end - t) * (r0 + self.rate_at_from(j, seg_end)) / 2.0
             } else {
                 f64::INFINITY
             };
@@ -296,6 +317,8 @@ pub struct NhppArrivals {
     pos_s: f64,
     end_s: f64,
     rng: SimRng,
+    /// `RateProfile::invert_from`'s cursor: the first breakpoint after `pos_s`.
+    next_point: usize,
 }
 
 impl NhppArrivals {
@@ -312,6 +335,7 @@ impl NhppArrivals {
             pos_s: start.as_secs_f64(),
             end_s: end.as_secs_f64(),
             rng,
+            next_point: 0,
         }
     }
 
@@ -321,6 +345,7 @@ impl NhppArrivals {
         self.scale = scale;
         // `pos_s` holds the arrival being discarded; the process continues from the change.
         self.pos_s = from.as_secs_f64();
+        self.next_point = 0;
     }
 
     /// The next arrival strictly before the end, or None.
@@ -329,15 +354,32 @@ impl NhppArrivals {
             return None;
         }
         let e: f64 = Exp1.sample(&mut self.rng);
-        let t = self
-            .profile
-            .invert(self.pos_s, e / self.scale, self.end_s)?;
+        let t = self.profile.invert_from(
+            &mut self.next_point,
+            self.pos_s,
+            e / self.scale,
+            self.end_s,
+        )?;
         if t >= self.end_s {
             return None;
         }
         self.pos_s = t;
-        let ns = (t * NS_PER_S as f64).round() as u64;
-        Some(SimTime(ns))
+        Some(SimTime(round_to_u64(t * NS_PER_S as f64)))
+    }
+}
+
+/// `x.round() as u64` (halves away from zero), without the call into libm that `round` is
+/// on a baseline x86-64 target: below 2^53 the integer part and the fraction of a non-negative
+/// `x` are exact, so adding one when the fraction is at least a half is the same rounding.
+/// Elsewhere (negative, huge, NaN) it is `round` itself.
+#[inline]
+fn round_to_u64(x: f64) -> u64 {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    if (0.0..EXACT).contains(&x) {
+        let whole = x as u64;
+        whole + u64::from(x - whole as f64 >= 0.5)
+    } else {
+        x.round() as u64
     }
 }
 
@@ -362,6 +404,69 @@ mod tests {
         assert!((t - 12.0).abs() < 1e-9);
         // A zero rate from 0 on never reaches any area.
         assert_eq!(RateProfile::constant(0.0).invert(0.0, 1.0, 100.0), None);
+    }
+
+    #[test]
+    fn rounding_to_u64_is_round() {
+        let mut rng = rng_from(5);
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4503599627370495.5,
+            4503599627370496.0,
+            9007199254740991.0,
+            9007199254740992.0,
+            1e300,
+            -3.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for _ in 0..100_000 {
+            let u: f64 = rng.random();
+            cases.push(u * 1e14);
+            cases.push((u * 1e6).floor() + 0.5);
+            cases.push(f64::from_bits(rng.random::<u64>()));
+        }
+        for x in cases {
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn inversion_with_a_cursor_is_bit_identical() {
+        let p = RateProfile {
+            points: vec![
+                (10.0, 1.0),
+                (20.0, 5.0),
+                (20.5, 0.0),
+                (40.0, 0.0),
+                (50.0, 2.0),
+            ],
+        };
+        let mut rng = rng_from(3);
+        let (mut next, mut t) = (0, 0.0);
+        for i in 0..2_000 {
+            let area: f64 = Exp1.sample(&mut rng);
+            if i % 97 == 0 {
+                t = (t - 7.0f64).max(0.0); // going back resets the cursor
+            }
+            let plain = p.invert(t, area, 60.0);
+            let with_cursor = p.invert_from(&mut next, t, area, 60.0);
+            assert_eq!(
+                plain.map(f64::to_bits),
+                with_cursor.map(f64::to_bits),
+                "{t} {area}"
+            );
+            match plain {
+                Some(x) => t = x,
+                None => (t, next) = (0.0, 0),
+            }
+        }
     }
 
     #[test]

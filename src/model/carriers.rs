@@ -199,11 +199,17 @@ impl Model<'_> {
             u32::from(tries),
             &mut call_rng(seed, CallDraw::LegBackoff, key),
         );
+        let fixed = policy.fixed();
         let l = self.legs.get_mut(r.id);
         l.tries = tries;
         l.state = LegState::Backoff;
-        self.sched
-            .schedule(now.plus(wait), Event::LegRetry { leg: r });
+        if fixed {
+            // The same wait for every leg's k-th retry: a fixed-delay timer queue.
+            self.timer(now, wait, Event::LegRetry { leg: r });
+        } else {
+            self.sched
+                .schedule(now.plus(wait), Event::LegRetry { leg: r });
+        }
         true
     }
 

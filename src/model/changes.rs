@@ -40,6 +40,7 @@ impl Model<'_> {
     fn change_source(&mut self, now: SimTime, i: usize, b: &SourceBehaviour) {
         let scale_changed = self.sources[i].behaviour.rate_scale != b.rate_scale;
         self.sources[i].behaviour = b.clone();
+        self.refresh_source_terms();
         if scale_changed {
             if let ArrivalStream::Nhpp(a) = &mut self.sources[i].arrivals {
                 a.restart(b.rate_scale, now);

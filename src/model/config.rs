@@ -205,6 +205,12 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether every wait before retry `k` is the same for every call (a fixed base): the
+    /// retries then belong in the scheduler's fixed-delay timer queues, not its heap.
+    pub fn fixed(&self) -> bool {
+        matches!(self.backoff, DurationDist::Fixed(_))
+    }
+
     /// The wait before retry `k` (k = 1, 2, ...), the base drawn from `rng`.
     pub fn wait(&self, k: u32, rng: &mut impl rand::Rng) -> SimDuration {
         let base = self.backoff.sample(rng);

@@ -509,6 +509,12 @@ impl StageObs {
         }
     }
 
+    /// Whether per-interval rows are kept (otherwise the row index passed in is not read).
+    #[inline]
+    pub fn keeps_rows(&self) -> bool {
+        self.keep
+    }
+
     /// Moves the open row to interval `idx`, closing the ones before.
     fn advance(&mut self, idx: usize) {
         while self.keep && self.row_idx < idx {

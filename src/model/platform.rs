@@ -59,6 +59,34 @@ pub(super) struct StageState {
     last_scale: Option<SimTime>,
     /// Round-robin cursor over pods.
     rr: usize,
+    /// What this stage does to each source's requests (index: source), worked out from the
+    /// stage's table and the source's method when either changes, so no job compares method
+    /// names.
+    terms: Vec<SourceTerms>,
+}
+
+/// How a stage treats one source's requests: whether its tenant limiter applies (the stage has
+/// one and the method does not bypass it), and the memory each job of the method leaks on a pod.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SourceTerms {
+    limited: bool,
+    leak_mb: f64,
+}
+
+impl SourceTerms {
+    fn of(stage: &StageConfig, client: &ClientConfig) -> SourceTerms {
+        SourceTerms {
+            limited: stage
+                .tenant_limit
+                .as_ref()
+                .is_some_and(|t| !t.bypass_methods.contains(&client.method)),
+            leak_mb: stage
+                .pods
+                .as_ref()
+                .and_then(|p| p.leak_mb.iter().find(|(m, _)| *m == client.method))
+                .map_or(0.0, |(_, mb)| *mb),
+        }
+    }
 }
 
 impl StageState {
@@ -129,6 +157,7 @@ impl StageState {
             above_since: None,
             last_scale: None,
             rr: 0,
+            terms: Vec::new(),
         };
         st.recount_pods();
         st
@@ -252,7 +281,15 @@ impl StageState {
 pub(super) fn build_stages(cfg: &ModelConfig, tenants: usize) -> Vec<StageState> {
     cfg.stages
         .iter()
-        .map(|s| StageState::new(s, tenants, cfg.start))
+        .map(|s| {
+            let mut st = StageState::new(s, tenants, cfg.start);
+            st.terms = cfg
+                .sources
+                .iter()
+                .map(|src| SourceTerms::of(s, &src.behaviour.client))
+                .collect();
+            st
+        })
         .collect()
 }
 
@@ -273,6 +310,18 @@ pub(super) fn build_deps(cfg: &ModelConfig, master_seed: u64, replication: u64) 
 }
 
 impl Model<'_> {
+    /// Works out again how every stage treats every source (after a stage's or a source's
+    /// table changed).
+    pub(super) fn refresh_source_terms(&mut self) {
+        for st in &mut self.stages {
+            st.terms = self
+                .sources
+                .iter()
+                .map(|src| SourceTerms::of(&st.cfg, &src.behaviour.client))
+                .collect();
+        }
+    }
+
     /// Schedules the platform's own recurring events (autoscalers, health checks).
     pub(super) fn init_platform(&mut self) {
         for (i, s) in self.stages.iter().enumerate() {
@@ -322,12 +371,23 @@ impl Model<'_> {
         measured: bool,
         f: impl Fn(&mut StageCounts),
     ) {
-        let idx = self.obs.timeline.index_of(now);
+        let idx = self.stage_row(stage, now);
         self.obs.stages[stage].count(idx, measured, f);
     }
 
+    /// The timeline row a stage's observation at `now` goes to: worked out (a division) only
+    /// when the stage keeps rows; otherwise 0, which `StageObs` does not read.
+    #[inline]
+    fn stage_row(&self, stage: usize, now: SimTime) -> usize {
+        if self.obs.stages[stage].keeps_rows() {
+            self.obs.timeline.index_of(now)
+        } else {
+            0
+        }
+    }
+
     fn stage_levels(&mut self, now: SimTime, stage: usize) {
-        let idx = self.obs.timeline.index_of(now);
+        let idx = self.stage_row(stage, now);
         let (in_use, pods) = (self.stages[stage].in_use, self.stages[stage].pods_up());
         self.obs.stages[stage].levels(idx, in_use, pods);
     }
@@ -347,15 +407,7 @@ impl Model<'_> {
             return;
         }
         let tenant = self.tenant_of[source];
-        let method_bypasses = {
-            let client = &self.sources[source].behaviour.client;
-            self.stages[sidx]
-                .cfg
-                .tenant_limit
-                .as_ref()
-                .map(|t| t.bypass_methods.contains(&client.method))
-        };
-        if let Some(false) = method_bypasses {
+        if self.stages[sidx].terms[source].limited {
             let st = &mut self.stages[sidx];
             let lim = &mut st.tenant_limiters[tenant];
             if lim.next_admit(now) > now {
@@ -393,20 +445,7 @@ impl Model<'_> {
         let c = self.calls.get(call.id);
         let (seed, source, tries, try_gen, measured) =
             (c.seed, c.source as usize, c.tries, c.try_gen, c.measured);
-        let method_leak = {
-            let client = &self.sources[source].behaviour.client;
-            self.stages[sidx]
-                .cfg
-                .pods
-                .as_ref()
-                .and_then(|p| {
-                    p.leak_mb
-                        .iter()
-                        .find(|(m, _)| *m == client.method)
-                        .map(|(_, mb)| *mb)
-                })
-                .unwrap_or(0.0)
-        };
+        let method_leak = self.stages[sidx].terms[source].leak_mb;
         // Service and dependency draws come from this attempt's own stream.
         let mut rng = call_rng(
             seed,
@@ -469,7 +508,7 @@ impl Model<'_> {
         self.jobs.remove(job.id);
         let sidx = j.stage as usize;
         self.stages[sidx].job_left(j.pod);
-        let idx = self.obs.timeline.index_of(now);
+        let idx = self.stage_row(sidx, now);
         self.obs.stages[sidx].latency(idx, j.measured, now.since(j.started));
         self.stage_levels(now, sidx);
         self.deliver(now, j);
@@ -567,9 +606,15 @@ impl Model<'_> {
                 u32::from(tries),
                 &mut call_rng(seed, CallDraw::Backoff, u64::from(tries)),
             );
+            let fixed = client.retry.fixed();
             self.tally(now, call.id, |x| x.retries += 1);
-            self.sched
-                .schedule(now.plus(wait), Event::Retry { call, try_gen });
+            if fixed {
+                // The same wait for every call's k-th retry: a fixed-delay timer queue.
+                self.timer(now, wait, Event::Retry { call, try_gen });
+            } else {
+                self.sched
+                    .schedule(now.plus(wait), Event::Retry { call, try_gen });
+            }
             return;
         }
         c.in_platform = false;
@@ -877,6 +922,7 @@ impl Model<'_> {
             cfg.pods.as_ref().map(|p| p.count) != st.cfg.pods.as_ref().map(|p| p.count);
         st.cfg = cfg.clone();
         st.recount_pods();
+        self.refresh_source_terms();
         if let (true, Some(w)) = (manual_rescale, want) {
             self.scale_to(now, i, w);
         }

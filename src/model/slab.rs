@@ -68,16 +68,16 @@ pub(super) struct Ref<I> {
     gen: u32,
 }
 
-/// One slot: the generation is odd while the slot holds a live entry and even while it is free,
-/// and rises at every insert and remove; so one comparison with a `Ref`'s (odd) generation
-/// checks both that the entry is live and that it is the one the `Ref` was made for.
-struct Slot<T> {
-    gen: u32,
-    value: T,
-}
-
+/// Slots are stored as two parallel arrays: `gens[i]` is slot i's generation, odd while the
+/// slot holds a live entry and even while it is free, rising at every insert and remove (so one
+/// comparison with a `Ref`'s odd generation checks both that the entry is live and that it is
+/// the one the `Ref` was made for); `values[i]` is its entry (a free slot keeps its last one).
+/// The generations are dense (4 bytes a slot), so the stale check of an event whose entry left
+/// long ago (a client timeout of a request served seconds before) reads a cache line shared
+/// with 15 other slots instead of the whole old entry.
 pub(super) struct Slab<I, T> {
-    slots: Vec<Slot<T>>,
+    gens: Vec<u32>,
+    values: Vec<T>,
     free: Vec<u32>,
     in_use: usize,
     _id: PhantomData<I>,
@@ -86,7 +86,8 @@ pub(super) struct Slab<I, T> {
 impl<I: SlotId, T> Slab<I, T> {
     pub(super) fn new() -> Self {
         Slab {
-            slots: Vec::new(),
+            gens: Vec::new(),
+            values: Vec::new(),
             free: Vec::new(),
             in_use: 0,
             _id: PhantomData,
@@ -97,44 +98,46 @@ impl<I: SlotId, T> Slab<I, T> {
     #[inline]
     pub(super) fn insert(&mut self, value: T) -> Ref<I> {
         self.in_use += 1;
-        let idx = match self.free.pop() {
+        let (idx, gen) = match self.free.pop() {
             Some(idx) => {
-                let slot = &mut self.slots[idx as usize];
-                assert!(slot.gen & 1 == 0, "slot {idx} on the free list is live");
-                slot.gen = slot.gen.wrapping_add(1);
-                slot.value = value;
-                idx
+                let gen = &mut self.gens[idx as usize];
+                assert!(*gen & 1 == 0, "slot {idx} on the free list is live");
+                *gen = gen.wrapping_add(1);
+                let gen = *gen;
+                self.values[idx as usize] = value;
+                (idx, gen)
             }
             None => {
-                let idx = u32::try_from(self.slots.len()).expect("fewer than 2^32 slots");
-                self.slots.push(Slot { gen: 1, value });
-                idx
+                let idx = u32::try_from(self.gens.len()).expect("fewer than 2^32 slots");
+                self.gens.push(1);
+                self.values.push(value);
+                (idx, 1)
             }
         };
         Ref {
             id: I::from_index(idx),
-            gen: self.slots[idx as usize].gen,
+            gen,
         }
     }
 
     /// The entry `r` was made for, or None if it has been removed since (a stale reference).
     #[inline]
     pub(super) fn get_live(&self, r: Ref<I>) -> Option<&T> {
-        let slot = &self.slots[r.id.index()];
-        (slot.gen == r.gen).then_some(&slot.value)
+        let i = r.id.index();
+        (self.gens[i] == r.gen).then(|| &self.values[i])
     }
 
     /// A reference to the live entry in `id`, for an event to carry.
     #[inline]
     pub(super) fn ref_of(&self, id: I) -> Ref<I> {
-        let gen = self.slots[id.index()].gen;
+        let gen = self.gens[id.index()];
         debug_assert!(gen & 1 == 1, "ref_of a free slot");
         Ref { id, gen }
     }
 
     #[inline]
     pub(super) fn is_live(&self, id: I) -> bool {
-        self.slots[id.index()].gen & 1 == 1
+        self.gens[id.index()] & 1 == 1
     }
 
     /// The entry in `id`, which the caller knows to be live (it holds the id of an entry it
@@ -142,26 +145,24 @@ impl<I: SlotId, T> Slab<I, T> {
     /// hot path, and every id here came from a live `Ref` or a live owner.
     #[inline]
     pub(super) fn get(&self, id: I) -> &T {
-        let slot = &self.slots[id.index()];
-        debug_assert!(slot.gen & 1 == 1, "get of a free slot");
-        &slot.value
+        debug_assert!(self.is_live(id), "get of a free slot");
+        &self.values[id.index()]
     }
 
     /// As `get`, mutably.
     #[inline]
     pub(super) fn get_mut(&mut self, id: I) -> &mut T {
-        let slot = &mut self.slots[id.index()];
-        debug_assert!(slot.gen & 1 == 1, "get_mut of a free slot");
-        &mut slot.value
+        debug_assert!(self.is_live(id), "get_mut of a free slot");
+        &mut self.values[id.index()]
     }
 
     /// Frees the entry in `id`: every `Ref` to it becomes stale. Freeing a free slot panics.
     #[inline]
     pub(super) fn remove(&mut self, id: I) {
         let idx = id.index();
-        let slot = &mut self.slots[idx];
-        assert!(slot.gen & 1 == 1, "double free of slot {idx}");
-        slot.gen = slot.gen.wrapping_add(1);
+        let gen = &mut self.gens[idx];
+        assert!(*gen & 1 == 1, "double free of slot {idx}");
+        *gen = gen.wrapping_add(1);
         self.free.push(idx as u32);
         self.in_use = self
             .in_use
@@ -176,16 +177,17 @@ impl<I: SlotId, T> Slab<I, T> {
 
     /// Slots ever used (live or free): ids below this are valid to ask `is_live`.
     pub(super) fn slot_count(&self) -> u32 {
-        self.slots.len() as u32
+        self.gens.len() as u32
     }
 
     /// The live entries, in slot order (end-of-run accounting; not a simulation path).
     pub(super) fn iter_live(&self) -> impl Iterator<Item = (I, &T)> + '_ {
-        self.slots
+        self.gens
             .iter()
+            .zip(&self.values)
             .enumerate()
-            .filter(|(_, s)| s.gen & 1 == 1)
-            .map(|(i, s)| (I::from_index(i as u32), &s.value))
+            .filter(|(_, (g, _))| **g & 1 == 1)
+            .map(|(i, (_, v))| (I::from_index(i as u32), v))
     }
 }
 
