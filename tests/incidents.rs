@@ -228,9 +228,29 @@ fn easycallnow_replay_matches_the_postmortem() {
             "{from}-{to} should be normal"
         );
     }
-    // E4: after the raise to 12,000 sessions, no refusals.
+    // After the raise to 12,000 sessions at 17:30, no refusals. This cannot fail as scheduled
+    // (the last slow-query episode ends at 17:24); the raise itself is tested below.
     assert_eq!(attempts_refused("17:31", "17:45"), 0.0);
     assert_eq!(refused("17:31", "17:45"), 0.0);
+}
+
+/// E4: with the raised limit of 12,000 sessions in force during the episodes, the slow queries
+/// hold more than the old 2,000 sessions at once, and none is refused. Seen to fail with the
+/// variant's limit set back to 2,000 (`sessions 2000` in the 15:56-16:08 episode, refusals).
+#[test]
+fn easycallnow_raised_session_limit_absorbs_the_episodes() {
+    let (sc, obs) = run("scenarios/easycallnow-2015-07-22.toml", "sessions-12000", 1);
+    let rows = stage_rows(&sc, &obs, 0, "15:56", "16:08");
+    let most = rows
+        .iter()
+        .map(|r| r.sessions_in_use_max)
+        .max()
+        .unwrap_or(0);
+    assert!(most > 2000 && most < 12000, "sessions {most}");
+    let refused: u64 = rows.iter().map(|r| r.counts.refused).sum();
+    assert_eq!(refused, 0, "refused in the episode");
+    assert_eq!(obs[0].stages[0].total.refused, 0);
+    assert_eq!(obs[0].counts.failed, 0);
 }
 
 #[test]

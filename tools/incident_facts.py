@@ -161,7 +161,7 @@ def easycallnow(d, F):
     after = [total(tl[k], "17:30", "17:50", "failed_refused") for k in reps]
     F.add("The actions (sessions 2,000 to 12,000, more resources; time not given): \"since these actions were taken, no further service issues\"",
           "requests refused after the raise (17:30 here): " + ci(after), mean_of(after) == 0, True,
-          "cannot fail: the raise comes after the last scheduled episode (17:24), so nothing tests it")
+          "cannot fail here: the raise comes after the last scheduled episode (17:24); the raised limit is tested in the sessions-12000 variant instead (tests/incidents.rs)")
     F.add("\"a queue backup of queries\" in the database", "the database has no capacity: no queue", None, False,
           "needs a dependency with finite capacity")
     F.add("Token authentication is called \"many 000's of times per second\"", "1,000 requests/s", False, True,
