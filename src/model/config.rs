@@ -404,6 +404,9 @@ pub struct PodsConfig {
     pub capacity: u32,
     pub memory_limit_mb: f64,
     pub base_memory_mb: f64,
+    /// Each pod's memory at every (re)start is uniform within `base_memory_mb ± this` (0: all
+    /// pods start alike).
+    pub base_memory_spread_mb: f64,
     /// Memory each job of a method leaks, MB (method name, MB per job).
     pub leak_mb: Vec<(String, f64)>,
     /// Leaked memory the runtime reclaims per second (garbage collection): a pod leaks net only

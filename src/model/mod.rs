@@ -276,7 +276,7 @@ impl<'a> Model<'a> {
             more_legs: Vec::new(),
             free_more: Vec::new(),
             patience_checks: Vec::new(),
-            stages: platform::build_stages(cfg, tenants),
+            stages: platform::build_stages(cfg, tenants, master_seed, replication),
             deps: platform::build_deps(cfg, master_seed, replication),
             jobs: Slab::new(),
             blocked: cfg

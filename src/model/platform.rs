@@ -38,6 +38,9 @@ pub(super) struct Pod {
     memory_mb: f64,
     /// When `memory_mb` was last brought up to date (reclaim runs continuously).
     memory_at: SimTime,
+    /// This pod's memory when it (re)started, the floor of reclaim: `base_memory_mb`, or drawn
+    /// around it at every start when `base_memory_spread_mb` is set.
+    base_mb: f64,
 }
 
 pub(super) struct StageState {
@@ -63,6 +66,8 @@ pub(super) struct StageState {
     /// stage's table and the source's method when either changes, so no job compares method
     /// names.
     terms: Vec<SourceTerms>,
+    /// Draws each pod's memory at its (re)starts (`base_memory_spread_mb`).
+    pod_rng: SimRng,
 }
 
 /// How a stage treats one source's requests: whether its tenant limiter applies (the stage has
@@ -104,6 +109,18 @@ pub(super) struct DepState {
     rng: SimRng,
 }
 
+/// A pod's memory at a (re)start: `base_memory_mb`, or uniform within
+/// `base_memory_mb ± base_memory_spread_mb`, drawn from the stage's own pod stream (no draw when
+/// the spread is 0, so runs without it are unchanged).
+fn draw_base_mb(p: &PodsConfig, rng: &mut SimRng) -> f64 {
+    if p.base_memory_spread_mb > 0.0 {
+        let s = p.base_memory_spread_mb;
+        p.base_memory_mb + rng.random_range(-s..=s)
+    } else {
+        p.base_memory_mb
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(super) struct Job {
     stage: u32,
@@ -124,16 +141,20 @@ fn has_room(p: &Pod, capacity: u32) -> bool {
 }
 
 impl StageState {
-    fn new(cfg: &StageConfig, tenants: usize, start: SimTime) -> StageState {
+    fn new(cfg: &StageConfig, tenants: usize, start: SimTime, mut pod_rng: SimRng) -> StageState {
         let pods = match &cfg.pods {
             Some(p) => (0..p.count)
-                .map(|_| Pod {
-                    up: true,
-                    removed: false,
-                    epoch: Gen::FIRST,
-                    in_flight: 0,
-                    memory_mb: p.base_memory_mb,
-                    memory_at: start,
+                .map(|_| {
+                    let base_mb = draw_base_mb(p, &mut pod_rng);
+                    Pod {
+                        up: true,
+                        removed: false,
+                        epoch: Gen::FIRST,
+                        in_flight: 0,
+                        memory_mb: base_mb,
+                        memory_at: start,
+                        base_mb,
+                    }
                 })
                 .collect(),
             None => Vec::new(),
@@ -158,6 +179,7 @@ impl StageState {
             last_scale: None,
             rr: 0,
             terms: Vec::new(),
+            pod_rng,
         };
         st.recount_pods();
         st
@@ -278,11 +300,21 @@ impl StageState {
     }
 }
 
-pub(super) fn build_stages(cfg: &ModelConfig, tenants: usize) -> Vec<StageState> {
+pub(super) fn build_stages(
+    cfg: &ModelConfig,
+    tenants: usize,
+    master_seed: u64,
+    replication: u64,
+) -> Vec<StageState> {
     cfg.stages
         .iter()
         .map(|s| {
-            let mut st = StageState::new(s, tenants, cfg.start);
+            let rng = rng_from(component_seed(
+                master_seed,
+                replication,
+                &format!("stage:{}:pods", s.name),
+            ));
+            let mut st = StageState::new(s, tenants, cfg.start, rng);
             st.terms = cfg
                 .sources
                 .iter()
@@ -471,12 +503,11 @@ impl Model<'_> {
         let mut crash = false;
         if pod != NO_POD {
             let pc = st.cfg.pods.as_ref().expect("pods");
-            let (limit, base, reclaim) =
-                (pc.memory_limit_mb, pc.base_memory_mb, pc.reclaim_mb_per_s);
+            let (limit, reclaim) = (pc.memory_limit_mb, pc.reclaim_mb_per_s);
             st.update_pod(pod as usize, |p| {
                 p.in_flight += 1;
                 let reclaimed = reclaim * now.since(p.memory_at).as_secs_f64();
-                p.memory_mb = (p.memory_mb - reclaimed).max(base) + method_leak;
+                p.memory_mb = (p.memory_mb - reclaimed).max(p.base_mb) + method_leak;
                 p.memory_at = now;
                 crash = p.memory_mb > limit;
             });
@@ -724,19 +755,18 @@ impl Model<'_> {
     /// A pod (re)started. False if stale: it crashed again or was scaled away since.
     pub(super) fn pod_up(&mut self, now: SimTime, sidx: usize, pod: u32, epoch: Gen) -> bool {
         let st = &mut self.stages[sidx];
-        let base = st
-            .cfg
-            .pods
-            .as_ref()
-            .map(|p| p.base_memory_mb)
-            .unwrap_or(0.0);
         let p = &st.pods[pod as usize];
         if p.epoch != epoch || p.removed {
             return false;
         }
+        let base = match &st.cfg.pods {
+            Some(pc) => draw_base_mb(pc, &mut st.pod_rng),
+            None => 0.0,
+        };
         st.update_pod(pod as usize, |p| {
             p.up = true;
             p.memory_mb = base;
+            p.base_mb = base;
             p.memory_at = now;
         });
         self.stage_levels(now, sidx);
@@ -753,6 +783,7 @@ impl Model<'_> {
         let active = st.pods_active;
         if want > active {
             for _ in active..want {
+                // Its memory is set when it comes up (`pod_up`).
                 st.push_pod(Pod {
                     up: false,
                     removed: false,
@@ -760,6 +791,7 @@ impl Model<'_> {
                     in_flight: 0,
                     memory_mb: pcfg.base_memory_mb,
                     memory_at: now,
+                    base_mb: pcfg.base_memory_mb,
                 });
                 let pod = (st.pods.len() - 1) as u32;
                 self.sched.schedule(

@@ -670,6 +670,54 @@ fn a_leaking_pod_crashes_kills_its_jobs_and_restarts() {
     assert_eq!(obs.counts.served, 1);
 }
 
+/// Four pods leak 10 MB per job up to a 200 MB limit, one request a second round-robin. Alike
+/// (base 100 MB) each crashes on its 11th job, so the four crash in four consecutive seconds;
+/// with `base_memory_spread_mb = 50` each starts at its own level within 50-150 MB and the
+/// first crashes spread out. A crash fails the job that set it off (502) at once, so the failed
+/// calls' arrivals are the crash instants.
+#[test]
+fn a_memory_spread_makes_pods_crash_apart() {
+    let first_crashes = |spread: u32, seed: u64| -> Vec<f64> {
+        let dir = tempfile::tempdir().unwrap();
+        let times: Vec<String> = (0..120)
+            .map(|i| format!("00:{:02}:{:02}", i / 60, i % 60))
+            .collect();
+        let rows: Vec<(&str, usize)> = times.iter().map(|t| (t.as_str(), 1)).collect();
+        let t = trace(dir.path(), &rows);
+        let text = format!(
+            "start = \"00:00\"\nend = \"00:03\"\nseed = {seed}\n[stages.gw]\nservice_time = \"100ms\"\nerror_code = 502\n\
+             pods = {{ count = 4, capacity = 10, memory_limit_mb = 200, base_memory_mb = 100, base_memory_spread_mb = {spread}, leak_mb = {{ m = 10.0 }}, restart_time = \"10m\" }}\n\
+             [sources.s]\nkind = \"request\"\nmethod = \"m\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"gw\"]\n"
+        );
+        let (_, calls) = run_sc(&scenario(dir.path(), &text), seed);
+        let mut crashes: Vec<f64> = calls
+            .iter()
+            .filter(|c| c.failure_code == Some(502))
+            .map(|c| c.arrival.as_secs_f64())
+            .collect();
+        crashes.sort_by(f64::total_cmp);
+        crashes
+    };
+    for seed in 1..=5 {
+        let alike = first_crashes(0, seed);
+        assert_eq!(alike, vec![40.0, 41.0, 42.0, 43.0], "seed {seed}");
+    }
+    let mut spans = Vec::new();
+    for seed in 1..=10 {
+        let c = first_crashes(50, seed);
+        assert_eq!(c.len(), 4, "seed {seed}: every pod crashes once: {c:?}");
+        // Bases within 50-150 MB: a pod crashes on its 6th to 16th job.
+        assert!(
+            c[0] >= 5.0 * 4.0 - 4.0 && c[3] <= 16.0 * 4.0,
+            "seed {seed}: {c:?}"
+        );
+        spans.push(c[3] - c[0]);
+    }
+    // Alike pods crash within 3 s; here 7-21 s apart (crashes still cascade: the pods left
+    // take the crashed pod's share).
+    assert!(spans.iter().all(|&s| s >= 5.0), "{spans:?}");
+}
+
 #[test]
 fn the_autoscaler_acts_only_after_its_stabilization_window() {
     let dir = tempfile::tempdir().unwrap();

@@ -238,6 +238,16 @@ fn build_pods(o: &Obj, p: &Obj, sessions: Option<u64>) -> Result<PodsConfig> {
             "expected 0 <= base_memory_mb < memory_limit_mb",
         ));
     }
+    let base_memory_spread_mb = p.f64_opt("base_memory_spread_mb")?.unwrap_or(0.0);
+    if base_memory_spread_mb < 0.0
+        || base_memory_spread_mb > base_memory_mb
+        || base_memory_mb + base_memory_spread_mb >= memory_limit_mb
+    {
+        return Err(p.err(
+            "base_memory_spread_mb",
+            format!("expected 0 <= base_memory_spread_mb <= base_memory_mb and base_memory_mb + base_memory_spread_mb < memory_limit_mb, found {base_memory_spread_mb}"),
+        ));
+    }
     let leak_mb = match p.table_opt("leak_mb")? {
         None => Vec::new(),
         Some(l) => build_leak(&l)?,
@@ -260,6 +270,7 @@ fn build_pods(o: &Obj, p: &Obj, sessions: Option<u64>) -> Result<PodsConfig> {
         capacity: capacity as u32,
         memory_limit_mb,
         base_memory_mb,
+        base_memory_spread_mb,
         leak_mb,
         reclaim_mb_per_s,
         restart_time,

@@ -1027,6 +1027,12 @@ pub static PODS: Def = Def {
             "Memory of a fresh pod (< memory_limit_mb).",
         ),
         k(
+            "base_memory_spread_mb",
+            num(Some(0.0), false, None),
+            "0",
+            "Each pod's memory at a (re)start is uniform within base_memory_mb +/- this.",
+        ),
+        k(
             "leak_mb",
             Ty::NumMap,
             "{} (no leak)",
