@@ -71,6 +71,12 @@ fn stage_rows<'a>(
         .collect()
 }
 
+// Each mechanism switched off in turn (the scenario edited, this test run; 2026-12-02):
+// Simwood fails with no health check (S3: failovers), with credit failing open or following the
+// failover (S4: blocked accounts), and without the 11:54 reset (S4: none after); Voucherify
+// fails with no leak or with the limiter enforcing on the flooded path (V2: crashes), with the
+// autoscaler acting after 30 s (V3), and without the manual rescale (V4: a check that the
+// scheduled change applied). It passes without the 12:00 leak fix (V5 cannot fail).
 #[test]
 fn simwood_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/simwood-2020-01-23.toml", "actual", 2);
@@ -174,7 +180,8 @@ fn voucherify_replay_matches_the_postmortem() {
     assert_eq!(added("09:30", "09:31"), 2 * 12);
     assert_eq!(crashes("09:50", "12:00"), 0);
     assert_eq!(acme_failed("09:50", "13:00"), 0);
-    // V5: no crashes after the fix either.
+    // V5: no crashes after the fix either. This cannot fail: the crashes stop at the rescale,
+    // so the 12:00 fix changes nothing (it passes with the fix removed; docs/incidents.md).
     assert_eq!(crashes("12:00", "13:00"), 0);
 }
 
