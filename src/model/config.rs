@@ -407,6 +407,9 @@ pub struct PodsConfig {
     /// Each pod's memory at every (re)start is uniform within `base_memory_mb ± this` (0: all
     /// pods start alike).
     pub base_memory_spread_mb: f64,
+    /// Service time multiplier of a pod at its memory limit (1: none); in between it grows in
+    /// proportion to the pod's fill from its base to the limit.
+    pub slowdown_at_limit: f64,
     /// Memory each job of a method leaks, MB (method name, MB per job).
     pub leak_mb: Vec<(String, f64)>,
     /// Leaked memory the runtime reclaims per second (garbage collection): a pod leaks net only

@@ -485,7 +485,8 @@ impl Model<'_> {
             (sidx as u64) << 16 | u64::from(tries),
         );
         let st = &self.stages[sidx];
-        let mut duration = st.cfg.service_time.sample(&mut rng);
+        let service = st.cfg.service_time.sample(&mut rng);
+        let mut duration = SimDuration::ZERO;
         let mut error = false;
         if let Some(dep) = &st.cfg.dependency {
             let d = &self.deps[dep.dependency];
@@ -495,23 +496,40 @@ impl Model<'_> {
                 d.initial_primary
             };
             let n = &d.cfg.nodes[node];
-            duration = duration.plus_dur(n.latency.sample(&mut rng));
+            duration = n.latency.sample(&mut rng);
             error = rng.random::<f64>() < n.error_rate;
         }
         let st = &mut self.stages[sidx];
         st.in_use += 1;
         let mut crash = false;
+        let mut slowdown = 1.0;
         if pod != NO_POD {
             let pc = st.cfg.pods.as_ref().expect("pods");
-            let (limit, reclaim) = (pc.memory_limit_mb, pc.reclaim_mb_per_s);
+            let (limit, reclaim, at_limit) = (
+                pc.memory_limit_mb,
+                pc.reclaim_mb_per_s,
+                pc.slowdown_at_limit,
+            );
             st.update_pod(pod as usize, |p| {
                 p.in_flight += 1;
                 let reclaimed = reclaim * now.since(p.memory_at).as_secs_f64();
                 p.memory_mb = (p.memory_mb - reclaimed).max(p.base_mb) + method_leak;
                 p.memory_at = now;
                 crash = p.memory_mb > limit;
+                if at_limit > 1.0 {
+                    let fill = ((p.memory_mb - p.base_mb) / (limit - p.base_mb)).clamp(0.0, 1.0);
+                    slowdown = 1.0 + (at_limit - 1.0) * fill;
+                }
             });
         }
+        // A pod short of memory serves slower (garbage collection), in proportion to how full
+        // it is: `slowdown_at_limit` at the limit. The dependency's latency is not slowed.
+        let service = if slowdown > 1.0 {
+            SimDuration((service.as_ns() as f64 * slowdown).round() as u64)
+        } else {
+            service
+        };
+        let duration = service.plus_dur(duration);
         let job = self.jobs.insert(Job {
             stage: sidx as u32,
             call,

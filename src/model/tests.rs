@@ -718,6 +718,27 @@ fn a_memory_spread_makes_pods_crash_apart() {
     assert!(spans.iter().all(|&s| s >= 5.0), "{spans:?}");
 }
 
+/// One pod from 100 MB with a 200 MB limit, 10 MB leaked per job and nothing reclaimed: after
+/// its k-th job it is k/10 full, so with `slowdown_at_limit = 3` that job's 1 s of service takes
+/// 1 + 2k/10 s. Requests come 5 s apart, so they never overlap.
+#[test]
+fn a_filling_pod_serves_slower_in_proportion() {
+    let dir = tempfile::tempdir().unwrap();
+    let times: Vec<String> = (0..9).map(|i| format!("00:00:{:02}", i * 5)).collect();
+    let rows: Vec<(&str, usize)> = times.iter().map(|t| (t.as_str(), 1)).collect();
+    let t = trace(dir.path(), &rows);
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:02\"\n[stages.gw]\nservice_time = \"1s\"\n\
+         pods = {{ count = 1, capacity = 10, memory_limit_mb = 200, base_memory_mb = 100, leak_mb = {{ m = 10.0 }}, slowdown_at_limit = 3 }}\n\
+         [sources.s]\nkind = \"request\"\nmethod = \"m\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"gw\"]\n"
+    );
+    let (_, mut calls) = run_sc(&scenario(dir.path(), &text), 1);
+    calls.sort_by_key(|c| c.arrival);
+    let waits: Vec<u64> = calls.iter().map(|c| c.wait.as_ns() / 1_000_000).collect();
+    let want: Vec<u64> = (1..=9).map(|k| 1000 + 200 * k).collect();
+    assert_eq!(waits, want, "service times in ms");
+}
+
 #[test]
 fn the_autoscaler_acts_only_after_its_stabilization_window() {
     let dir = tempfile::tempdir().unwrap();

@@ -248,6 +248,21 @@ fn build_pods(o: &Obj, p: &Obj, sessions: Option<u64>) -> Result<PodsConfig> {
             format!("expected 0 <= base_memory_spread_mb <= base_memory_mb and base_memory_mb + base_memory_spread_mb < memory_limit_mb, found {base_memory_spread_mb}"),
         ));
     }
+    let slowdown_at_limit = p.f64_opt("slowdown_at_limit")?.unwrap_or(1.0);
+    if !(1.0..=1000.0).contains(&slowdown_at_limit) {
+        return Err(p.err(
+            "slowdown_at_limit",
+            format!(
+                "expected a multiplier from 1 (no slowdown) to 1000, found {slowdown_at_limit}"
+            ),
+        ));
+    }
+    if slowdown_at_limit > 1.0 && !memory_limit_mb.is_finite() {
+        return Err(p.err(
+            "slowdown_at_limit",
+            "needs memory_limit_mb (the slowdown grows with the pod's fill up to its limit)",
+        ));
+    }
     let leak_mb = match p.table_opt("leak_mb")? {
         None => Vec::new(),
         Some(l) => build_leak(&l)?,
@@ -271,6 +286,7 @@ fn build_pods(o: &Obj, p: &Obj, sessions: Option<u64>) -> Result<PodsConfig> {
         memory_limit_mb,
         base_memory_mb,
         base_memory_spread_mb,
+        slowdown_at_limit,
         leak_mb,
         reclaim_mb_per_s,
         restart_time,

@@ -1033,6 +1033,12 @@ pub static PODS: Def = Def {
             "Each pod's memory at a (re)start is uniform within base_memory_mb +/- this.",
         ),
         k(
+            "slowdown_at_limit",
+            num(Some(1.0), false, Some(1000.0)),
+            "1 (none)",
+            "Service time multiplier of a pod at its memory limit; linear in its fill below.",
+        ),
+        k(
             "leak_mb",
             Ty::NumMap,
             "{} (no leak)",
