@@ -164,8 +164,10 @@ def easycallnow(d, F):
           "cannot fail here: the raise comes after the last scheduled episode (17:24); the raised limit is tested in the sessions-12000 variant instead (tests/incidents.rs)")
     F.add("\"a queue backup of queries\" in the database", "the database has no capacity: no queue", None, False,
           "needs a dependency with finite capacity")
-    F.add("Token authentication is called \"many 000's of times per second\"", "1,000 requests/s", False, True,
-          "the rate is invented below the postmortem's range to keep runs short")
+    rate = [total(tl[k], "15:30", "17:30", "first_attempts") / 7200 for k in reps]
+    F.add("Token authentication is called \"many 000's of times per second\"",
+          "requests per second, 15:30-17:30: " + ci(rate), mean_of(rate) >= 2000, True,
+          "the rate is an input; many thousands means at least 2,000/s")
 
 
 def simwood(d, F):
@@ -231,7 +233,7 @@ def voucherify(d, F):
     dark = [sum(1 for r in span(gw[k], "08:12", "09:30") if num(r, "pods_up_min") == 0) for k in reps]
     F.add("Reduced availability \"for part of the API\" (a partial outage)",
           "minutes 08:12-09:30 with no gateway pod up (every request refused): " + ci(dark),
-          mean_of(dark) == 0, False, "every pod leaks alike, so all six crash within about a minute of each other")
+          mean_of(dark) == 0, False, "no pod up for minutes: the pods crash together or in a cascade")
     added = [total(gw[k], "08:12", "09:30", "pods_added") for k in reps]
     F.add("The autoscaler \"reacted too late\"", "pods added by the autoscaler 08:12-09:30: " + ci(added),
           mean_of(added) > 0, False, "busy share stays far under the target: the autoscaler never acts")
@@ -241,9 +243,11 @@ def voucherify(d, F):
         last.append(ms[-1] if ms else None)
     F.add("A manual rescale mitigated the main problem (time not given)", "last pod crash: " + times(last),
           all(x is not None and x <= minute("09:40") for x in last), True, "rescale scheduled at 09:30")
-    F.add("12:00: fixed (the leak fix released)", "crashes after the rescale and before 12:00: " +
-          ci([total(gw[k], "09:40", "12:00", "pod_crashes") for k in reps]),
-          False, True, "the crashes stop at the rescale, so the fix changes nothing")
+    between = [total(gw[k], "09:40", "12:00", "pod_crashes") for k in reps]
+    F.add("12:00: fixed (the leak fix released)", "crashes after the rescale and before 12:00: " + ci(between),
+          mean_of(between) > 0, True,
+          "the fix matters only if crashes go on until it; here they stop at the rescale"
+          if mean_of(between) == 0 else "crashes go on after the rescale until the fix")
 
 
 def main():

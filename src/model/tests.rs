@@ -740,6 +740,41 @@ fn a_filling_pod_serves_slower_in_proportion() {
 }
 
 #[test]
+fn bad_pod_memory_settings_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    let err = |pods: &str| {
+        let text = format!(
+            "start = \"00:00\"\nend = \"00:01\"\n[stages.gw]\nservice_time = \"1s\"\npods = {{ count = 1, capacity = 1, {pods} }}\n\
+             [sources.s]\nkind = \"request\"\nrate = \"1/s\"\nstages = [\"gw\"]\n"
+        );
+        load_str(&path, &text, None, &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    for (pods, key) in [
+        (
+            "memory_limit_mb = 200, base_memory_mb = 100, base_memory_spread_mb = 150",
+            "base_memory_spread_mb",
+        ),
+        (
+            "memory_limit_mb = 200, base_memory_mb = 150, base_memory_spread_mb = 60",
+            "base_memory_spread_mb",
+        ),
+        (
+            "memory_limit_mb = 200, slowdown_at_limit = 0.5",
+            "slowdown_at_limit",
+        ),
+        ("slowdown_at_limit = 2", "slowdown_at_limit"),
+    ] {
+        let e = err(pods);
+        assert!(e.contains(&format!("stages.gw.pods.{key}")), "{pods}: {e}");
+    }
+    assert_eq!(err("memory_limit_mb = 200, base_memory_mb = 100, base_memory_spread_mb = 50, slowdown_at_limit = 2"), "");
+}
+
+#[test]
 fn the_autoscaler_acts_only_after_its_stabilization_window() {
     let dir = tempfile::tempdir().unwrap();
     let t = trace(dir.path(), &[("00:00:00", 1)]);
