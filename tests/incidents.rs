@@ -76,7 +76,10 @@ fn stage_rows<'a>(
 // failover (S4: blocked accounts), and without the 11:54 reset (S4: none after); Voucherify
 // fails with no leak or with the limiter enforcing on the flooded path (V2: crashes), with the
 // autoscaler acting after 30 s (V3), and without the manual rescale (V4: a check that the
-// scheduled change applied). It passes without the 12:00 leak fix (V5 cannot fail).
+// scheduled change applied). Voucherify re-audited after the replay gained slowdown, spread
+// base memory and a memory autoscaler (2026-12-02): it fails with slowdown_at_limit = 1 (V2:
+// latency), with no autoscaler (V3), without the rescale (V4: failures per minute), and
+// without the 12:00 fix (V5: crashes after 12:05).
 #[test]
 fn simwood_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/simwood-2020-01-23.toml", "actual", 2);
@@ -133,17 +136,19 @@ fn simwood_fail_open_removes_the_blocking() {
 #[test]
 fn voucherify_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/voucherify-2021-08-20.toml", "actual", 2);
-    let crashes = |from: &str, to: &str| -> u64 {
-        stage_rows(&sc, &obs, 0, from, to)
-            .iter()
-            .map(|r| r.counts.pod_crashes)
-            .sum()
+    let stage_sum = |from: &str, to: &str, f: &dyn Fn(&StageRow) -> u64| -> u64 {
+        stage_rows(&sc, &obs, 0, from, to).iter().map(|r| f(r)).sum()
     };
-    let added = |from: &str, to: &str| -> u64 {
-        stage_rows(&sc, &obs, 0, from, to)
-            .iter()
-            .map(|r| r.counts.pods_added)
-            .sum()
+    let crashes = |from: &str, to: &str| stage_sum(from, to, &|r| r.counts.pod_crashes);
+    let added = |from: &str, to: &str| stage_sum(from, to, &|r| r.counts.pods_added);
+    // Mean over rows of the gateway's p95 latency in a window.
+    let p95 = |from: &str, to: &str| -> f64 {
+        let rows = stage_rows(&sc, &obs, 0, from, to);
+        rows.iter().map(|r| r.latency_ms_p95).sum::<f64>() / rows.len() as f64
+    };
+    // The first minute (row index, per replication) at which `f` is positive.
+    let first_row = |rep: usize, f: &dyn Fn(&StageRow) -> u64| -> Option<usize> {
+        obs[rep].stages[0].rows.iter().position(|r| f(r) > 0)
     };
     // Per-tenant failures of a quiet tenant (acme, source 0) in a window.
     let acme_failed = |from: &str, to: &str| -> u64 {
@@ -160,12 +165,17 @@ fn voucherify_replay_matches_the_postmortem() {
             .map(|(_, c)| c.failed)
             .sum()
     };
+    let failed = |from: &str, to: &str| sum_tl(&obs, from, to, &|r| r.counts.failed as f64);
     // V1: nothing wrong before the flood.
     assert_eq!(crashes("07:30", "08:12"), 0);
     assert_eq!(acme_failed("07:30", "08:12"), 0);
-    // V2: a restart loop (several crashes per replication) and 503s for the other tenants.
+    // V2: latency rises as the pods fill, before the first crash (08:16 or later here)...
+    assert_eq!(crashes("08:12", "08:16"), 0);
+    let (calm, filling) = (p95("08:00", "08:12"), p95("08:12", "08:16"));
+    assert!(filling > 1.5 * calm, "p95 {calm} ms, then {filling} ms");
+    // ... then a restart loop (several crashes per replication) and 503s for the other tenants.
     assert!(
-        crashes("08:12", "09:30") >= 2 * 10,
+        crashes("08:12", "09:30") >= 2 * 20,
         "crashes 08:12-09:30: {}",
         crashes("08:12", "09:30")
     );
@@ -174,15 +184,29 @@ fn voucherify_replay_matches_the_postmortem() {
         "acme failures: {}",
         acme_failed("08:12", "09:30")
     );
-    // V3: the autoscaler adds nothing before the manual rescale.
-    assert_eq!(added("07:30", "09:30"), 0);
-    // V4: the rescale at 09:30 ends the loop (after the old pods' last crash).
-    assert_eq!(added("09:30", "09:31"), 2 * 12);
-    assert_eq!(crashes("09:50", "12:00"), 0);
-    assert_eq!(acme_failed("09:50", "13:00"), 0);
-    // V5: no crashes after the fix either. This cannot fail: the crashes stop at the rescale,
-    // so the 12:00 fix changes nothing (it passes with the fix removed; docs/incidents.md).
-    assert_eq!(crashes("12:00", "13:00"), 0);
+    // V3: the autoscaler adds pods, but only after the first crash.
+    assert!(added("08:12", "09:30") > 0);
+    for rep in 0..obs.len() {
+        let crash = first_row(rep, &|r| r.counts.pod_crashes).expect("a crash");
+        let scale = first_row(rep, &|r| r.counts.pods_added).expect("a scale-up");
+        assert!(scale > crash, "replication {rep}: scale-up at row {scale}, crash at {crash}");
+    }
+    // V4: the rescale at 09:30 mitigates: failures per minute fall more than five-fold (78
+    // minutes before, 140 after), but the leak goes on and pods still crash now and then.
+    let (before, after) = (failed("08:12", "09:30") / 78.0, failed("09:40", "12:00") / 140.0);
+    assert!(after < 0.2 * before, "failures per minute {before}, then {after}");
+    assert!(crashes("09:40", "12:00") > 0, "no crash after the rescale");
+    // V5: the fix at 12:00 ends the crashes and latency is back to normal; without it
+    // (variant no-fix) the pods go on crashing.
+    assert_eq!(crashes("12:05", "13:00"), 0);
+    let healed = p95("12:20", "13:00");
+    assert!(healed < 1.1 * calm, "p95 after the fix {healed} ms, before {calm} ms");
+    let (sc2, unfixed) = run("scenarios/voucherify-2021-08-20.toml", "no-fix", 2);
+    let late: u64 = stage_rows(&sc2, &unfixed, 0, "12:05", "13:00")
+        .iter()
+        .map(|r| r.counts.pod_crashes)
+        .sum();
+    assert!(late > 0, "no crash after 12:05 without the fix");
 }
 
 #[test]

@@ -421,11 +421,21 @@ pub struct PodsConfig {
     pub start_time: SimDuration,
 }
 
+/// What an autoscaler measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleMetric {
+    /// Jobs in progress over the capacity of the pods up (a Kubernetes HPA on CPU).
+    Busy,
+    /// Mean memory of the pods up over `memory_limit_mb` (an HPA on memory).
+    Memory,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct AutoscalerConfig {
     pub min: u32,
     pub max: u32,
-    /// Busy share of pod capacity the autoscaler aims at.
+    pub metric: ScaleMetric,
+    /// Share (of busy capacity, or of the memory limit) the autoscaler aims at.
     pub target_utilization: f64,
     pub evaluate_every: SimDuration,
     /// Utilisation must stay above target this long before a scale-up (how late it reacts).
@@ -455,6 +465,17 @@ pub struct NodeConfig {
     pub latency: DurationDist,
     /// Probability that a lookup on this node fails (connection failure, missing value).
     pub error_rate: f64,
+    /// Random episodes in which lookups take `episodes.latency` instead (a bad query plan
+    /// chosen and kept for a while).
+    pub episodes: Option<Episodes>,
+}
+
+/// An alternating renewal process: `gap`, an episode of `length`, `gap`, ...
+#[derive(Clone, Debug, PartialEq)]
+pub struct Episodes {
+    pub gap: DurationDist,
+    pub length: DurationDist,
+    pub latency: DurationDist,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -473,4 +494,7 @@ pub struct DependencyConfig {
     /// The node that is primary now (a change to it is a failover).
     pub primary: usize,
     pub health_check: Option<HealthCheck>,
+    /// Lookups served at once (a connection pool); more wait in a FIFO, each holding its job
+    /// (and so its stage session). None: unlimited, no queue.
+    pub connections: Option<u32>,
 }

@@ -172,6 +172,18 @@ enum Event {
     JobDone {
         job: Ref<JobId>,
     },
+    /// A lookup on a dependency with a connection pool finished (it frees the connection even
+    /// when a pod crash killed its job meanwhile).
+    LookupDone {
+        dep: u32,
+        job: Ref<JobId>,
+    },
+    /// A dependency node's random episode begins or ends; stale when its `episodes` changed.
+    Episode {
+        dep: u32,
+        node: u32,
+        gen: Gen,
+    },
     StageWaitTimeout {
         call: Ref<CallId>,
         try_gen: Gen,
@@ -422,6 +434,10 @@ impl<'a> Model<'a> {
                 fresh
             }
             Event::JobDone { job } => self.job_done(now, job),
+            Event::LookupDone { dep, job } => self.lookup_done(now, dep as usize, job),
+            Event::Episode { dep, node, gen } => {
+                self.episode_edge(now, dep as usize, node as usize, gen)
+            }
             Event::StageWaitTimeout { call, try_gen } => {
                 self.stage_wait_timeout(now, call, try_gen)
             }

@@ -13,6 +13,7 @@ use super::config::*;
 use super::obs::StageCounts;
 use super::slab::{CallId, Gen, JobId, Ref};
 use super::{Event, LegFailure, Model, Outcome};
+use crate::dist::DurationDist;
 use crate::limiter::Limiter;
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -107,6 +108,37 @@ pub(super) struct DepState {
     initial_primary: usize,
     failing_since: Option<SimTime>,
     rng: SimRng,
+    /// With `connections`: lookups running, and lookups waiting for a connection (job, seed of
+    /// its draws; jobs killed meanwhile are dropped when they reach the front).
+    in_use: u32,
+    waiting: VecDeque<(Ref<JobId>, u64)>,
+    /// Per node: in an episode now, and the generation of its episode timer (bumped when a
+    /// change replaces the node's `episodes`, so the old timer is dropped).
+    in_episode: Vec<bool>,
+    episode_gen: Vec<Gen>,
+    /// The episodes' own stream ("dependency:NAME:episodes"): other draws do not move them.
+    episode_rng: SimRng,
+}
+
+impl DepState {
+    /// The node a stage reads: the primary, or the first primary if it does not follow a
+    /// failover.
+    fn node_for(&self, dep: &StageDependency) -> usize {
+        if dep.follows_failover {
+            self.cfg.primary
+        } else {
+            self.initial_primary
+        }
+    }
+
+    /// A node's lookup latency now: its episode latency during an episode.
+    fn latency(&self, node: usize) -> &DurationDist {
+        let n = &self.cfg.nodes[node];
+        match &n.episodes {
+            Some(e) if self.in_episode[node] => &e.latency,
+            _ => &n.latency,
+        }
+    }
 }
 
 /// A pod's memory at a (re)start: `base_memory_mb`, or uniform within
@@ -130,6 +162,8 @@ pub(super) struct Job {
     error: bool,
     started: SimTime,
     measured: bool,
+    /// With a dependency that has `connections`: the service time that follows the lookup.
+    rest: SimDuration,
 }
 
 const NO_POD: u32 = u32::MAX;
@@ -274,6 +308,17 @@ impl StageState {
     }
 
     #[inline]
+    /// The sum over the pods up of their memory now (reclaim included) over the limit.
+    fn memory_fill(&self, now: SimTime, p: &PodsConfig) -> f64 {
+        let serving = self.pods.iter().filter(|q| q.up && !q.removed);
+        serving
+            .map(|q| {
+                let reclaimed = p.reclaim_mb_per_s * now.since(q.memory_at).as_secs_f64();
+                (q.memory_mb - reclaimed).max(q.base_mb) / p.memory_limit_mb
+            })
+            .sum()
+    }
+
     fn pods_up(&self) -> u64 {
         self.pods_up
     }
@@ -332,6 +377,15 @@ pub(super) fn build_deps(cfg: &ModelConfig, master_seed: u64, replication: u64) 
             cfg: d.clone(),
             initial_primary: d.primary,
             failing_since: None,
+            in_use: 0,
+            waiting: VecDeque::new(),
+            in_episode: vec![false; d.nodes.len()],
+            episode_gen: vec![Gen::FIRST; d.nodes.len()],
+            episode_rng: rng_from(component_seed(
+                master_seed,
+                replication,
+                &format!("dependency:{}:episodes", d.name),
+            )),
             rng: rng_from(component_seed(
                 master_seed,
                 replication,
@@ -366,6 +420,11 @@ impl Model<'_> {
             if let Some(h) = &d.cfg.health_check {
                 self.sched
                     .schedule_after(h.every, Event::HealthCheck { dep: i as u32 });
+            }
+        }
+        for i in 0..self.deps.len() {
+            for node in 0..self.deps[i].cfg.nodes.len() {
+                self.next_episode_edge(self.cfg.start, i, node);
             }
         }
         for i in 0..self.stages.len() {
@@ -488,16 +547,18 @@ impl Model<'_> {
         let service = st.cfg.service_time.sample(&mut rng);
         let mut duration = SimDuration::ZERO;
         let mut error = false;
+        // With a connection pool the lookup is drawn when it starts (the node, its latency and
+        // errors as they are then), from a seed drawn here, so it keeps common random numbers.
+        let mut pooled = None;
         if let Some(dep) = &st.cfg.dependency {
             let d = &self.deps[dep.dependency];
-            let node = if dep.follows_failover {
-                d.cfg.primary
+            if d.cfg.connections.is_some() {
+                pooled = Some((dep.dependency, rng.random::<u64>()));
             } else {
-                d.initial_primary
-            };
-            let n = &d.cfg.nodes[node];
-            duration = n.latency.sample(&mut rng);
-            error = rng.random::<f64>() < n.error_rate;
+                let node = d.node_for(dep);
+                duration = d.latency(node).sample(&mut rng);
+                error = rng.random::<f64>() < d.cfg.nodes[node].error_rate;
+            }
         }
         let st = &mut self.stages[sidx];
         st.in_use += 1;
@@ -529,7 +590,6 @@ impl Model<'_> {
         } else {
             service
         };
-        let duration = service.plus_dur(duration);
         let job = self.jobs.insert(Job {
             stage: sidx as u32,
             call,
@@ -538,9 +598,15 @@ impl Model<'_> {
             error,
             started: now,
             measured,
+            rest: service,
         });
-        self.sched
-            .schedule(now.plus(duration), Event::JobDone { job });
+        if let Some((didx, seed)) = pooled {
+            self.request_lookup(now, didx, job, seed);
+        } else {
+            let duration = service.plus_dur(duration);
+            self.sched
+                .schedule(now.plus(duration), Event::JobDone { job });
+        }
         self.count_stage(now, sidx, measured, |s| s.jobs += 1);
         self.stage_levels(now, sidx);
         if crash {
@@ -711,6 +777,69 @@ impl Model<'_> {
     }
 
     /// Starts waiting attempts while the stage has room.
+    /// A job asks its pooled dependency for a lookup: it starts if a connection is free, or
+    /// waits in the dependency's FIFO (the job, and so its session, held meanwhile).
+    fn request_lookup(&mut self, now: SimTime, didx: usize, job: Ref<JobId>, seed: u64) {
+        let d = &mut self.deps[didx];
+        if d.cfg.connections.is_none_or(|c| d.in_use < c) {
+            d.in_use += 1;
+            self.start_lookup(now, didx, job, seed);
+        } else {
+            d.waiting.push_back((job, seed));
+        }
+    }
+
+    /// Runs a lookup on a connection already taken: the node, latency and error as they are
+    /// now, drawn from the job's lookup seed.
+    fn start_lookup(&mut self, now: SimTime, didx: usize, job: Ref<JobId>, seed: u64) {
+        let mut rng = rng_from(seed);
+        let sidx = self.jobs.get(job.id).stage as usize;
+        let dep = self.stages[sidx].cfg.dependency.as_ref().expect("a dependency");
+        let d = &self.deps[didx];
+        let node = d.node_for(dep);
+        let latency = d.latency(node).sample(&mut rng);
+        let error = rng.random::<f64>() < d.cfg.nodes[node].error_rate;
+        self.jobs.get_mut(job.id).error = error;
+        self.sched.schedule(
+            now.plus(latency),
+            Event::LookupDone {
+                dep: didx as u32,
+                job,
+            },
+        );
+    }
+
+    /// A pooled lookup finished: its connection goes to the next live waiting lookup, and its
+    /// job (unless a pod crash killed it) goes on to its service time.
+    pub(super) fn lookup_done(&mut self, now: SimTime, didx: usize, job: Ref<JobId>) -> bool {
+        // Never stale: the connection is freed even if the job was killed.
+        self.deps[didx].in_use -= 1;
+        self.drain_lookups(now, didx);
+        let Some(j) = self.jobs.get_live(job) else {
+            return true;
+        };
+        let rest = j.rest;
+        self.sched.schedule(now.plus(rest), Event::JobDone { job });
+        true
+    }
+
+    /// Starts waiting lookups while connections are free (dropping those of killed jobs).
+    fn drain_lookups(&mut self, now: SimTime, didx: usize) {
+        loop {
+            let d = &mut self.deps[didx];
+            if d.cfg.connections.is_some_and(|c| d.in_use >= c) {
+                return;
+            }
+            let Some((job, seed)) = d.waiting.pop_front() else {
+                return;
+            };
+            if self.jobs.get_live(job).is_some() {
+                self.deps[didx].in_use += 1;
+                self.start_lookup(now, didx, job, seed);
+            }
+        }
+    }
+
     fn drain_stage(&mut self, now: SimTime, sidx: usize) {
         while let Some(&(call, try_gen)) = self.stages[sidx].waiting.front() {
             let live = self.attempt_current(call, try_gen) && self.calls.get(call.id).stage_queued;
@@ -855,6 +984,8 @@ impl Model<'_> {
         let up = st.pods_up();
         let util = if up == 0 {
             f64::INFINITY
+        } else if a.metric == ScaleMetric::Memory {
+            st.memory_fill(now, &p) / up as f64
         } else {
             st.in_use as f64 / (up as f64 * f64::from(p.capacity))
         };
@@ -918,6 +1049,43 @@ impl Model<'_> {
         if next < self.cfg.end {
             self.timer(now, h.every, Event::HealthCheck { dep: didx as u32 });
         }
+    }
+
+    /// Schedules a node's next episode edge: the end of the episode it is in, or the start of
+    /// the next one (none with no `episodes`, or past the end of the run).
+    fn next_episode_edge(&mut self, now: SimTime, didx: usize, node: usize) {
+        let d = &mut self.deps[didx];
+        let Some(e) = &d.cfg.nodes[node].episodes else {
+            return;
+        };
+        let wait = if d.in_episode[node] {
+            e.length.sample(&mut d.episode_rng)
+        } else {
+            e.gap.sample(&mut d.episode_rng)
+        };
+        let at = now.plus(wait);
+        if at < self.cfg.end {
+            let gen = d.episode_gen[node];
+            self.sched.schedule(
+                at,
+                Event::Episode {
+                    dep: didx as u32,
+                    node: node as u32,
+                    gen,
+                },
+            );
+        }
+    }
+
+    /// A node's episode begins or ends. False if stale (its `episodes` were changed since).
+    pub(super) fn episode_edge(&mut self, now: SimTime, didx: usize, node: usize, gen: Gen) -> bool {
+        let d = &mut self.deps[didx];
+        if d.episode_gen[node] != gen {
+            return false;
+        }
+        d.in_episode[node] = !d.in_episode[node];
+        self.next_episode_edge(now, didx, node);
+        true
     }
 
     fn note_failover(&mut self, now: SimTime, didx: usize) {
@@ -999,11 +1167,27 @@ impl Model<'_> {
             d.cfg.primary
         };
         let failover = d.cfg.primary != primary;
+        // A node whose `episodes` change leaves any episode now and starts the new process
+        // afresh (the old timer goes stale).
+        let renewed: Vec<usize> = (0..cfg.nodes.len())
+            .filter(|&n| d.cfg.nodes.get(n).map(|o| &o.episodes) != Some(&cfg.nodes[n].episodes))
+            .collect();
         d.cfg = cfg.clone();
+        d.in_episode.resize(cfg.nodes.len(), false);
+        d.episode_gen.resize(cfg.nodes.len(), Gen::FIRST);
+        for &n in &renewed {
+            d.in_episode[n] = false;
+            d.episode_gen[n].bump();
+        }
         d.cfg.primary = primary;
         d.failing_since = None;
         if failover {
             self.note_failover(now, i);
+        }
+        // More connections (or none set any more): waiting lookups start now.
+        self.drain_lookups(now, i);
+        for n in renewed {
+            self.next_episode_edge(now, i, n);
         }
     }
 

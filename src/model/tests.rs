@@ -807,6 +807,122 @@ fn the_autoscaler_acts_only_after_its_stabilization_window() {
     );
 }
 
+#[test]
+fn a_dependency_pool_queues_lookups_in_fifo_while_they_hold_their_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace(dir.path(), &[("00:00:00", 4)]);
+    // 4 requests at 00:00 into 3 sessions: the 4th is refused. Each job looks up the database
+    // (1 s) then serves 100 ms. With one connection the three lookups run one after another:
+    // the jobs end at 1.1, 2.1 and 3.1 s (mean 2.1 s), each holding its session while it waits;
+    // unlimited, all three end at 1.1 s.
+    let text = |pool: &str| {
+        format!(
+            "start = \"00:00\"\nend = \"00:01\"\n\
+             [dependencies.db]\n{pool}nodes.n = {{ latency = \"1s\" }}\n\
+             [stages.lb]\nsessions = 3\nservice_time = \"100ms\"\ndependency = {{ name = \"db\" }}\n\
+             [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"lb\"]\n"
+        )
+    };
+    for (pool, mean_ms, max_ms) in [("connections = 1\n", 2100.0, 3100.0), ("", 1100.0, 1100.0)] {
+        let (obs, _) = run_sc(&scenario(dir.path(), &text(pool)), 1);
+        let st = &obs.stages[0];
+        assert_eq!((st.total.jobs, st.total.refused), (3, 1), "{pool}");
+        let (mean, max) = (st.latency.mean_ms(), st.latency.max_ms());
+        assert!(
+            (mean - mean_ms).abs() < 5.0 && (max - max_ms).abs() < 5.0,
+            "{pool}: mean {mean} ms, max {max} ms"
+        );
+    }
+    let err = load_str(&dir.path().join("t.toml"), &text("connections = 0\n"), None, &[])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("dependencies.db.connections"), "{err}");
+}
+
+#[test]
+fn dependency_episodes_alternate_gap_and_length_and_a_change_turns_them_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let times: Vec<String> = (0..60).map(|s| format!("00:00:{s:02}")).collect();
+    let rows: Vec<(&str, usize)> = times.iter().map(|t| (t.as_str(), 1)).collect();
+    let t = trace(dir.path(), &rows);
+    // One request a second for a minute; lookups take 2 ms, or 2 s in an episode. Episodes come
+    // after 10 s gaps and last 5 s: [10, 15), [25, 30), [40, 45), [55, 60), so 20 of the 60
+    // jobs take 2,001 ms (mean 668.3 ms). A change at 00:00:30 that sets `episodes = {}` leaves
+    // the first two: 10 slow jobs (mean 335.2 ms).
+    let text = |change: &str| {
+        format!(
+            "start = \"00:00\"\nend = \"00:01\"\ndrain = \"10s\"\n\
+             [dependencies.db]\nnodes.n = {{ latency = \"2ms\", episodes = {{ gap = \"10s\", length = \"5s\", latency = \"2s\" }} }}\n\
+             [stages.lb]\nservice_time = \"1ms\"\ndependency = {{ name = \"db\" }}\n\
+             [sources.s]\nkind = \"request\"\ntrace = {{ file = \"{t}\" }}\nstages = [\"lb\"]\n{change}"
+        )
+    };
+    let off = "[[changes]]\nat = \"00:00:30\"\nset = { dependencies.db.nodes.n.episodes = {} }\n";
+    for (change, want) in [("", 668.33), (off, 335.17)] {
+        let (obs, _) = run_sc(&scenario(dir.path(), &text(change)), 1);
+        let st = &obs.stages[0];
+        assert_eq!(st.total.jobs, 60);
+        let mean = st.latency.mean_ms();
+        assert!((mean - want).abs() < 5.0, "{change}: mean {mean} ms, want {want}");
+    }
+    let err = load_str(
+        &dir.path().join("t.toml"),
+        &text("").replace(", length = \"5s\"", ""),
+        None,
+        &[],
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("dependencies.db.nodes.n.episodes") && err.contains("missing key `length`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_memory_autoscaler_scales_on_leaked_memory_not_on_busy_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 pods that leak 0.1 MB a request and reclaim nothing; 10 requests/s of 10 ms split
+    // round-robin: each pod gains 0.5 MB/s from 100 MB, so the mean fill of the 1,000 MB limit
+    // crosses 40% at 10:00 (6,000 requests: +-77, i.e. +-8 s). Checked every 30 s with a 60 s
+    // stabilization, the memory autoscaler scales up at 11:00 (first above target at 10:00 or
+    // 10:30, then 60 s more), to ceil(2 x ~0.41 / 0.4) = 3 pods, and the cooldown stops it there.
+    // The same autoscaler on busy slots (0.1 of 40 busy) never acts.
+    let text = |metric: &str| {
+        format!(
+            "start = \"00:00\"\nend = \"00:20\"\n[stages.gw]\nservice_time = \"10ms\"\n\
+             pods = {{ count = 2, capacity = 20, memory_limit_mb = 1000, base_memory_mb = 100, leak_mb = {{ m = 0.1 }}, reclaim_mb_per_s = 0, start_time = \"1m\" }}\n\
+             autoscaler = {{ min = 2, max = 8, metric = \"{metric}\", target_utilization = 0.4, evaluate_every = \"30s\", stabilization = \"60s\", cooldown = \"30m\" }}\n\
+             [sources.s]\nkind = \"request\"\nmethod = \"m\"\nrate = \"10/s\"\nstages = [\"gw\"]\n"
+        )
+    };
+    let added = |metric: &str| -> Vec<(usize, u64)> {
+        let (obs, _) = run_sc(&scenario(dir.path(), &text(metric)), 1);
+        let rows = &obs.stages[0].rows;
+        rows.iter()
+            .enumerate()
+            .filter(|(_, r)| r.counts.pods_added > 0)
+            .map(|(i, r)| (i, r.counts.pods_added))
+            .collect()
+    };
+    let memory = added("memory");
+    assert!(
+        memory == vec![(11, 1)] || memory == vec![(10, 1)],
+        "scale-ups (minute, pods): {memory:?}"
+    );
+    assert_eq!(added("busy"), vec![]);
+    let err = load_str(&dir.path().join("t.toml"), &text("cpu"), None, &[])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("stages.gw.autoscaler.metric") && err.contains("memory"),
+        "{err}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
 

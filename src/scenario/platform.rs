@@ -36,11 +36,16 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
         let latency =
             dist_key(&no, "latency")?.unwrap_or(DurationDist::Fixed(SimDuration::from_millis(1)));
         let error_rate = no.prob_opt("error_rate")?.unwrap_or(0.0);
+        let episodes = match no.table_opt("episodes")? {
+            Some(e) if !e.table.is_empty() => Some(build_episodes(&e)?),
+            _ => None,
+        };
         no.finish(&["description"])?;
         nodes.push(NodeConfig {
             name: n.clone(),
             latency,
             error_rate,
+            episodes,
         });
     }
     let primary = match o.str_opt("primary")? {
@@ -71,13 +76,34 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
             Some(HealthCheck { every, fail_after })
         }
     };
+    let connections = match o.positive_u64_opt("connections")? {
+        Some(c) if c > u64::from(u32::MAX) => {
+            return Err(o.err("connections", format!("expected at most {}", u32::MAX)))
+        }
+        c => c.map(|c| c as u32),
+    };
     o.finish(DEPENDENCY_KEYS)?;
     Ok(DependencyConfig {
         name: name.to_string(),
         nodes,
         primary,
         health_check,
+        connections,
     })
+}
+
+/// `nodes.NAME.episodes`: all three keys are required (an empty table means none).
+fn build_episodes(e: &Obj) -> Result<Episodes> {
+    let need = |key: &str, example: &str| -> Result<DurationDist> {
+        dist_key(e, key)?.ok_or_else(|| e.missing(key, example))
+    };
+    let ep = Episodes {
+        gap: need("gap", "{ dist = \"exponential\", mean = \"30m\" }")?,
+        length: need("length", "{ dist = \"exponential\", mean = \"5m\" }")?,
+        latency: need("latency", "{ dist = \"lognormal\", median = \"2s\", sigma = 0.5 }")?,
+    };
+    e.finish(&[])?;
+    Ok(ep)
 }
 
 fn code_key(o: &Obj, key: &str, default: u16) -> Result<u16> {
@@ -336,6 +362,10 @@ fn build_autoscaler(o: &Obj, a: &Obj, pods: Option<&PodsConfig>) -> Result<Autos
     if min > max {
         return Err(a.err("min", "expected min <= max"));
     }
+    let metric = match a.choice_opt("metric", &["busy", "memory"])?.unwrap_or("busy") {
+        "memory" => ScaleMetric::Memory,
+        _ => ScaleMetric::Busy,
+    };
     let target = a.f64_opt("target_utilization")?.unwrap_or(0.7);
     if !(target > 0.0 && target <= 1.0) {
         return Err(a.err(
@@ -346,6 +376,7 @@ fn build_autoscaler(o: &Obj, a: &Obj, pods: Option<&PodsConfig>) -> Result<Autos
     let cfg = AutoscalerConfig {
         min,
         max,
+        metric,
         target_utilization: target,
         evaluate_every: positive_dur_key(a, "evaluate_every")?
             .unwrap_or(SimDuration::from_secs(30)),

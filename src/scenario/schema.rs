@@ -828,6 +828,12 @@ pub static DEPENDENCY: Def = Def {
             "none",
             "Probes and automatic failover (needs two nodes).",
         ),
+        k(
+            "connections",
+            int(1, None),
+            "unlimited",
+            "Lookups served at once; more wait in a FIFO, holding their stage sessions.",
+        ),
         INFO,
     ],
 };
@@ -849,7 +855,32 @@ pub static NODE: Def = Def {
             "0",
             "Chance that a lookup (or a probe) on this node fails.",
         ),
+        k(
+            "episodes",
+            Ty::Table(&EPISODES),
+            "none (`{}` too)",
+            "Random episodes of another latency (a bad query plan kept for a while).",
+        ),
         INFO,
+    ],
+};
+
+pub static EPISODES: Def = Def {
+    id: "episodes",
+    title: "nodes.NAME.episodes",
+    docs: &["`nodes.NAME.episodes`"],
+    keys: &[
+        req(
+            "gap",
+            Ty::Dist,
+            "Time from the start, or from the end of an episode, to the next episode.",
+        ),
+        req("length", Ty::Dist, "How long an episode lasts."),
+        req(
+            "latency",
+            Ty::Dist,
+            "Lookup latency on this node during an episode (instead of `latency`).",
+        ),
     ],
 };
 
@@ -1078,10 +1109,16 @@ pub static AUTOSCALER: Def = Def {
             "Most pods.",
         ),
         k(
+            "metric",
+            Ty::Choice(&["busy", "memory"]),
+            "\"busy\"",
+            "What it measures: jobs over the capacity of the pods up, or their mean memory over `memory_limit_mb`.",
+        ),
+        k(
             "target_utilization",
             num(Some(0.0), true, Some(1.0)),
             "0.7",
-            "Busy share of capacity it aims at.",
+            "Share of capacity (or of the memory limit) it aims at.",
         ),
         k(
             "evaluate_every",
@@ -1141,7 +1178,7 @@ pub static VALIDATION: Def = Def {
 };
 
 /// Every table definition, root first.
-pub fn defs() -> [&'static Def; 23] {
+pub fn defs() -> [&'static Def; 24] {
     [
         &ROOT,
         &CARRIER,
@@ -1156,6 +1193,7 @@ pub fn defs() -> [&'static Def; 23] {
         &BACKUP_AUTO,
         &DEPENDENCY,
         &NODE,
+        &EPISODES,
         &HEALTH_CHECK,
         &STAGE,
         &STAGE_DEPENDENCY,
