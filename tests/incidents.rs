@@ -137,7 +137,10 @@ fn simwood_fail_open_removes_the_blocking() {
 fn voucherify_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/voucherify-2021-08-20.toml", "actual", 2);
     let stage_sum = |from: &str, to: &str, f: &dyn Fn(&StageRow) -> u64| -> u64 {
-        stage_rows(&sc, &obs, 0, from, to).iter().map(|r| f(r)).sum()
+        stage_rows(&sc, &obs, 0, from, to)
+            .iter()
+            .map(|r| f(r))
+            .sum()
     };
     let crashes = |from: &str, to: &str| stage_sum(from, to, &|r| r.counts.pod_crashes);
     let added = |from: &str, to: &str| stage_sum(from, to, &|r| r.counts.pods_added);
@@ -189,18 +192,30 @@ fn voucherify_replay_matches_the_postmortem() {
     for rep in 0..obs.len() {
         let crash = first_row(rep, &|r| r.counts.pod_crashes).expect("a crash");
         let scale = first_row(rep, &|r| r.counts.pods_added).expect("a scale-up");
-        assert!(scale > crash, "replication {rep}: scale-up at row {scale}, crash at {crash}");
+        assert!(
+            scale > crash,
+            "replication {rep}: scale-up at row {scale}, crash at {crash}"
+        );
     }
     // V4: the rescale at 09:30 mitigates: failures per minute fall more than five-fold (78
     // minutes before, 140 after), but the leak goes on and pods still crash now and then.
-    let (before, after) = (failed("08:12", "09:30") / 78.0, failed("09:40", "12:00") / 140.0);
-    assert!(after < 0.2 * before, "failures per minute {before}, then {after}");
+    let (before, after) = (
+        failed("08:12", "09:30") / 78.0,
+        failed("09:40", "12:00") / 140.0,
+    );
+    assert!(
+        after < 0.2 * before,
+        "failures per minute {before}, then {after}"
+    );
     assert!(crashes("09:40", "12:00") > 0, "no crash after the rescale");
     // V5: the fix at 12:00 ends the crashes and latency is back to normal; without it
     // (variant no-fix) the pods go on crashing.
     assert_eq!(crashes("12:05", "13:00"), 0);
     let healed = p95("12:20", "13:00");
-    assert!(healed < 1.1 * calm, "p95 after the fix {healed} ms, before {calm} ms");
+    assert!(
+        healed < 1.1 * calm,
+        "p95 after the fix {healed} ms, before {calm} ms"
+    );
     let (sc2, unfixed) = run("scenarios/voucherify-2021-08-20.toml", "no-fix", 2);
     let late: u64 = stage_rows(&sc2, &unfixed, 0, "12:05", "13:00")
         .iter()
@@ -209,86 +224,100 @@ fn voucherify_replay_matches_the_postmortem() {
     assert!(late > 0, "no crash after 12:05 without the fix");
 }
 
+/// Runs of consecutive timeline rows (index, length) in which over 1% of the offered requests
+/// were refused or timed out: the interruptions, in replication `rep`, rows [from, to).
+fn interruptions(obs: &Observations, from: usize, to: usize) -> Vec<(usize, usize)> {
+    let down = |r: &TimelineRow| {
+        let bad = (r.counts.failed_refused + r.counts.failed_timeout) as f64;
+        bad > 0.01 * r.counts.offered.max(1) as f64
+    };
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, r) in obs.timeline.rows.iter().enumerate().take(to).skip(from) {
+        match out.last_mut() {
+            Some((s, n)) if down(r) && *s + *n == i => *n += 1,
+            _ if down(r) => out.push((i, 1)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// E1-E3 on one replication (one possible afternoon: the bad-index episodes are random). Seen
+/// failing (2026-12-02) with the database's `connections` removed (E3: sessions last no longer
+/// than the slow query, no queue) and with the 15:35 change removed (E2: no interruption).
 #[test]
 fn easycallnow_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/easycallnow-2015-07-22.toml", "actual", 1);
-    // Attempts refused with 503: final failures plus the retries they caused. (A rare client
-    // timeout on the harmless 0.3% slow tail also retries; it is not a refusal.)
-    let refused = |from: &str, to: &str| -> f64 {
-        sum_tl(&obs, from, to, &|r| r.counts.failed_refused as f64)
+    let row = |clock: &str| -> usize {
+        let t = callsim::time::parse_clock(clock).expect("clock");
+        ((t.as_ns() - sc.model.start.as_ns()) / sc.model.interval.as_ns()) as usize
     };
-    let attempts_refused = |from: &str, to: &str| -> f64 {
-        let stage: u64 = stage_rows(&sc, &obs, 0, from, to)
-            .iter()
-            .map(|r| r.counts.refused)
-            .sum();
-        stage as f64
+    let refused = |from: &str, to: &str| {
+        sum_tl(&obs, from, to, &|r| {
+            (r.counts.failed_refused + r.counts.failed_timeout) as f64
+        })
     };
-    let offered =
-        |from: &str, to: &str| -> f64 { sum_tl(&obs, from, to, &|r| r.counts.offered as f64) };
-    let sessions_max = |from: &str, to: &str| -> u64 {
-        stage_rows(&sc, &obs, 0, from, to)
+    // E1: normal before 15:35: nothing refused, responses fast.
+    assert_eq!(refused("15:30", "15:35"), 0.0);
+    let lb_p95 = stage_rows(&sc, &obs, 0, "15:30", "15:35")
+        .iter()
+        .map(|r| r.latency_ms_p95)
+        .fold(0.0, f64::max);
+    assert!(lb_p95 < 1000.0, "p95 before 15:35: {lb_p95} ms");
+    // E2: interruptions come and go from 15:35: at least two, with normal minutes between.
+    let outs = interruptions(&obs[0], row("15:35"), row("17:30"));
+    assert!(outs.len() >= 2, "interruptions {outs:?}");
+    // E3: in each, the 2,000 sessions are all in use, and a session lasts longer than the slow
+    // query itself (p95 5.5 s): queries queue for a database connection.
+    for &(s, n) in &outs {
+        let rows = &obs[0].stages[0].rows[s..s + n];
+        let most = rows
             .iter()
             .map(|r| r.sessions_in_use_max)
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        assert_eq!(most, 2000, "sessions in the interruption at row {s}");
+        let held = rows.iter().map(|r| r.latency_ms_p95).fold(0.0, f64::max);
+        assert!(held > 5500.0, "p95 session {held} ms at row {s}");
+    }
+    // After the actions at 17:30 (12,000 sessions, 6,000 connections): nothing refused.
+    assert_eq!(refused("17:35", "17:45"), 0.0);
+}
+
+/// E4: which action ended the outages. Raising the session limit alone does not: the database
+/// is the bottleneck, and its queue fills 12,000 sessions as it filled 2,000. Raising sessions
+/// and database connections together does, as does forcing the index. (15:30-16:45 only, to
+/// keep the test short; the same episodes in every variant: they have their own stream.) Seen
+/// failing with `connections` removed from the scenario (sessions-12000 then refuses nothing).
+#[test]
+fn easycallnow_only_more_database_resources_or_the_forced_index_end_the_outages() {
+    let short = ["end=\"16:45\"".to_string()];
+    let failed = |variant: &str| -> (u64, u64) {
+        let sc = load(
+            Path::new("scenarios/easycallnow-2015-07-22.toml"),
+            Some(variant),
+            &short,
+        )
+        .expect("scenario loads");
+        let opts = RunOptions {
+            seed: sc.seed,
+            replications: 1,
+            threads: 0,
+            progress: false,
+            label: String::new(),
+            timeline: false,
+        };
+        let none = |_r: u32| -> Result<Option<Box<dyn CallSink + Send>>, callsim::error::Error> {
+            Ok(None)
+        };
+        let r = &run_replications(&sc, &opts, &none).expect("runs")[0].obs;
+        (r.stages[0].total.refused, r.stages[0].sessions_in_use_max)
     };
-    // E1: a normal afternoon before 15:38, fast responses.
-    assert_eq!(attempts_refused("15:30", "15:38"), 0.0);
-    assert!(stage_rows(&sc, &obs, 0, "15:30", "15:38")
-        .iter()
-        .all(|r| r.latency_ms_p95 < 1000.0));
-    // E2 and E3: outages in each window with all 2,000 sessions in use; normal in between.
-    for (from, to) in [
-        ("15:39", "15:42"),
-        ("15:56", "16:08"),
-        ("16:31", "16:37"),
-        ("17:22", "17:23"),
-    ] {
-        let share = attempts_refused(from, to) / offered(from, to);
-        assert!(
-            share > 0.05,
-            "{from}-{to}: refused or retried share {share}"
-        );
-        assert_eq!(sessions_max(from, to), 2000, "{from}-{to}: sessions");
-    }
-    for (from, to) in [("15:45", "15:53"), ("16:13", "16:28"), ("16:42", "17:20")] {
-        assert_eq!(
-            attempts_refused(from, to),
-            0.0,
-            "{from}-{to} should be normal"
-        );
-    }
-    // After the raise to 12,000 sessions at 17:30, no refusals. This cannot fail as scheduled
-    // (the last slow-query episode ends at 17:24); the raise itself is tested below.
-    assert_eq!(attempts_refused("17:31", "17:45"), 0.0);
-    assert_eq!(refused("17:31", "17:45"), 0.0);
-}
-
-/// E4: with the raised limit of 12,000 sessions in force during the episodes, the slow queries
-/// hold more than the old 2,000 sessions at once, and none is refused. Seen to fail with the
-/// variant's limit set back to 2,000 (`sessions 2000` in the 15:56-16:08 episode, refusals).
-#[test]
-fn easycallnow_raised_session_limit_absorbs_the_episodes() {
-    let (sc, obs) = run("scenarios/easycallnow-2015-07-22.toml", "sessions-12000", 1);
-    let rows = stage_rows(&sc, &obs, 0, "15:56", "16:08");
-    let most = rows
-        .iter()
-        .map(|r| r.sessions_in_use_max)
-        .max()
-        .unwrap_or(0);
-    assert!(most > 2000 && most < 12000, "sessions {most}");
-    let refused: u64 = rows.iter().map(|r| r.counts.refused).sum();
-    assert_eq!(refused, 0, "refused in the episode");
-    assert_eq!(obs[0].stages[0].total.refused, 0);
-    assert_eq!(obs[0].counts.failed, 0);
-}
-
-#[test]
-fn easycallnow_forced_index_prevents_the_outages() {
-    let (_, obs) = run("scenarios/easycallnow-2015-07-22.toml", "index-forced", 1);
-    assert_eq!(obs[0].counts.failed, 0);
-    assert_eq!(obs[0].stages[0].total.refused, 0);
-    // Only the rare timeouts of the normal slow tail retry (about 1 in 100,000 requests).
-    assert!(obs[0].counts.retries * 10_000 < obs[0].counts.offered);
+    let (refused, most) = failed("sessions-12000");
+    assert!(refused > 10_000, "12,000 sessions alone: {refused} refused");
+    assert_eq!(most, 12_000, "the queue fills the raised limit too");
+    let (refused, most) = failed("more-resources");
+    assert_eq!(refused, 0, "12,000 sessions and 6,000 connections");
+    assert!(most > 2000 && most < 12_000, "sessions {most}");
+    assert_eq!(failed("index-forced").0, 0);
 }

@@ -794,7 +794,11 @@ impl Model<'_> {
     fn start_lookup(&mut self, now: SimTime, didx: usize, job: Ref<JobId>, seed: u64) {
         let mut rng = rng_from(seed);
         let sidx = self.jobs.get(job.id).stage as usize;
-        let dep = self.stages[sidx].cfg.dependency.as_ref().expect("a dependency");
+        let dep = self.stages[sidx]
+            .cfg
+            .dependency
+            .as_ref()
+            .expect("a dependency");
         let d = &self.deps[didx];
         let node = d.node_for(dep);
         let latency = d.latency(node).sample(&mut rng);
@@ -1078,7 +1082,13 @@ impl Model<'_> {
     }
 
     /// A node's episode begins or ends. False if stale (its `episodes` were changed since).
-    pub(super) fn episode_edge(&mut self, now: SimTime, didx: usize, node: usize, gen: Gen) -> bool {
+    pub(super) fn episode_edge(
+        &mut self,
+        now: SimTime,
+        didx: usize,
+        node: usize,
+        gen: Gen,
+    ) -> bool {
         let d = &mut self.deps[didx];
         if d.episode_gen[node] != gen {
             return false;

@@ -833,10 +833,15 @@ fn a_dependency_pool_queues_lookups_in_fifo_while_they_hold_their_sessions() {
             "{pool}: mean {mean} ms, max {max} ms"
         );
     }
-    let err = load_str(&dir.path().join("t.toml"), &text("connections = 0\n"), None, &[])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = load_str(
+        &dir.path().join("t.toml"),
+        &text("connections = 0\n"),
+        None,
+        &[],
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("dependencies.db.connections"), "{err}");
 }
 
@@ -864,7 +869,10 @@ fn dependency_episodes_alternate_gap_and_length_and_a_change_turns_them_off() {
         let st = &obs.stages[0];
         assert_eq!(st.total.jobs, 60);
         let mean = st.latency.mean_ms();
-        assert!((mean - want).abs() < 5.0, "{change}: mean {mean} ms, want {want}");
+        assert!(
+            (mean - want).abs() < 5.0,
+            "{change}: mean {mean} ms, want {want}"
+        );
     }
     let err = load_str(
         &dir.path().join("t.toml"),

@@ -100,7 +100,10 @@ fn build_episodes(e: &Obj) -> Result<Episodes> {
     let ep = Episodes {
         gap: need("gap", "{ dist = \"exponential\", mean = \"30m\" }")?,
         length: need("length", "{ dist = \"exponential\", mean = \"5m\" }")?,
-        latency: need("latency", "{ dist = \"lognormal\", median = \"2s\", sigma = 0.5 }")?,
+        latency: need(
+            "latency",
+            "{ dist = \"lognormal\", median = \"2s\", sigma = 0.5 }",
+        )?,
     };
     e.finish(&[])?;
     Ok(ep)
@@ -362,7 +365,10 @@ fn build_autoscaler(o: &Obj, a: &Obj, pods: Option<&PodsConfig>) -> Result<Autos
     if min > max {
         return Err(a.err("min", "expected min <= max"));
     }
-    let metric = match a.choice_opt("metric", &["busy", "memory"])?.unwrap_or("busy") {
+    let metric = match a
+        .choice_opt("metric", &["busy", "memory"])?
+        .unwrap_or("busy")
+    {
         "memory" => ScaleMetric::Memory,
         _ => ScaleMetric::Busy,
     };
