@@ -172,6 +172,14 @@ enum Event {
     JobDone {
         job: Ref<JobId>,
     },
+    /// The lookup of an out-of-band stage's job (`in_path = false`) failed as the job ends:
+    /// the stage's `on_error` applies to the account.
+    SideLookupFailed {
+        stage: u16,
+        measured: bool,
+        source: u32,
+        account: u32,
+    },
     StageWaitTimeout {
         call: Ref<CallId>,
         try_gen: Gen,
@@ -422,6 +430,15 @@ impl<'a> Model<'a> {
                 fresh
             }
             Event::JobDone { job } => self.job_done(now, job),
+            Event::SideLookupFailed {
+                stage,
+                measured,
+                source,
+                account,
+            } => {
+                self.side_lookup_failed(now, stage.into(), measured, source, account);
+                true
+            }
             Event::StageWaitTimeout { call, try_gen } => {
                 self.stage_wait_timeout(now, call, try_gen)
             }
@@ -750,6 +767,8 @@ mod tests;
 mod tests_backup;
 #[cfg(test)]
 mod tests_legs;
+#[cfg(test)]
+mod tests_lookups;
 
 /// Applies `f` to the windows whose bit is set in `mask` (nothing, cheaply, when it is 0).
 #[inline]

@@ -36,11 +36,13 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
         let latency =
             dist_key(&no, "latency")?.unwrap_or(DurationDist::Fixed(SimDuration::from_millis(1)));
         let error_rate = no.prob_opt("error_rate")?.unwrap_or(0.0);
+        let error_rate_standby = no.prob_opt("error_rate_standby")?;
         no.finish(&["description"])?;
         nodes.push(NodeConfig {
             name: n.clone(),
             latency,
             error_rate,
+            error_rate_standby,
         });
     }
     let primary = match o.str_opt("primary")? {
@@ -64,11 +66,16 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
         Some(h) => {
             let every = positive_dur_key(&h, "every")?.unwrap_or(SimDuration::from_secs(5));
             let fail_after = dur_key(&h, "fail_after")?.unwrap_or(SimDuration::from_secs(30));
+            let timeout = positive_dur_key(&h, "timeout")?;
             h.finish(&[])?;
             if nodes.len() < 2 {
                 return Err(o.err("health_check", "a failover needs at least two nodes"));
             }
-            Some(HealthCheck { every, fail_after })
+            Some(HealthCheck {
+                every,
+                fail_after,
+                timeout,
+            })
         }
     };
     o.finish(DEPENDENCY_KEYS)?;
@@ -114,6 +121,7 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
         Some(a) => Some(build_autoscaler(o, &a, pods.as_ref())?),
     };
     let error_code = code_key(o, "error_code", 503)?;
+    let in_path = build_in_path(o)?;
     o.finish(&[])?;
     Ok(StageConfig {
         name: name.to_string(),
@@ -125,7 +133,25 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
         pods,
         autoscaler,
         error_code,
+        in_path,
     })
+}
+
+/// `in_path`: false puts the stage out of band, which leaves it nothing to hold an attempt
+/// with: no capacity (`sessions`, `pods`) and no `tenant_limit`.
+fn build_in_path(o: &Obj) -> Result<bool> {
+    let in_path = o.bool_opt("in_path")?.unwrap_or(true);
+    if !in_path {
+        for key in ["sessions", "pods", "tenant_limit", "over_limit"] {
+            if o.has(key) {
+                return Err(o.err(
+                    "in_path",
+                    format!("expected true with `{key}`: an out-of-band stage (in_path = false) holds no attempt, so it has no sessions, pods, tenant_limit or over_limit"),
+                ));
+            }
+        }
+    }
+    Ok(in_path)
 }
 
 /// `over_limit`: refuse with a code, or wait up to `wait_timeout` for a session.
@@ -182,11 +208,13 @@ fn build_stage_dependency(d: &Obj, dependencies: &[DependencyConfig]) -> Result<
         _ => LookupPolicy::DisableAccount,
     };
     let follows_failover = d.bool_opt("follows_failover")?.unwrap_or(true);
+    let timeout = positive_dur_key(d, "timeout")?;
     d.finish(&[])?;
     Ok(StageDependency {
         dependency,
         on_error,
         follows_failover,
+        timeout,
     })
 }
 
