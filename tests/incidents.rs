@@ -72,10 +72,10 @@ fn stage_rows<'a>(
 }
 
 // Each mechanism switched off in turn (the scenario edited, this test run; 2026-12-02):
-// Voucherify fails with no leak or with the limiter enforcing on the flooded path (V2: crashes),
-// with the autoscaler acting after 30 s (V3), and without the manual rescale (V4: a check that
-// the scheduled change applied). It passes without the 12:00 leak fix (V5 cannot fail).
-// The Simwood checks below say, each, what was switched off and how it failed.
+// Simwood: each check below says what was switched off and how it failed; Voucherify
+// fails with no leak or with the limiter enforcing on the flooded path (V2: crashes), with the
+// autoscaler acting after 30 s (V3), and without the manual rescale (V4: a check that the
+// scheduled change applied). It passes without the 12:00 leak fix (V5 cannot fail).
 
 /// Calls connected per first attempt in [from, to), over replications: first attempts follow
 /// the rate profile whatever happens, so this is call volume against what it would be.
