@@ -72,18 +72,35 @@ fn stage_rows<'a>(
 }
 
 // Each mechanism switched off in turn (the scenario edited, this test run; 2026-12-02):
-// Simwood fails with no health check (S3: failovers), with credit failing open or following the
-// failover (S4: blocked accounts), and without the 11:54 reset (S4: none after); Voucherify
-// fails with no leak or with the limiter enforcing on the flooded path (V2: crashes), with the
-// autoscaler acting after 30 s (V3), and without the manual rescale (V4: a check that the
-// scheduled change applied). Voucherify re-audited after the replay gained slowdown, spread
-// base memory and a memory autoscaler (2026-12-02): it fails with slowdown_at_limit = 1 (V2:
-// latency), with no autoscaler (V3), without the rescale (V4: failures per minute), and
-// without the 12:00 fix (V5: crashes after 12:05).
+// Simwood: each check below says what was switched off and how it failed. Voucherify (audited
+// again after the replay gained slowdown, spread base memory and a memory autoscaler) fails
+// with slowdown_at_limit = 1 (V2: latency), with no autoscaler (V3), without the rescale (V4:
+// failures per minute), and without the 12:00 fix (V5: crashes after 12:05). Easycallnow: see
+// its tests.
+
+/// Calls connected per first attempt in [from, to), over replications: first attempts follow
+/// the rate profile whatever happens, so this is call volume against what it would be.
+fn connected_per_first_attempt(obs: &[Observations], from: &str, to: &str) -> f64 {
+    sum_tl(obs, from, to, &|r| r.counts.connected as f64)
+        / sum_tl(obs, from, to, &|r| r.counts.first_attempts as f64)
+}
+
+/// Simwood's stages, in file order.
+const SW_SLOUGH_VOLTA: usize = 0;
+const SW_OTHER: usize = 1;
+const SW_CREDIT: usize = 2;
+
 #[test]
 fn simwood_replay_matches_the_postmortem() {
     let (sc, obs) = run("scenarios/simwood-2020-01-23.toml", "actual", 2);
-    // S1: a quiet morning.
+    let stage_sum = |s: usize, from: &str, to: &str, f: &dyn Fn(&StageRow) -> u64| -> u64 {
+        stage_rows(&sc, &obs, s, from, to)
+            .iter()
+            .map(|r| f(r))
+            .sum()
+    };
+    // S1: a quiet morning, before the fragmentation starts at 11:07 (fails if the cause is
+    // moved earlier).
     assert_eq!(
         max_tl(&obs, "10:30", "11:07", &|r| r.accounts_blocked_max as f64),
         0.0
@@ -93,36 +110,60 @@ fn simwood_replay_matches_the_postmortem() {
         0.0
     );
     assert!(max_tl(&obs, "10:30", "11:07", &|r| r.pdd_ms_p95) < 1000.0);
-    // S2: post-dial delay up and some 503s before the failover, a small share of calls.
+    // S2: post-dial delay up, some 503s (a small share), only through the two routing nodes,
+    // and volumes lower and falling. Seen failing with the routing lookups' `timeout` removed
+    // (no 503s: errors at the two nodes 0).
     assert!(
-        sum_tl(&obs, "11:10", "11:25", &|r| r.pdd_ms_p95) / 30.0 > 500.0,
+        sum_tl(&obs, "11:10", "11:25", &|r| r.pdd_ms_p95) / 30.0 > 300.0,
         "post-dial delay up"
     );
     let errors = sum_tl(&obs, "11:07", "11:26", &|r| r.counts.failed_error as f64);
     let offered = sum_tl(&obs, "11:07", "11:26", &|r| r.counts.offered as f64);
     assert!(
-        errors > 0.0 && errors < 0.05 * offered,
+        errors > 0.01 * offered && errors < 0.1 * offered,
         "503s {errors} of {offered}"
     );
-    // S3: one automatic failover, between 11:20 and 11:35.
-    assert!(obs.iter().all(|o| o.failovers == 1));
-    let fo: u64 = stage_rows(&sc, &obs, 0, "11:20", "11:35")
-        .iter()
-        .map(|r| r.counts.failovers)
-        .sum();
-    assert_eq!(fo, 2, "each replication's failover in 11:20-11:35");
-    // S4: numerous accounts blocked until the 11:54 reset, none after.
-    assert!(max_tl(&obs, "11:40", "11:54", &|r| r.accounts_blocked_max as f64) > 1000.0);
-    assert!(sum_tl(&obs, "11:30", "11:54", &|r| r.counts.failed_blocked as f64) > 1000.0);
+    assert!(stage_sum(SW_SLOUGH_VOLTA, "11:07", "11:26", &|r| r.counts.errors) > 0);
     assert_eq!(
-        max_tl(&obs, "11:55", "13:46", &|r| r.accounts_blocked_max as f64),
-        0.0
+        stage_sum(SW_OTHER, "11:07", "11:26", &|r| r.counts.errors),
+        0
     );
-    // S5: a short second wave at 13:47, corrected at 13:48.
-    assert!(max_tl(&obs, "13:46", "13:48", &|r| r.accounts_blocked_max as f64) > 0.0);
+    let normal = connected_per_first_attempt(&obs, "10:40", "11:05");
+    let early = connected_per_first_attempt(&obs, "11:08", "11:17") / normal;
+    let late = connected_per_first_attempt(&obs, "11:17", "11:26") / normal;
+    assert!(late < 0.98 && late < early, "volumes {early} then {late}");
+    // S3: one automatic failover per replication, emerging between 11:17 and 11:37 from probes
+    // slower than the health check's timeout. Seen failing with the probe `timeout` removed (no
+    // failover: the master answers, slowly).
+    assert!(obs.iter().all(|o| o.failovers == 1));
+    let fo = stage_sum(SW_SLOUGH_VOLTA, "11:17", "11:37", &|r| r.counts.failovers);
+    assert_eq!(fo, 2, "each replication's failover in 11:17-11:37");
+    // S4: numerous accounts blocked by the out-of-band credit lookups until the 11:54 reset,
+    // their calls refused with 403 through every routing node, while volumes are back near
+    // normal. Seen failing with credit `in_path = true` (median PDD 11:08-11:26 over 50 ms: the
+    // calls wait for the slow master) and with `error_rate_standby` removed (the demoted
+    // master keeps failing 1.5% of credit lookups: volumes 11:35-11:53 4.5% down, "after the
+    // failover 0.955"; with that check off, 10 or more accounts blocked again by 11:55).
+    assert!(max_tl(&obs, "11:40", "11:54", &|r| r.accounts_blocked_max as f64) > 100.0);
+    assert!(sum_tl(&obs, "11:30", "11:54", &|r| r.counts.failed_blocked as f64) > 500.0);
+    assert!(max_tl(&obs, "11:08", "11:26", &|r| r.pdd_ms_p50) < 50.0);
+    let after = connected_per_first_attempt(&obs, "11:35", "11:53") / normal;
+    assert!(
+        after > 0.95 && after > late,
+        "volumes after the failover {after}"
+    );
+    assert!(max_tl(&obs, "11:55", "11:56", &|r| r.accounts_blocked_max as f64) < 10.0);
+    // Between the reset and the second wave service is normal: few accounts blocked again
+    // (the demoted master fails 0.01% of credit lookups).
+    let before = max_tl(&obs, "13:40", "13:46", &|r| r.accounts_blocked_max as f64);
+    assert!(before < 100.0, "accounts blocked again by 13:45: {before}");
+    // S5: a short second wave at 13:47, corrected at 13:48 (both scheduled: seen failing with
+    // the 13:46:30 trouble removed); no new blocks after the 14:01 stop.
+    assert!(max_tl(&obs, "13:46", "13:48", &|r| r.accounts_blocked_max as f64) > before + 20.0);
+    assert!(max_tl(&obs, "13:49", "13:50", &|r| r.accounts_blocked_max as f64) < 10.0);
     assert_eq!(
-        max_tl(&obs, "13:49", "14:30", &|r| r.accounts_blocked_max as f64),
-        0.0
+        stage_sum(SW_CREDIT, "14:02", "14:30", &|r| r.counts.accounts_blocked),
+        0
     );
 }
 

@@ -213,45 +213,82 @@ def easycallnow(d, F):
 
 def simwood(d, F):
     tl = load(os.path.join(d, "timeline.csv"))
-    routing = load(os.path.join(d, "stages_timeline.csv"), stage="routing")
-    credit = load(os.path.join(d, "stages_timeline.csv"), stage="credit")
+    st = os.path.join(d, "stages_timeline.csv")
+    sv = load(st, stage="routing-slough-volta")
+    other = load(st, stage="routing-other")
+    credit = load(st, stage="credit")
+    ten = os.path.join(d, "tenants_timeline.csv")
+    via_other = load(ten, source="via-other-nodes")
     reps = sorted(tl)
-    per_min = lambda k, a, b, col: total(tl[k], a, b, col) / max(1, len(span(tl[k], a, b)))
-    base = [per_min(k, "10:40", "11:05", "connected") for k in reps]
-    during = [per_min(k, "11:08", "11:26", "connected") for k in reps]
-    drop = [(b - x) / b for b, x in zip(base, during)]
+    # Calls connected per first attempt: first attempts follow the rate profile whatever
+    # happens, so this is the volume against what it would be ("lower than normal").
+    ratio = lambda k, a, b: total(tl[k], a, b, "connected") / max(1, total(tl[k], a, b, "first_attempts"))
+    base = [ratio(k, "10:40", "11:05") for k in reps]
+    early = [ratio(k, "11:08", "11:17") / b - 1 for k, b in zip(reps, base)]
+    late = [ratio(k, "11:17", "11:26") / b - 1 for k, b in zip(reps, base)]
     F.add("11:08: call volumes lower than normal and falling",
-          "connected per minute 11:08-11:26 against 10:40-11:05, relative drop: " + ci(drop),
-          mean_of(drop) > 0.1, False, "callers hit by slow lookups still mostly connect")
-    pdd0 = [mean_of([num(r, "pdd_ms_p95") for r in span(tl[k], "10:40", "11:05")]) for k in reps]
-    pdd1 = [mean_of([num(r, "pdd_ms_p95") for r in span(tl[k], "11:08", "11:26")]) for k in reps]
-    F.add("11:07: higher post-dial delay", f"p95 PDD 10:40-11:05: {ci(pdd0)} ms; 11:08-11:26: {ci(pdd1)} ms",
-          mean_of(pdd1) > 2 * mean_of(pdd0), True, "the master's latency is scheduled to rise at 11:07 and 11:18")
+          f"calls connected per first attempt against 10:40-11:05: 11:08-11:17 {ci(early)}; 11:17-11:26 {ci(late)}",
+          mean_of(early) < 0 and mean_of(late) < mean_of(early), False,
+          "emerges: 503s at the two routing nodes (their lookups time out on the slowing master) grow with the fragmentation, whose growth is scheduled (a guess)")
+    p95 = lambda rows, a, b: [mean_of([num(r, "latency_ms_p95") for r in span(rows[k], a, b)]) for k in reps]
+    sv0, sv1 = p95(sv, "10:40", "11:05"), p95(sv, "11:08", "11:26")
+    pdd = lambda q, a, b: [mean_of([num(r, q) for r in span(tl[k], a, b)]) for k in reps]
+    pdd0, pdd1 = pdd("pdd_ms_p95", "10:40", "11:05"), pdd("pdd_ms_p95", "11:08", "11:26")
+    F.add("11:07: higher post-dial delay (two routing nodes alert intermittently)",
+          f"p95 PDD 10:40-11:05: {ci(pdd0)} ms; 11:08-11:26: {ci(pdd1)} ms (p95 of the two nodes' lookups: {ci(sv0)} -> {ci(sv1)} ms)",
+          mean_of(pdd1) > 2 * mean_of(pdd0), False, "emerges from the master's latency, scheduled to grow from 11:07 (the cause)")
     e503 = [total(tl[k], "11:07", "11:27", "failed_error") / max(1, total(tl[k], "11:07", "11:27", "offered")) for k in reps]
     F.add("503s for \"a relatively small percentage of calls\" 11:07-11:27", "share of calls failing with 503: " + ci(e503),
-          0 < mean_of(e503) < 0.1, True, "error rates of the master are scheduled")
-    fo = [first(routing[k], "11:00", "12:00", lambda r: num(r, "failovers") > 0) for k in reps]
+          0 < mean_of(e503) < 0.1, False, "emerges: routing lookups slower than their 1 s timeout (a guess) on the two nodes")
+    oe = [total(other[k], "11:07", "11:27", "errors") for k in reps]
+    o0, o1 = p95(other, "10:40", "11:05"), p95(other, "11:08", "11:26")
+    F.add("Only two routing nodes (Slough, Volta) affected; \"other nodes ... functional\"",
+          f"lookup errors at the other routing nodes 11:07-11:27: {ci(oe)}; their p95 latency {ci(o0)} -> {ci(o1)} ms",
+          mean_of(oe) == 0 and mean_of(o1) < 2 * mean_of(o0), False,
+          "routing nodes are separate stages; which nodes read the unstable master is an input (a quarter of the calls: a guess)")
+    fo = [first(sv[k], "11:00", "12:30", lambda r: num(r, "failovers") > 0) for k in reps]
     F.add("11:27: a new master elected automatically", "failover minute: " + times(fo),
-          all(o is not None and minute("11:25") <= o <= minute("11:29") for o in fo), True,
-          "forced by a scheduled 90% error rate from 11:26")
-    after = [per_min(k, "11:30", "11:53", "connected") for k in reps]
-    rec = [(a - b) / b for a, b in zip(after, base)]
-    F.add("After 11:27 call volumes recover \"quite quickly\"",
-          "connected per minute 11:30-11:53 against 10:40-11:05, relative change: " + ci(rec),
-          mean_of(rec) > -0.1, False, "blocked accounts keep failing")
+          all(o is not None and minute("11:17") <= o <= minute("11:37") for o in fo)
+          and abs(mean_of(fo) - minute("11:27")) <= 5, False,
+          f"emerges: health probes slower than 1 s for 10 s (mean {hhmm(mean_of(fo))}); the minute depends on the guessed growth of the fragmentation and the probe timeout")
+    after = [ratio(k, "11:35", "11:53") / b - 1 for k, b in zip(reps, base)]
+    F.add("After 11:27 call volumes \"immediately began to climb, reaching normal levels quite quickly\"",
+          "calls connected per first attempt 11:35-11:53 against 10:40-11:05: " + ci(after),
+          mean_of(after) > -0.05 and mean_of(after) > mean_of(late), False,
+          "emerges: the routing nodes follow the failover; the blocked accounts carry a small share of calls")
     blocked = [max(num(r, "accounts_blocked_max") for r in span(tl[k], "11:27", "11:54")) for k in reps]
-    F.add("After 11:27: \"numerous accounts\" credit-blocked, calls refused 403", "accounts blocked by 11:54: " + ci(blocked),
-          mean_of(blocked) > 0, False, "emerges from lookups failing on the old master, whose error rate after 11:27 is invented")
-    left = [max(num(r, "accounts_blocked_max") for r in span(tl[k], "11:55", "13:45")) for k in reps]
-    F.add("11:54: blocked accounts reset", "accounts blocked 11:55-13:45: " + ci(left), mean_of(left) == 0, True,
+    at27 = [num(tl[k][minute("11:10")], "accounts_blocked_max") for k in reps]
+    F.add("By 11:27 \"wider spread reports of 403\"; \"numerous accounts\" credit-blocked, from different times",
+          f"accounts blocked at 11:10: {ci(at27)}; by 11:54: {ci(blocked)} of 10,000",
+          mean_of(blocked) > 100 and mean_of(blocked) > 2 * mean_of(at27), False,
+          "emerges: the out-of-band credit lookups fail on the master at its connection-failure rate (a guess), before the failover and, at the standby rate (a guess), after it")
+    net = [total(via_other[k], "11:30", "11:54", "failed_blocked") for k in reps]
+    F.add("403s \"network wide and not just restricted to a few nodes\"",
+          "calls refused with 403 11:30-11:54 among those through the other routing nodes: " + ci(net),
+          mean_of(net) > 0, False, "emerges: an account blocked is refused whatever node its calls take")
+    left = [max(num(r, "accounts_blocked_max") for r in span(tl[k], "11:55", "11:56")) for k in reps]
+    F.add("11:54: blocked accounts reset manually", "accounts blocked 11:55: " + ci(left), mean_of(left) < 10, True,
           "the reset is scheduled")
+    quiet = [total(tl[k], "11:55", "13:46", "failed_blocked") / max(1, total(tl[k], "11:55", "13:46", "offered")) for k in reps]
+    still = [max(num(r, "accounts_blocked_max") for r in span(tl[k], "11:55", "13:46")) for k in reps]
+    F.add("11:54-13:47: \"service was working normally\"",
+          f"share of calls refused with 403, 11:55-13:46: {ci(quiet)}; accounts blocked by 13:45: {ci(still)}",
+          mean_of(quiet) < 0.01, False,
+          "emerges from the demoted master's standby error rate (0.01%, a guess): a few accounts are blocked again")
     wave = [max(num(r, "accounts_blocked_max") for r in span(tl[k], "13:46", "13:49")) for k in reps]
-    F.add("13:47: a second, short wave of credit-locked accounts (1 minute)", "accounts blocked 13:46-13:49: " + ci(wave),
-          mean_of(wave) > 0, True, "error burst and reset scheduled")
-    F.add("Only two routing nodes were affected", "every call uses the one routing stage", None, False,
-          "routing nodes are not separate stages")
-    F.add("The calls-in-progress (credit) service is out of band", "credit is a stage in the call path", False, False,
-          "its slowness delays every call in the replay")
+    gone = [num(tl[k][minute("13:49")], "accounts_blocked_max") for k in reps]
+    F.add("13:47: a second, short wave of credit-locked accounts, corrected at once (1 minute)",
+          f"accounts blocked 13:46-13:49: {ci(wave)}; at 13:49: {ci(gone)}",
+          mean_of(wave) > mean_of(still) and mean_of(gone) < 10, True,
+          "the old master's trouble at 13:46:30 is scheduled (the model does not explain it), and so is the correction at 13:48")
+    new = [total(credit[k], "14:02", "14:30", "accounts_blocked") for k in reps]
+    F.add("14:01: the calls-in-progress service stopped, later patched and restarted; \"the incident did not then recur\"",
+          "accounts newly blocked 14:02-14:30: " + ci(new), mean_of(new) == 0, True, "the stop and the patched restart are scheduled")
+    c0, c1 = p95(credit, "10:40", "11:05"), p95(credit, "11:08", "11:26")
+    p50_0, p50_1 = pdd("pdd_ms_p50", "10:40", "11:05"), pdd("pdd_ms_p50", "11:08", "11:26")
+    F.add("The calls-in-progress (credit) service is out of band",
+          f"credit lookups' p95 {ci(c0)} -> {ci(c1)} ms while the median PDD stays {ci(p50_0)} -> {ci(p50_1)} ms",
+          mean_of(p50_1) < 1.5 * mean_of(p50_0), False, "credit is an out-of-band stage (in_path = false): calls do not wait for it")
 
 
 def voucherify(d, F):

@@ -384,6 +384,8 @@ pub struct StageDependency {
     /// false: the client stays connected to the node that was primary at the start (as one
     /// Simwood service did) instead of following a failover.
     pub follows_failover: bool,
+    /// A lookup slower than this fails when it reaches it (the client's own query timeout).
+    pub timeout: Option<SimDuration>,
 }
 
 /// Per-tenant rate limiting at a stage (an API gateway).
@@ -457,6 +459,9 @@ pub struct StageConfig {
     pub autoscaler: Option<AutoscalerConfig>,
     /// Code of a failed job (dependency error under fail_closed, pod crash).
     pub error_code: u16,
+    /// false: out of band; an attempt moves on at once and the stage's job runs beside it
+    /// (its failed lookup can still block the account for later calls).
+    pub in_path: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -465,6 +470,9 @@ pub struct NodeConfig {
     pub latency: DurationDist,
     /// Probability that a lookup on this node fails (connection failure, missing value).
     pub error_rate: f64,
+    /// The lookup error rate while the node is not the primary (it then carries only the
+    /// clients that did not follow a failover); None: `error_rate` always.
+    pub error_rate_standby: Option<f64>,
     /// Random episodes in which lookups take `episodes.latency` instead (a bad query plan
     /// chosen and kept for a while).
     pub episodes: Option<Episodes>,
@@ -483,6 +491,8 @@ pub struct HealthCheck {
     pub every: SimDuration,
     /// Fail over when probes of the primary have failed continuously this long.
     pub fail_after: SimDuration,
+    /// A probe answered later than this fails (a slow node is taken for a down one).
+    pub timeout: Option<SimDuration>,
 }
 
 /// A shared dependency (a Redis master with replicas, a database): nodes, a primary, and an

@@ -184,6 +184,14 @@ enum Event {
         node: u32,
         gen: Gen,
     },
+    /// The lookup of an out-of-band stage's job (`in_path = false`) failed as the job ends:
+    /// the stage's `on_error` applies to the account.
+    SideLookupFailed {
+        stage: u16,
+        measured: bool,
+        source: u32,
+        account: u32,
+    },
     StageWaitTimeout {
         call: Ref<CallId>,
         try_gen: Gen,
@@ -437,6 +445,15 @@ impl<'a> Model<'a> {
             Event::LookupDone { dep, job } => self.lookup_done(now, dep as usize, job),
             Event::Episode { dep, node, gen } => {
                 self.episode_edge(now, dep as usize, node as usize, gen)
+            }
+            Event::SideLookupFailed {
+                stage,
+                measured,
+                source,
+                account,
+            } => {
+                self.side_lookup_failed(now, stage.into(), measured, source, account);
+                true
             }
             Event::StageWaitTimeout { call, try_gen } => {
                 self.stage_wait_timeout(now, call, try_gen)
@@ -766,6 +783,8 @@ mod tests;
 mod tests_backup;
 #[cfg(test)]
 mod tests_legs;
+#[cfg(test)]
+mod tests_lookups;
 
 /// Applies `f` to the windows whose bit is set in `mask` (nothing, cheaply, when it is 0).
 #[inline]

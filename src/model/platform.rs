@@ -153,6 +153,42 @@ fn draw_base_mb(p: &PodsConfig, rng: &mut SimRng) -> f64 {
     }
 }
 
+/// A job's lookup in its dependency: the node it reads (the current primary, or the start's
+/// for a client that does not follow a failover), that node's latency, and whether the lookup
+/// failed (at the node's error rate, its standby rate when it is not the primary; or, with the
+/// stage's `timeout`, by being slower than that, when it ends at the timeout). Draws latency
+/// then error from the attempt's stream, as before these keys (so runs without them are
+/// unchanged).
+fn lookup<R: Rng>(d: &DepState, dep: &StageDependency, rng: &mut R) -> (SimDuration, bool) {
+    let node = d.node_for(dep);
+    let n = &d.cfg.nodes[node];
+    let latency = d.latency(node).sample(rng);
+    let rate = match n.error_rate_standby {
+        Some(r) if node != d.cfg.primary => r,
+        _ => n.error_rate,
+    };
+    let error = rng.random::<f64>() < rate;
+    match dep.timeout {
+        Some(t) if latency > t => (t, true),
+        _ => (latency, error),
+    }
+}
+
+/// A health probe of the primary fails: at its error rate, or, with the check's `timeout`, by
+/// answering later than that (the latency is drawn only then, so checks without it draw as
+/// before).
+fn probe_fails(d: &mut DepState, h: &HealthCheck) -> bool {
+    let p = &d.cfg.nodes[d.cfg.primary];
+    d.rng.random::<f64>() < p.error_rate
+        || h.timeout.is_some_and(|t| {
+            let latency = match &p.episodes {
+                Some(e) if d.in_episode[d.cfg.primary] => &e.latency,
+                _ => &p.latency,
+            };
+            latency.sample(&mut d.rng) > t
+        })
+}
+
 #[derive(Clone, Copy)]
 pub(super) struct Job {
     stage: u32,
@@ -497,6 +533,10 @@ impl Model<'_> {
             self.fail_try(now, call, 403, StageFail::Blocked);
             return;
         }
+        if !self.stages[sidx].cfg.in_path {
+            self.beside_path(now, sidx, call);
+            return;
+        }
         let tenant = self.tenant_of[source];
         if self.stages[sidx].terms[source].limited {
             let st = &mut self.stages[sidx];
@@ -555,9 +595,7 @@ impl Model<'_> {
             if d.cfg.connections.is_some() {
                 pooled = Some((dep.dependency, rng.random::<u64>()));
             } else {
-                let node = d.node_for(dep);
-                duration = d.latency(node).sample(&mut rng);
-                error = rng.random::<f64>() < d.cfg.nodes[node].error_rate;
+                (duration, error) = lookup(d, dep, &mut rng);
             }
         }
         let st = &mut self.stages[sidx];
@@ -666,6 +704,70 @@ impl Model<'_> {
                     self.accounts_level(now);
                 }
                 self.fail_try(now, j.call, 403, StageFail::Blocked);
+            }
+        }
+    }
+
+    /// An out-of-band stage (`in_path = false`): the attempt moves on at once, and the stage's
+    /// job runs beside it, drawn from the same stream as an in-path job. It holds nothing (such
+    /// a stage has no sessions, pods or limiter); if its lookup fails, the stage's `on_error`
+    /// applies to the call's account when the job ends (`side_lookup_failed`).
+    fn beside_path(&mut self, now: SimTime, sidx: usize, call: Ref<CallId>) {
+        let c = self.calls.get(call.id);
+        let (seed, source, account, tries, measured) =
+            (c.seed, c.source, c.account, c.tries, c.measured);
+        let mut rng = call_rng(
+            seed,
+            CallDraw::Stage,
+            (sidx as u64) << 16 | u64::from(tries),
+        );
+        let st = &self.stages[sidx];
+        let service = st.cfg.service_time.sample(&mut rng);
+        let (latency, error) = match &st.cfg.dependency {
+            Some(dep) => lookup(&self.deps[dep.dependency], dep, &mut rng),
+            None => (SimDuration::ZERO, false),
+        };
+        let duration = service.plus_dur(latency);
+        self.count_stage(now, sidx, measured, |s| s.jobs += 1);
+        let idx = self.stage_row(sidx, now);
+        self.obs.stages[sidx].latency(idx, measured, duration);
+        if error {
+            let stage = u16::try_from(sidx).expect("fewer than 65,536 stages");
+            let ev = Event::SideLookupFailed {
+                stage,
+                measured,
+                source,
+                account,
+            };
+            self.sched.schedule(now.plus(duration), ev);
+        }
+        self.advance_stage(now, call);
+    }
+
+    /// An out-of-band job's lookup failed: counted in the stage's `errors`; under
+    /// `disable_account` the account is blocked for its later calls (the call that set the job
+    /// off has moved on). `fail_open` and `fail_closed` have nothing to fail.
+    pub(super) fn side_lookup_failed(
+        &mut self,
+        now: SimTime,
+        sidx: usize,
+        measured: bool,
+        source: u32,
+        account: u32,
+    ) {
+        self.count_stage(now, sidx, measured, |s| s.errors += 1);
+        let policy = self.stages[sidx]
+            .cfg
+            .dependency
+            .as_ref()
+            .map(|d| d.on_error);
+        if policy == Some(LookupPolicy::DisableAccount) {
+            let (source, account) = (source as usize, account as usize);
+            if !self.blocked[source][account] {
+                self.blocked[source][account] = true;
+                self.blocked_count += 1;
+                self.count_stage(now, sidx, measured, |s| s.accounts_blocked += 1);
+                self.accounts_level(now);
             }
         }
     }
@@ -799,10 +901,7 @@ impl Model<'_> {
             .dependency
             .as_ref()
             .expect("a dependency");
-        let d = &self.deps[didx];
-        let node = d.node_for(dep);
-        let latency = d.latency(node).sample(&mut rng);
-        let error = rng.random::<f64>() < d.cfg.nodes[node].error_rate;
+        let (latency, error) = lookup(&self.deps[didx], dep, &mut rng);
         self.jobs.get_mut(job.id).error = error;
         self.sched.schedule(
             now.plus(latency),
@@ -1038,8 +1137,7 @@ impl Model<'_> {
         let Some(h) = d.cfg.health_check.clone() else {
             return;
         };
-        let p = &d.cfg.nodes[d.cfg.primary];
-        if d.rng.random::<f64>() < p.error_rate {
+        if probe_fails(d, &h) {
             let since = *d.failing_since.get_or_insert(now);
             if now.since(since) >= h.fail_after {
                 d.cfg.primary = (d.cfg.primary + 1) % d.cfg.nodes.len();

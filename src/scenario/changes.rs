@@ -180,6 +180,11 @@ impl Touched {
                 )))
             }
             ["backup", ..] => self.backup_platform = true,
+            ["stages", _, "in_path", ..] => {
+                return Err(bad(format!(
+                    "`{leaf}` cannot change mid-run (a call in the stage would be neither in its path nor beside it); expected in_path in [stages.NAME] only"
+                )))
+            }
             ["stages", name, _, ..] => {
                 let idx = names.stages.iter().position(|n| n == name).ok_or_else(|| bad(format!("no stage named `{name}`; stages: {}", names.stages.join(", "))))?;
                 push_once(&mut self.stages, idx);

@@ -40,12 +40,14 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
             Some(e) if !e.table.is_empty() => Some(build_episodes(&e)?),
             _ => None,
         };
+        let error_rate_standby = no.prob_opt("error_rate_standby")?;
         no.finish(&["description"])?;
         nodes.push(NodeConfig {
             name: n.clone(),
             latency,
             error_rate,
             episodes,
+            error_rate_standby,
         });
     }
     let primary = match o.str_opt("primary")? {
@@ -69,11 +71,16 @@ pub fn build_dependency(o: &Obj, name: &str) -> Result<DependencyConfig> {
         Some(h) => {
             let every = positive_dur_key(&h, "every")?.unwrap_or(SimDuration::from_secs(5));
             let fail_after = dur_key(&h, "fail_after")?.unwrap_or(SimDuration::from_secs(30));
+            let timeout = positive_dur_key(&h, "timeout")?;
             h.finish(&[])?;
             if nodes.len() < 2 {
                 return Err(o.err("health_check", "a failover needs at least two nodes"));
             }
-            Some(HealthCheck { every, fail_after })
+            Some(HealthCheck {
+                every,
+                fail_after,
+                timeout,
+            })
         }
     };
     let connections = match o.positive_u64_opt("connections")? {
@@ -143,6 +150,7 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
         Some(a) => Some(build_autoscaler(o, &a, pods.as_ref())?),
     };
     let error_code = code_key(o, "error_code", 503)?;
+    let in_path = build_in_path(o)?;
     o.finish(&[])?;
     Ok(StageConfig {
         name: name.to_string(),
@@ -154,7 +162,25 @@ pub fn build_stage(o: &Obj, name: &str, dependencies: &[DependencyConfig]) -> Re
         pods,
         autoscaler,
         error_code,
+        in_path,
     })
+}
+
+/// `in_path`: false puts the stage out of band, which leaves it nothing to hold an attempt
+/// with: no capacity (`sessions`, `pods`) and no `tenant_limit`.
+fn build_in_path(o: &Obj) -> Result<bool> {
+    let in_path = o.bool_opt("in_path")?.unwrap_or(true);
+    if !in_path {
+        for key in ["sessions", "pods", "tenant_limit", "over_limit"] {
+            if o.has(key) {
+                return Err(o.err(
+                    "in_path",
+                    format!("expected true with `{key}`: an out-of-band stage (in_path = false) holds no attempt, so it has no sessions, pods, tenant_limit or over_limit"),
+                ));
+            }
+        }
+    }
+    Ok(in_path)
 }
 
 /// `over_limit`: refuse with a code, or wait up to `wait_timeout` for a session.
@@ -211,11 +237,13 @@ fn build_stage_dependency(d: &Obj, dependencies: &[DependencyConfig]) -> Result<
         _ => LookupPolicy::DisableAccount,
     };
     let follows_failover = d.bool_opt("follows_failover")?.unwrap_or(true);
+    let timeout = positive_dur_key(d, "timeout")?;
     d.finish(&[])?;
     Ok(StageDependency {
         dependency,
         on_error,
         follows_failover,
+        timeout,
     })
 }
 

@@ -856,6 +856,12 @@ pub static NODE: Def = Def {
             "Chance that a lookup (or a probe) on this node fails.",
         ),
         k(
+            "error_rate_standby",
+            Ty::Prob,
+            "error_rate",
+            "Lookup error rate while the node is not the primary.",
+        ),
+        k(
             "episodes",
             Ty::Table(&EPISODES),
             "none (`{}` too)",
@@ -895,6 +901,12 @@ pub static HEALTH_CHECK: Def = Def {
             Ty::Duration,
             "\"30s\"",
             "Fail over after probes failed this long.",
+        ),
+        k(
+            "timeout",
+            Ty::Duration,
+            "none",
+            "A probe slower than this fails (> 0).",
         ),
     ],
 };
@@ -953,6 +965,12 @@ pub static STAGE: Def = Def {
             "Code of an attempt whose job failed.",
         ),
         k(
+            "in_path",
+            Ty::Bool,
+            "true",
+            "false: out of band; the attempt moves on, the job runs beside it.",
+        ),
+        k(
             "tenant_limit",
             Ty::Table(&TENANT_LIMIT),
             "none",
@@ -985,6 +1003,12 @@ pub static STAGE_DEPENDENCY: Def = Def {
             Ty::Bool,
             "true",
             "false: keep reading the start's primary.",
+        ),
+        k(
+            "timeout",
+            Ty::Duration,
+            "none",
+            "A lookup slower than this fails at it (> 0).",
         ),
     ],
 };
