@@ -38,8 +38,8 @@ WORKLOADS=(
   # histograms for them: 1,413,405,916 instructions against 1,316,064,414 without, +7.4%).
   "callrail_1rep|scenarios/callrail-2018-05-14.toml|replications=1 alerts=[]"
   # The platform (stages, pods, tenant limiter, leak, crash and restart, retries): 22 minutes of
-  # the Voucherify flood, two before it starts; six pod crashes.
-  "voucherify_flood|scenarios/voucherify-2021-08-20.toml|start=08:10 end=08:32 replications=1"
+  # the Voucherify flood, two before it starts; six pod crashes (a frozen copy of the replay).
+  "voucherify_flood|scenarios/bench/voucherify-flood.toml|start=08:10 end=08:32 replications=1"
 )
 
 die() { # status message...
