@@ -15,7 +15,7 @@ use super::slab::{CallId, Gen, JobId, Ref};
 use super::{Event, LegFailure, Model, Outcome};
 use crate::dist::DurationDist;
 use crate::limiter::Limiter;
-use crate::rng::{call_rng, component_seed, rng_from, CallDraw, SimRng};
+use crate::rng::{call_rng, component_seed, rng_from, CallDraw, CallRng, SimRng};
 use crate::time::{SimDuration, SimTime};
 use rand::Rng;
 use std::collections::VecDeque;
@@ -572,17 +572,22 @@ impl Model<'_> {
         }
     }
 
+    /// The stream of an attempt's draws at a stage (service, lookup): its own, so that common
+    /// random numbers hold across variants.
+    fn attempt_rng(&self, sidx: usize, call: Ref<CallId>) -> CallRng {
+        let c = self.calls.get(call.id);
+        call_rng(
+            c.seed,
+            CallDraw::Stage,
+            (sidx as u64) << 16 | u64::from(c.tries),
+        )
+    }
+
     fn start_job(&mut self, now: SimTime, sidx: usize, call: Ref<CallId>, pod: u32) {
         let c = self.calls.get(call.id);
-        let (seed, source, tries, try_gen, measured) =
-            (c.seed, c.source as usize, c.tries, c.try_gen, c.measured);
+        let (source, try_gen, measured) = (c.source as usize, c.try_gen, c.measured);
         let method_leak = self.stages[sidx].terms[source].leak_mb;
-        // Service and dependency draws come from this attempt's own stream.
-        let mut rng = call_rng(
-            seed,
-            CallDraw::Stage,
-            (sidx as u64) << 16 | u64::from(tries),
-        );
+        let mut rng = self.attempt_rng(sidx, call);
         let st = &self.stages[sidx];
         let service = st.cfg.service_time.sample(&mut rng);
         let mut duration = SimDuration::ZERO;
@@ -714,13 +719,8 @@ impl Model<'_> {
     /// applies to the call's account when the job ends (`side_lookup_failed`).
     fn beside_path(&mut self, now: SimTime, sidx: usize, call: Ref<CallId>) {
         let c = self.calls.get(call.id);
-        let (seed, source, account, tries, measured) =
-            (c.seed, c.source, c.account, c.tries, c.measured);
-        let mut rng = call_rng(
-            seed,
-            CallDraw::Stage,
-            (sidx as u64) << 16 | u64::from(tries),
-        );
+        let (source, account, measured) = (c.source, c.account, c.measured);
+        let mut rng = self.attempt_rng(sidx, call);
         let st = &self.stages[sidx];
         let service = st.cfg.service_time.sample(&mut rng);
         let (latency, error) = match &st.cfg.dependency {

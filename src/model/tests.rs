@@ -41,6 +41,14 @@ fn run_text(text: &str) -> (Observations, Vec<CallRecord>) {
 }
 
 /// A trace file with `n` arrivals at each of the given clock instants.
+/// The error message of loading `text` as the scenario at `path` ("" if it loads).
+pub(super) fn load_error(path: &Path, text: &str) -> String {
+    load_str(path, text, None, &[])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
 pub(super) fn trace(dir: &Path, rows: &[(&str, usize)]) -> String {
     let p = dir.join("trace.csv");
     let mut f = std::fs::File::create(&p).unwrap();
@@ -748,10 +756,7 @@ fn bad_pod_memory_settings_name_the_key() {
             "start = \"00:00\"\nend = \"00:01\"\n[stages.gw]\nservice_time = \"1s\"\npods = {{ count = 1, capacity = 1, {pods} }}\n\
              [sources.s]\nkind = \"request\"\nrate = \"1/s\"\nstages = [\"gw\"]\n"
         );
-        load_str(&path, &text, None, &[])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        load_error(&path, &text)
     };
     for (pods, key) in [
         (
@@ -833,15 +838,7 @@ fn a_dependency_pool_queues_lookups_in_fifo_while_they_hold_their_sessions() {
             "{pool}: mean {mean} ms, max {max} ms"
         );
     }
-    let err = load_str(
-        &dir.path().join("t.toml"),
-        &text("connections = 0\n"),
-        None,
-        &[],
-    )
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_default();
+    let err = load_error(&dir.path().join("t.toml"), &text("connections = 0\n"));
     assert!(err.contains("dependencies.db.connections"), "{err}");
 }
 
@@ -874,15 +871,10 @@ fn dependency_episodes_alternate_gap_and_length_and_a_change_turns_them_off() {
             "{change}: mean {mean} ms, want {want}"
         );
     }
-    let err = load_str(
+    let err = load_error(
         &dir.path().join("t.toml"),
         &text("").replace(", length = \"5s\"", ""),
-        None,
-        &[],
-    )
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_default();
+    );
     assert!(
         err.contains("dependencies.db.nodes.n.episodes") && err.contains("missing key `length`"),
         "{err}"
@@ -921,10 +913,7 @@ fn a_memory_autoscaler_scales_on_leaked_memory_not_on_busy_slots() {
         "scale-ups (minute, pods): {memory:?}"
     );
     assert_eq!(added("busy"), vec![]);
-    let err = load_str(&dir.path().join("t.toml"), &text("cpu"), None, &[])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = load_error(&dir.path().join("t.toml"), &text("cpu"));
     assert!(
         err.contains("stages.gw.autoscaler.metric") && err.contains("memory"),
         "{err}"

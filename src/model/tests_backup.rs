@@ -4,7 +4,7 @@
 //! Exact on small scenarios: which calls were routed follows from the windows alone.
 
 use super::obs::Observations;
-use super::tests::{run_sc, scenario};
+use super::tests::{load_error, run_sc, scenario};
 use super::CallRecord;
 use crate::scenario::load_str;
 
@@ -136,12 +136,7 @@ fn a_source_auto_policy_watches_only_its_own_legs() {
 fn per_source_policies_name_call_sources() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");
-    let err = |extra: &str| {
-        load_str(&path, &format!("{TWO_SOURCES}{extra}"), None, &[])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-    };
+    let err = |extra: &str| load_error(&path, &format!("{TWO_SOURCES}{extra}"));
     let e = err("[backup.sources.z]\npolicy = \"off\"\n");
     assert!(
         e.contains("backup.sources.z") && e.contains("no source named `z`; sources: a, b"),

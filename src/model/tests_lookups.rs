@@ -2,7 +2,7 @@
 //! times out, a health probe that times out, and a node's error rate as a standby. Each answer is
 //! known exactly, and each test was seen failing with its mechanism removed.
 
-use super::tests::{run_sc, scenario, trace};
+use super::tests::{load_error, run_sc, scenario, trace};
 use super::Outcome;
 use crate::scenario::load_str;
 
@@ -134,10 +134,7 @@ fn bad_lookup_settings_name_the_key() {
              [stages.credit]\ndependency = {{ name = \"redis\" }}\n{extra_stage}\n\
              [sources.s]\nkind = \"request\"\nrate = \"1/s\"\nstages = [\"credit\"]\n{change}"
         );
-        load_str(&path, &text, None, &[])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        load_error(&path, &text)
     };
     for (e, key, says) in [
         (
