@@ -497,7 +497,8 @@ impl Model<'_> {
             };
             let n = &d.cfg.nodes[node];
             duration = n.latency.sample(&mut rng);
-            error = rng.random::<f64>() < n.error_rate;
+            // The attempt's last draw: skipped when it cannot be an error (the same result).
+            error = n.error_rate > 0.0 && rng.random::<f64>() < n.error_rate;
         }
         let st = &mut self.stages[sidx];
         st.in_use += 1;
