@@ -388,12 +388,19 @@ impl NhppArrivals {
             return None;
         }
         let e: f64 = Exp1.sample(&mut self.rng);
-        let t = self.profile.invert_from(
-            &mut self.next_point,
-            self.pos_s,
-            e / self.scale,
-            self.end_s,
-        )?;
+        // x / 1.0 is x exactly: an unscaled source skips a division on its arrival's chain.
+        let area = if self.scale == 1.0 { e } else { e / self.scale };
+        let t = if let [(_, r)] = self.profile.points[..] {
+            // Constant rate, inline: `invert_from`'s first branch, term for term.
+            let t = self.pos_s + area / r;
+            if !(r > 0.0 && t < self.end_s) {
+                return None;
+            }
+            t
+        } else {
+            self.profile
+                .invert_from(&mut self.next_point, self.pos_s, area, self.end_s)?
+        };
         if t >= self.end_s {
             return None;
         }
