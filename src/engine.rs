@@ -219,21 +219,29 @@ impl<E: Copy> Scheduler<E> {
         }
     }
 
-    fn recompute_lane_min(&mut self) {
+    /// The earliest lane once lane `emptied` has just been emptied. Lane `emptied` is skipped
+    /// by its index, not read: its key was just written with two 8-byte stores, and reading it
+    /// back as one 16-byte load would stall on store forwarding (perf showed it on every
+    /// arrival).
+    fn recompute_lane_min(&mut self, emptied: usize) {
         self.lane_min = self
             .lanes
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.key != NO_KEY)
+            .filter(|&(i, e)| i != emptied && e.key != NO_KEY)
             .map(|(i, e)| (e.key, i))
             .min()
             .map(|(_, i)| i);
     }
 
-    fn recompute_timer_min(&mut self) {
-        let mut best: Option<(u128, usize)> = None;
+    /// The queue with the earliest front once queue `changed`'s front became `front` (already
+    /// stored in `fronts`, but passed in so it is not read back: the same store-forwarding
+    /// stall as in `recompute_lane_min`, on every timer taken).
+    fn recompute_timer_min(&mut self, changed: usize, front: u128) {
+        let mut best: Option<(u128, usize)> = (front != u128::MAX).then_some((front, changed));
         for (q, &k) in self.fronts.iter().enumerate() {
-            if k != u128::MAX && best.is_none_or(|(b, _)| k < b) {
+            // Keys are distinct (`seq`), so the order of the scan decides no tie.
+            if q != changed && k != u128::MAX && best.is_none_or(|(b, _)| k < b) {
                 best = Some((k, q));
             }
         }
@@ -286,17 +294,18 @@ impl<E: Copy> Scheduler<E> {
                 let e = self.lanes[m];
                 debug_assert!(e.key != NO_KEY, "lane_min points at a pending event");
                 self.lanes[m].key = NO_KEY;
-                self.recompute_lane_min();
+                self.recompute_lane_min(m);
                 e
             }
             Place::Timer(q) => {
                 let queue = &mut self.timers[q];
                 let e = queue.pop_front().expect("pending");
-                self.fronts[q] = queue.front().map_or(u128::MAX, |f| f.key);
+                let front = queue.front().map_or(u128::MAX, |f| f.key);
+                self.fronts[q] = front;
                 self.timers_len -= 1;
                 // Another queue's front may now be earlier than this queue's new front.
-                if self.timers.len() > 1 || self.timers[q].is_empty() {
-                    self.recompute_timer_min();
+                if self.timers.len() > 1 || front == u128::MAX {
+                    self.recompute_timer_min(q, front);
                 }
                 e
             }
