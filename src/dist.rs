@@ -48,17 +48,21 @@ impl DurationDist {
         SimDuration::from_secs_f64(self.sample_s(rng))
     }
 
+    /// As `sample`, with the generator made by `rng` only when a draw is needed (a fixed
+    /// duration draws nothing): callers whose stream is keyed per purpose skip seeding it.
+    #[inline]
+    pub fn sample_lazy<R: Rng>(&self, rng: impl FnOnce() -> R) -> SimDuration {
+        match self {
+            DurationDist::Fixed(d) => *d,
+            d => d.sample(&mut rng()),
+        }
+    }
+
     fn sample_s<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             DurationDist::Fixed(d) => d.as_secs_f64(),
-            DurationDist::Exponential { mean_s } => {
-                let e: f64 = Exp1.sample(rng);
-                e * mean_s
-            }
-            DurationDist::LogNormal { mu, sigma } => {
-                let z: f64 = StandardNormal.sample(rng);
-                (mu + sigma * z).exp()
-            }
+            DurationDist::Exponential { mean_s } => exponential_s(*mean_s, rng),
+            DurationDist::LogNormal { mu, sigma } => lognormal_s(*mu, *sigma, rng),
             DurationDist::Weibull { shape, scale_s } => {
                 let e: f64 = Exp1.sample(rng);
                 scale_s * e.powf(1.0 / shape)
@@ -74,16 +78,7 @@ impl DurationDist {
                 let f = u - i as f64;
                 sorted_s[i] + f * (sorted_s[i + 1] - sorted_s[i])
             }
-            DurationDist::Mixture(parts) => {
-                let mut u: f64 = rng.random();
-                for (w, d) in parts {
-                    if u < *w {
-                        return d.sample_s(rng);
-                    }
-                    u -= w;
-                }
-                parts.last().map(|(_, d)| d.sample_s(rng)).unwrap_or(0.0)
-            }
+            DurationDist::Mixture(parts) => pick(parts, rng).map_or(0.0, |d| d.sample_s(rng)),
         }
     }
 
@@ -110,6 +105,37 @@ impl DurationDist {
             DurationDist::Mixture(parts) => parts.iter().map(|(w, d)| w * d.mean_s()).sum(),
         }
     }
+}
+
+/// An exponential draw in seconds.
+#[inline(always)]
+fn exponential_s<R: Rng + ?Sized>(mean_s: f64, rng: &mut R) -> f64 {
+    let e: f64 = Exp1.sample(rng);
+    e * mean_s
+}
+
+/// A lognormal draw in seconds (ln X ~ Normal(mu, sigma)).
+#[inline(always)]
+fn lognormal_s<R: Rng + ?Sized>(mu: f64, sigma: f64, rng: &mut R) -> f64 {
+    let z: f64 = StandardNormal.sample(rng);
+    (mu + sigma * z).exp()
+}
+
+/// A mixture's component for one uniform draw: component i with probability weight i (the
+/// last one if rounding leaves the draw past every weight); None for an empty mixture.
+#[inline]
+fn pick<'a, R: Rng + ?Sized>(
+    parts: &'a [(f64, DurationDist)],
+    rng: &mut R,
+) -> Option<&'a DurationDist> {
+    let mut u: f64 = rng.random();
+    for (w, d) in parts {
+        if u < *w {
+            return Some(d);
+        }
+        u -= w;
+    }
+    parts.last().map(|(_, d)| d)
 }
 
 /// ln Γ(x) for x > 0 by the Lanczos approximation (g = 7, n = 9), accurate to ~1e-15: Weibull
@@ -161,6 +187,14 @@ impl CountDist {
                 }
                 cum.last().map(|(k, _)| *k).unwrap_or(1)
             }
+        }
+    }
+    /// As `sample`, with the generator made by `rng` only when a draw is needed.
+    #[inline]
+    pub fn sample_lazy<R: Rng>(&self, rng: impl FnOnce() -> R) -> u32 {
+        match self {
+            CountDist::Fixed(k) => *k,
+            d => d.sample(&mut rng()),
         }
     }
     pub fn max(&self) -> u32 {
@@ -354,12 +388,19 @@ impl NhppArrivals {
             return None;
         }
         let e: f64 = Exp1.sample(&mut self.rng);
-        let t = self.profile.invert_from(
-            &mut self.next_point,
-            self.pos_s,
-            e / self.scale,
-            self.end_s,
-        )?;
+        // x / 1.0 is x exactly: an unscaled source skips a division on its arrival's chain.
+        let area = if self.scale == 1.0 { e } else { e / self.scale };
+        let t = if let [(_, r)] = self.profile.points[..] {
+            // Constant rate, inline: `invert_from`'s first branch, term for term.
+            let t = self.pos_s + area / r;
+            if !(r > 0.0 && t < self.end_s) {
+                return None;
+            }
+            t
+        } else {
+            self.profile
+                .invert_from(&mut self.next_point, self.pos_s, area, self.end_s)?
+        };
         if t >= self.end_s {
             return None;
         }

@@ -40,6 +40,10 @@ impl<E> Entry<E> {
     }
 }
 
+/// The key of an empty lane (no real key reaches it: that would take 2^64 - 1 events at the
+/// last representable instant).
+const NO_KEY: u128 = u128::MAX;
+
 /// Children per node. Measured on the Erlang-A benchmark (calls/s, 5 runs each): arity 2 gave
 /// 4.06-4.31 M, 4 gave 3.99-4.10 M, 8 gave 3.47-3.84 M, and std's BinaryHeap 3.71-3.88 M (fewer
 /// instructions, slower). The heaps callsim sees are small, so depth matters less than
@@ -65,7 +69,10 @@ pub struct Scheduler<E: Copy> {
     /// Lanes: recurring events with at most one pending each (a source's next arrival) kept
     /// beside the heap; `lane_min` caches the earliest. Ordering is the same (time, seq) as
     /// the heap's, so results do not depend on whether an event went to a lane.
-    lanes: Vec<Option<Entry<E>>>,
+    /// An empty lane holds its last event under the key `NO_KEY` (not an `Option`: taking an
+    /// `Option<Entry>` out copied the event as 15 bytes in two overlapping moves, and the
+    /// load that followed stalled on store forwarding, on every arrival).
+    lanes: Vec<Entry<E>>,
     lane_min: Option<usize>,
     /// Timer queues: one FIFO per fixed delay (`delays[q]` in ns). Every entry of queue `q` was
     /// scheduled at `now + delays[q]` with a rising `now` and `seq`, so its keys rise from front
@@ -197,37 +204,44 @@ impl<E: Copy> Scheduler<E> {
             self.now
         );
         if lane >= self.lanes.len() {
-            self.lanes.resize(lane + 1, None);
+            self.lanes.resize(lane + 1, Entry { key: NO_KEY, event });
         }
         assert!(
-            self.lanes[lane].is_none(),
+            self.lanes[lane].key == NO_KEY,
             "lane {lane} already has a pending event"
         );
         let key = (time.as_ns() as u128) << 64 | self.next_seq as u128;
+        assert!(key != NO_KEY, "a lane's key never reaches NO_KEY");
         self.next_seq += 1;
-        self.lanes[lane] = Some(Entry { key, event });
-        if self
-            .lane_min
-            .is_none_or(|m| self.lanes[m].is_some_and(|e| key < e.key))
-        {
+        self.lanes[lane] = Entry { key, event };
+        if self.lane_min.is_none_or(|m| key < self.lanes[m].key) {
             self.lane_min = Some(lane);
         }
     }
 
-    fn recompute_lane_min(&mut self) {
+    /// The earliest lane once lane `emptied` has just been emptied. Lane `emptied` is skipped
+    /// by its index, not read: its key was just written with two 8-byte stores, and reading it
+    /// back as one 16-byte load would stall on store forwarding (perf showed it on every
+    /// arrival).
+    fn recompute_lane_min(&mut self, emptied: usize) {
         self.lane_min = self
             .lanes
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (e.key, i)))
+            .filter(|&(i, e)| i != emptied && e.key != NO_KEY)
+            .map(|(i, e)| (e.key, i))
             .min()
             .map(|(_, i)| i);
     }
 
-    fn recompute_timer_min(&mut self) {
-        let mut best: Option<(u128, usize)> = None;
+    /// The queue with the earliest front once queue `changed`'s front became `front` (already
+    /// stored in `fronts`, but passed in so it is not read back: the same store-forwarding
+    /// stall as in `recompute_lane_min`, on every timer taken).
+    fn recompute_timer_min(&mut self, changed: usize, front: u128) {
+        let mut best: Option<(u128, usize)> = (front != u128::MAX).then_some((front, changed));
         for (q, &k) in self.fronts.iter().enumerate() {
-            if k != u128::MAX && best.is_none_or(|(b, _)| k < b) {
+            // Keys are distinct (`seq`), so the order of the scan decides no tie.
+            if q != changed && k != u128::MAX && best.is_none_or(|(b, _)| k < b) {
                 best = Some((k, q));
             }
         }
@@ -239,10 +253,8 @@ impl<E: Copy> Scheduler<E> {
     fn earliest(&self) -> Option<(Place, u128)> {
         let mut best = self.heap.first().map(|e| (Place::Heap, e.key));
         if let Some(m) = self.lane_min {
-            let k = self.lanes[m]
-                .as_ref()
-                .expect("lane_min points at a pending event")
-                .key;
+            let k = self.lanes[m].key;
+            debug_assert!(k != NO_KEY, "lane_min points at a pending event");
             if best.is_none_or(|(_, b)| k < b) {
                 best = Some((Place::Lane(m), k));
             }
@@ -279,18 +291,21 @@ impl<E: Copy> Scheduler<E> {
         let e = match from {
             Place::Heap => self.pop_heap().expect("earliest is in the heap"),
             Place::Lane(m) => {
-                let e = self.lanes[m].take().expect("pending");
-                self.recompute_lane_min();
+                let e = self.lanes[m];
+                debug_assert!(e.key != NO_KEY, "lane_min points at a pending event");
+                self.lanes[m].key = NO_KEY;
+                self.recompute_lane_min(m);
                 e
             }
             Place::Timer(q) => {
                 let queue = &mut self.timers[q];
                 let e = queue.pop_front().expect("pending");
-                self.fronts[q] = queue.front().map_or(u128::MAX, |f| f.key);
+                let front = queue.front().map_or(u128::MAX, |f| f.key);
+                self.fronts[q] = front;
                 self.timers_len -= 1;
                 // Another queue's front may now be earlier than this queue's new front.
-                if self.timers.len() > 1 || self.timers[q].is_empty() {
-                    self.recompute_timer_min();
+                if self.timers.len() > 1 || front == u128::MAX {
+                    self.recompute_timer_min(q, front);
                 }
                 e
             }
@@ -355,7 +370,7 @@ impl<E: Copy> Scheduler<E> {
 
     /// Events pending: in the heap, the lanes and the timer queues.
     pub fn pending(&self) -> usize {
-        self.heap.len() + self.lanes.iter().filter(|l| l.is_some()).count() + self.timers_len
+        self.heap.len() + self.lanes.iter().filter(|l| l.key != NO_KEY).count() + self.timers_len
     }
     /// Most events pending at once: the queue's memory follows in-flight work.
     pub fn pending_max(&self) -> usize {

@@ -244,7 +244,7 @@ impl Model<'_> {
             self.sources[c.source as usize]
                 .behaviour
                 .setup_delay
-                .sample(&mut call_rng(c.seed, CallDraw::Setup, 0))
+                .sample_lazy(|| call_rng(c.seed, CallDraw::Setup, 0))
         };
         if setup == SimDuration::ZERO {
             self.start_legs(now, call);
@@ -263,7 +263,7 @@ impl Model<'_> {
             let b = &self.sources[c.source as usize].behaviour;
             b.flow
                 .legs
-                .sample(&mut call_rng(c.seed, CallDraw::FanOut, 0))
+                .sample_lazy(|| call_rng(c.seed, CallDraw::FanOut, 0))
                 .clamp(1, MAX_LEGS as u32)
         };
         let sequential = c.sequential;
@@ -307,7 +307,7 @@ impl Model<'_> {
         let talk = self.sources[source as usize]
             .behaviour
             .talk_time
-            .sample(&mut call_rng(seed, CallDraw::Talk, 0));
+            .sample_lazy(|| call_rng(seed, CallDraw::Talk, 0));
         let r = self.legs.ref_of(leg);
         self.sched
             .schedule(now.plus(talk), Event::TalkEnd { leg: r });

@@ -167,7 +167,8 @@ fn lookup<R: Rng>(d: &DepState, dep: &StageDependency, rng: &mut R) -> (SimDurat
         Some(r) if node != d.cfg.primary => r,
         _ => n.error_rate,
     };
-    let error = rng.random::<f64>() < rate;
+    // The last draw of the job's stream: skipped when it cannot be an error (the same result).
+    let error = rate > 0.0 && rng.random::<f64>() < rate;
     match dep.timeout {
         Some(t) if latency > t => (t, true),
         _ => (latency, error),
