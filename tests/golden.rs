@@ -55,3 +55,21 @@ fn callrail_summary_is_unchanged() {
         &["summary.csv"],
     );
 }
+
+/// The platform: sessions, waits, a connection pool, pods that crash, retries and client
+/// timeouts, for requests and for calls that then dial a carrier.
+#[test]
+fn platform_fixture_outputs_are_unchanged() {
+    check(
+        "platform",
+        &["run", "tests/fixtures/golden-platform.toml"],
+        &[
+            "summary.csv",
+            "timeline.csv",
+            "stages.csv",
+            "stages_timeline.csv",
+            "tenants.csv",
+            "tenants_timeline.csv",
+        ],
+    );
+}
