@@ -70,7 +70,8 @@ pub fn estimate(cfg: &ModelConfig) -> Work {
         calls = calls.map(|c| c + n);
         w.legs += n * legs;
         // An arrival, a patience check, an answer or timeout per leg, a talk end; a job end
-        // and a client timeout per stage.
+        // and a client timeout per stage (an upper bound: a timeout the attempt beats is
+        // never scheduled).
         events += n * (2.0 + 2.0 * legs + 2.0 * stages);
         // Each retry: a backoff timer, then a job end and a client timeout per stage.
         retry_events += n * f64::from(s.behaviour.client.retry.retries) * (1.0 + 2.0 * stages);

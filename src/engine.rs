@@ -40,6 +40,18 @@ impl<E> Entry<E> {
     }
 }
 
+/// A place in the order of events, taken by `Scheduler::reserve` for an event that may be
+/// scheduled later (`Scheduler::schedule_reserved`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved(u128);
+
+impl Reserved {
+    /// The time the reserved event is due.
+    pub fn time(self) -> SimTime {
+        SimTime((self.0 >> 64) as u64)
+    }
+}
+
 /// The key of an empty lane (no real key reaches it: that would take 2^64 - 1 events at the
 /// last representable instant).
 const NO_KEY: u128 = u128::MAX;
@@ -86,6 +98,8 @@ pub struct Scheduler<E: Copy> {
     timer_min: Option<usize>,
     timers_len: usize,
     now: SimTime,
+    /// The key of the event handled last (checked against reserved places in debug builds).
+    last_key: u128,
     next_seq: u64,
     popped: u64,
     pending_max: usize,
@@ -103,6 +117,7 @@ impl<E: Copy> Scheduler<E> {
             timer_min: None,
             timers_len: 0,
             now: start,
+            last_key: 0,
             next_seq: 0,
             popped: 0,
             pending_max: 0,
@@ -161,6 +176,33 @@ impl<E: Copy> Scheduler<E> {
         if n > self.pending_max {
             self.pending_max = n;
         }
+    }
+
+    /// Reserves the place an event at `time` would take if it were scheduled now, without
+    /// scheduling it: `schedule_reserved` later puts an event in exactly that place. A timer
+    /// that is needed only in some cases (a client's timeout that most requests beat) is
+    /// reserved when it is set and scheduled only once it may matter, so the order of events
+    /// is the same as if it had been scheduled at once and dropped as stale when it came due.
+    #[inline]
+    pub fn reserve(&mut self, time: SimTime) -> Reserved {
+        Reserved(self.key_for(time))
+    }
+
+    /// Schedules `event` in the place `reserve` gave. The place must still be ahead: an event
+    /// already handled would have come after it (checked in debug builds; a reserved event
+    /// scheduled too late would have been handled out of order).
+    pub fn schedule_reserved(&mut self, at: Reserved, event: E) {
+        assert!(
+            at.time() >= self.now,
+            "event scheduled in the past: {} < now {}",
+            at.time(),
+            self.now
+        );
+        debug_assert!(
+            at.0 > self.last_key,
+            "a reserved event scheduled after its place was passed"
+        );
+        self.push_heap(Entry { key: at.0, event });
     }
 
     /// Schedules `event` after the fixed `delay` from now (a timeout, a periodic check): it
@@ -317,6 +359,9 @@ impl<E: Copy> Scheduler<E> {
         let t = e.time();
         debug_assert!(t >= self.now);
         self.now = t;
+        if cfg!(debug_assertions) {
+            self.last_key = e.key;
+        }
         self.popped += 1;
         (t, e.event)
     }
@@ -459,6 +504,33 @@ mod tests {
         assert_eq!(order, vec!['b', 'c', 'd', 'e']);
         assert_eq!(s.pending(), 0);
         assert_eq!(s.pop_until(SimTime(100)), None);
+    }
+
+    #[test]
+    fn a_reserved_event_takes_the_place_it_would_have_had() {
+        let mut s = Scheduler::new(SimTime(0));
+        s.schedule(SimTime(10), 'a');
+        let r = s.reserve(SimTime(10)); // after 'a', before 'c'
+        s.schedule(SimTime(10), 'c');
+        let never = s.reserve(SimTime(3)); // never scheduled: leaves no trace
+        s.schedule(SimTime(2), 'x');
+        assert_eq!(r.time(), SimTime(10));
+        assert_eq!(never.time(), SimTime(3));
+        assert_eq!(s.pop(), Some((SimTime(2), 'x')));
+        s.schedule_reserved(r, 'b');
+        let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!['a', 'b', 'c']);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "after its place was passed")]
+    fn a_reserved_place_already_passed_panics() {
+        let mut s = Scheduler::new(SimTime(0));
+        let r = s.reserve(SimTime(10));
+        s.schedule(SimTime(10), 'a');
+        s.pop(); // 'a' came after the reserved place
+        s.schedule_reserved(r, 'b');
     }
 
     #[test]

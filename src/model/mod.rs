@@ -21,7 +21,7 @@ pub mod platform;
 mod slab;
 
 use crate::dist::NhppArrivals;
-use crate::engine::Scheduler;
+use crate::engine::{Reserved, Scheduler};
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw};
 use crate::time::{SimDuration, SimTime};
 use backup::BackupState;
@@ -252,6 +252,9 @@ pub struct Model<'a> {
     stages: Vec<platform::StageState>,
     deps: Vec<platform::DepState>,
     jobs: Slab<JobId, platform::Job>,
+    /// Per call slot: the place reserved for the client's timeout of the call's current
+    /// platform attempt, while it is not yet scheduled (see `platform::Model::arm_timeout`).
+    deadlines: Vec<Option<Reserved>>,
     /// Per source, per account: blocked until a reset.
     blocked: Vec<Vec<bool>>,
     blocked_count: u64,
@@ -304,6 +307,7 @@ impl<'a> Model<'a> {
             stages: platform::build_stages(cfg, tenants, master_seed, replication),
             deps: platform::build_deps(cfg, master_seed, replication),
             jobs: Slab::new(),
+            deadlines: Vec::new(),
             blocked: cfg
                 .sources
                 .iter()

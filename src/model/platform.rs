@@ -11,7 +11,7 @@
 use super::calls::CallState;
 use super::config::*;
 use super::obs::StageCounts;
-use super::slab::{CallId, Gen, JobId, Ref};
+use super::slab::{CallId, Gen, JobId, Ref, SlotId};
 use super::{Event, LegFailure, Model, Outcome};
 use crate::dist::DurationDist;
 use crate::limiter::Limiter;
@@ -480,11 +480,55 @@ impl Model<'_> {
         let c = self.calls.get_mut(call.id);
         c.try_gen.bump();
         c.stage_pos = 0;
-        let try_gen = c.try_gen;
-        if let Some(t) = self.sources[c.source as usize].behaviour.client.timeout {
-            self.timer(now, t, Event::ClientTimeout { call, try_gen });
+        let timeout = self.sources[c.source as usize].behaviour.client.timeout;
+        // The client's timeout takes its place in the order of events now, but is scheduled
+        // only if the attempt may still be in the platform when it comes due (`arm_timeout`):
+        // most attempts end well before it, and their timeouts would be stale events.
+        let deadline = timeout.map(|t| self.sched.reserve(now.plus(t)));
+        let slot = call.id.index();
+        if slot >= self.deadlines.len() {
+            self.deadlines.resize(slot + 1, None);
         }
+        self.deadlines[slot] = deadline;
         self.enter_stage(now, call);
+    }
+
+    /// Schedules the client's timeout of `call`'s current attempt in the place reserved for
+    /// it, if it is not scheduled yet. Called wherever the attempt may still be in the
+    /// platform when the timeout comes due: it waits (for a session or a connection), or its
+    /// job ends at or after the deadline. An attempt that ends before its deadline never
+    /// schedules it: the event it would have been is stale, so the order and outcome of every
+    /// other event are as if it had been scheduled at once.
+    /// A step of an attempt that has already ended (a lookup still running for a job whose
+    /// attempt timed out) arms nothing.
+    fn arm_timeout(&mut self, call: Ref<CallId>, try_gen: Gen) {
+        if !self.attempt_current(call, try_gen) {
+            return;
+        }
+        let Some(at) = self
+            .deadlines
+            .get_mut(call.id.index())
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        self.sched
+            .schedule_reserved(at, Event::ClientTimeout { call, try_gen });
+    }
+
+    /// Arms the client's timeout of `call` if the step of its attempt that ends at `end`
+    /// does not end before the deadline (at the deadline, the timeout comes first: it took
+    /// its place earlier).
+    fn arm_timeout_if_past(&mut self, call: Ref<CallId>, try_gen: Gen, end: SimTime) {
+        let due = self
+            .deadlines
+            .get(call.id.index())
+            .copied()
+            .flatten()
+            .is_some_and(|at| end >= at.time());
+        if due {
+            self.arm_timeout(call, try_gen);
+        }
     }
 
     fn stage_index(&self, call: CallId) -> usize {
@@ -566,6 +610,7 @@ impl Model<'_> {
                 let try_gen = self.calls.get(call.id).try_gen;
                 self.calls.get_mut(call.id).stage_queued = true;
                 self.stages[sidx].waiting.push_back((call, try_gen));
+                self.arm_timeout(call, try_gen);
                 if let Some(t) = timeout {
                     self.timer(now, t, Event::StageWaitTimeout { call, try_gen });
                 }
@@ -647,9 +692,9 @@ impl Model<'_> {
         if let Some((didx, seed)) = pooled {
             self.request_lookup(now, didx, job, seed);
         } else {
-            let duration = service.plus_dur(duration);
-            self.sched
-                .schedule(now.plus(duration), Event::JobDone { job });
+            let done = now.plus(service.plus_dur(duration));
+            self.arm_timeout_if_past(call, try_gen, done);
+            self.sched.schedule(done, Event::JobDone { job });
         }
         self.count_stage(now, sidx, measured, |s| s.jobs += 1);
         self.stage_levels(now, sidx);
@@ -680,8 +725,19 @@ impl Model<'_> {
         if !self.attempt_current(j.call, j.try_gen) {
             return;
         }
+        debug_assert!(
+            self.deadlines
+                .get(j.call.id.index())
+                .copied()
+                .flatten()
+                .is_none_or(|at| now < at.time()),
+            "a job ended after its attempt's client timeout, which was never scheduled"
+        );
         let sidx = j.stage as usize;
         if self.stage_index(j.call.id) != sidx {
+            // Not expected (an attempt has one job at a time); should it happen, the attempt
+            // goes on waiting, and its client's timeout must be there to end it.
+            self.arm_timeout(j.call, j.try_gen);
             return;
         }
         if !j.error {
@@ -889,6 +945,9 @@ impl Model<'_> {
             self.start_lookup(now, didx, job, seed);
         } else {
             d.waiting.push_back((job, seed));
+            let j = self.jobs.get(job.id);
+            let (call, try_gen) = (j.call, j.try_gen);
+            self.arm_timeout(call, try_gen);
         }
     }
 
@@ -903,7 +962,10 @@ impl Model<'_> {
             .as_ref()
             .expect("a dependency");
         let (latency, error) = lookup(&self.deps[didx], dep, &mut rng);
-        self.jobs.get_mut(job.id).error = error;
+        let j = self.jobs.get_mut(job.id);
+        j.error = error;
+        let (call, try_gen, rest) = (j.call, j.try_gen, j.rest);
+        self.arm_timeout_if_past(call, try_gen, now.plus(latency.plus_dur(rest)));
         self.sched.schedule(
             now.plus(latency),
             Event::LookupDone {
