@@ -253,8 +253,9 @@ pub struct Model<'a> {
     deps: Vec<platform::DepState>,
     jobs: Slab<JobId, platform::Job>,
     /// Per call slot: the place reserved for the client's timeout of the call's current
-    /// platform attempt, while it is not yet scheduled (see `platform::Model::arm_timeout`).
-    deadlines: Vec<Option<Reserved>>,
+    /// platform attempt, while it is not yet scheduled, or `Reserved::NONE` (see
+    /// `platform::Model::arm_timeout`).
+    deadlines: Vec<Reserved>,
     /// Per source, per account: blocked until a reset.
     blocked: Vec<Vec<bool>>,
     blocked_count: u64,

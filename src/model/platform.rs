@@ -14,6 +14,7 @@ use super::obs::StageCounts;
 use super::slab::{CallId, Gen, JobId, Ref, SlotId};
 use super::{Event, LegFailure, Model, Outcome};
 use crate::dist::DurationDist;
+use crate::engine::Reserved;
 use crate::limiter::Limiter;
 use crate::rng::{call_rng, component_seed, rng_from, CallDraw, CallRng, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -484,10 +485,10 @@ impl Model<'_> {
         // The client's timeout takes its place in the order of events now, but is scheduled
         // only if the attempt may still be in the platform when it comes due (`arm_timeout`):
         // most attempts end well before it, and their timeouts would be stale events.
-        let deadline = timeout.map(|t| self.sched.reserve(now.plus(t)));
+        let deadline = timeout.map_or(Reserved::NONE, |t| self.sched.reserve(now.plus(t)));
         let slot = call.id.index();
         if slot >= self.deadlines.len() {
-            self.deadlines.resize(slot + 1, None);
+            self.deadlines.resize(slot + 1, Reserved::NONE);
         }
         self.deadlines[slot] = deadline;
         self.enter_stage(now, call);
@@ -499,19 +500,17 @@ impl Model<'_> {
     /// job ends at or after the deadline. An attempt that ends before its deadline never
     /// schedules it: the event it would have been is stale, so the order and outcome of every
     /// other event are as if it had been scheduled at once.
+    ///
     /// A step of an attempt that has already ended (a lookup still running for a job whose
     /// attempt timed out) arms nothing.
     fn arm_timeout(&mut self, call: Ref<CallId>, try_gen: Gen) {
         if !self.attempt_current(call, try_gen) {
             return;
         }
-        let Some(at) = self
-            .deadlines
-            .get_mut(call.id.index())
-            .and_then(Option::take)
-        else {
+        let Some(at) = self.pending_deadline(call.id) else {
             return;
         };
+        self.deadlines[call.id.index()] = Reserved::NONE;
         self.sched
             .schedule_reserved(at, Event::ClientTimeout { call, try_gen });
     }
@@ -520,15 +519,22 @@ impl Model<'_> {
     /// does not end before the deadline (at the deadline, the timeout comes first: it took
     /// its place earlier).
     fn arm_timeout_if_past(&mut self, call: Ref<CallId>, try_gen: Gen, end: SimTime) {
-        let due = self
-            .deadlines
-            .get(call.id.index())
-            .copied()
-            .flatten()
-            .is_some_and(|at| end >= at.time());
-        if due {
+        if self
+            .pending_deadline(call.id)
+            .is_some_and(|at| end >= at.time())
+        {
             self.arm_timeout(call, try_gen);
         }
+    }
+
+    /// The reserved place of `call`'s client timeout, if its current attempt has one not yet
+    /// scheduled.
+    #[inline]
+    fn pending_deadline(&self, call: CallId) -> Option<Reserved> {
+        self.deadlines
+            .get(call.index())
+            .copied()
+            .filter(|&at| at != Reserved::NONE)
     }
 
     fn stage_index(&self, call: CallId) -> usize {
@@ -726,10 +732,7 @@ impl Model<'_> {
             return;
         }
         debug_assert!(
-            self.deadlines
-                .get(j.call.id.index())
-                .copied()
-                .flatten()
+            self.pending_deadline(j.call.id)
                 .is_none_or(|at| now < at.time()),
             "a job ended after its attempt's client timeout, which was never scheduled"
         );
