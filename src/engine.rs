@@ -425,6 +425,17 @@ impl<E: Copy> Scheduler<E> {
     pub fn pending(&self) -> usize {
         self.heap.len() + self.lanes.iter().filter(|l| l.key != NO_KEY).count() + self.timers_len
     }
+    /// Every pending event, in no particular order (for end-of-run balance checks).
+    pub fn pending_events(&self) -> impl Iterator<Item = &E> {
+        let lanes = self.lanes.iter().filter(|l| l.key != NO_KEY);
+        let timers = self.timers.iter().flatten();
+        self.heap
+            .iter()
+            .chain(lanes)
+            .chain(timers)
+            .map(|e| &e.event)
+    }
+
     /// Most events pending at once: the queue's memory follows in-flight work.
     pub fn pending_max(&self) -> usize {
         self.pending_max
@@ -528,6 +539,22 @@ mod tests {
         s.schedule_reserved(r, 'b');
         let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['a', 'b', 'c']);
+    }
+
+    #[test]
+    fn pending_events_lists_the_heap_lanes_and_timers() {
+        let mut s = Scheduler::new(SimTime(0));
+        s.schedule(SimTime(4), 'h');
+        s.schedule_lane(1, SimTime(3), 'l');
+        s.schedule_after(SimDuration(2), 't');
+        let _ = s.reserve(SimTime(1)); // a reserved place is not an event
+        let mut all: Vec<char> = s.pending_events().copied().collect();
+        all.sort();
+        assert_eq!(all, vec!['h', 'l', 't']);
+        assert_eq!(s.pop(), Some((SimTime(2), 't')));
+        let mut all: Vec<char> = s.pending_events().copied().collect();
+        all.sort();
+        assert_eq!(all, vec!['h', 'l']);
     }
 
     #[test]

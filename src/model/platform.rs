@@ -1404,6 +1404,21 @@ impl Model<'_> {
                 );
             }
         }
+        // A connection in use is a lookup running: one pending `LookupDone` each (never
+        // stale, so even a killed job's lookup still holds its connection until it ends).
+        let mut lookups_of_dep = vec![0u64; self.deps.len()];
+        for e in self.sched.pending_events() {
+            if let Event::LookupDone { dep, .. } = e {
+                lookups_of_dep[*dep as usize] += 1;
+            }
+        }
+        for (d, n) in self.deps.iter().zip(&lookups_of_dep) {
+            assert_eq!(
+                u64::from(d.in_use),
+                *n,
+                "connection balance: connections in use equal the dependency's running lookups"
+            );
+        }
         let blocked = self.blocked.iter().flatten().filter(|b| **b).count() as u64;
         assert_eq!(
             self.blocked_count, blocked,
