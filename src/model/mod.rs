@@ -256,6 +256,12 @@ pub struct Model<'a> {
     /// platform attempt, while it is not yet scheduled, or `Reserved::NONE` (see
     /// `platform::Model::arm_timeout`).
     deadlines: Vec<Reserved>,
+    /// Schedule every client timeout when its attempt starts (tests only: the reference the
+    /// lazy scheduling is checked against).
+    eager_timeouts: bool,
+    /// The latest time a client timeout was reserved for, scheduled or not: where a run whose
+    /// events ran out ends (see `run_within`).
+    latest_deadline: SimTime,
     /// Per source, per account: blocked until a reset.
     blocked: Vec<Vec<bool>>,
     blocked_count: u64,
@@ -309,6 +315,8 @@ impl<'a> Model<'a> {
             deps: platform::build_deps(cfg, master_seed, replication),
             jobs: Slab::new(),
             deadlines: Vec::new(),
+            eager_timeouts: false,
+            latest_deadline: cfg.start,
             blocked: cfg
                 .sources
                 .iter()
@@ -320,6 +328,14 @@ impl<'a> Model<'a> {
             sink,
             scratch: Vec::new(),
         }
+    }
+
+    /// Schedules every client timeout when its attempt starts, as the engine did before
+    /// timeouts were scheduled lazily: the same order of events, more stale ones.
+    #[cfg(test)]
+    pub(super) fn with_eager_timeouts(mut self) -> Self {
+        self.eager_timeouts = true;
+        self
     }
 
     /// The arrival streams for `cfg` when every source is a rate profile; trace sources must be
@@ -371,12 +387,16 @@ impl<'a> Model<'a> {
                 self.check_limits(now, limits)?;
             }
         }
-        // A run cut off by the drain limit ends at the limit, not at its last event.
-        let stopped_at_limit = self.sched.peek_time().is_some();
+        // A run cut off by the drain limit ends at the limit, not at its last event. A client
+        // timeout its attempt beat is never scheduled (`arm_timeout`), but the run ends where
+        // it would have ended had it been scheduled and handled as a stale event, as before
+        // timeouts were scheduled lazily: the timeline's last row, and the time backup routing
+        // was on, do not depend on how the engine handles stale timeouts.
+        let stopped_at_limit = self.sched.peek_time().is_some() || self.latest_deadline > stop_at;
         let end = if stopped_at_limit {
             stop_at
         } else {
-            self.sched.now()
+            self.sched.now().max(self.latest_deadline)
         };
         Ok(self.finish(end))
     }
@@ -793,6 +813,8 @@ mod tests_backup;
 mod tests_legs;
 #[cfg(test)]
 mod tests_lookups;
+#[cfg(test)]
+mod tests_timeouts;
 
 /// Applies `f` to the windows whose bit is set in `mask` (nothing, cheaply, when it is 0).
 #[inline]

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-struct Collect(Arc<Mutex<Vec<CallRecord>>>);
+pub(super) struct Collect(pub(super) Arc<Mutex<Vec<CallRecord>>>);
 impl CallSink for Collect {
     fn record(&mut self, rec: &CallRecord) {
         self.0.lock().unwrap().push(rec.clone());
