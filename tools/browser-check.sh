@@ -23,14 +23,11 @@ bin=target/release/callsim
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# manifest.json is written by `callsim run --out` once that lands on main; until then, write the
-# same record here so that the report can re-load the scenario (rate limit, windows, changes).
-manifest() { # DIR SCENARIO
-  [ -f "$1/manifest.json" ] && return 0
-  local sha
-  sha=$(sha256sum "$2" | cut -d' ' -f1)
-  printf '{"format": 1, "kind": "run", "command": "callsim run %s --out DIR", "scenario": "%s", "scenario_sha256": "%s", "variant": null, "sets": [], "files": ["summary.csv", "timeline.csv"]}\n' \
-    "$2" "$2" "$sha" >"$1/manifest.json"
+# `callsim run --out` records its command line in manifest.json, and the report shows it under
+# "Reproduce with": the temporary directory is replaced by results/NAME, the directory a reader
+# would choose, so that the screenshots in docs/img/ show a command worth copying.
+manifest() { # DIR NAME
+  sed -i "s#$1#results/$2#g" "$1/manifest.json"
 }
 
 headless() { # extra chromium flags...
@@ -53,7 +50,7 @@ for case in "callrail scenarios/callrail-2018-05-14.toml 2000" "voucherify scena
   set -- $case
   name=$1 scenario=$2 height=$3 out="$tmp/$1"
   "$bin" run "$scenario" --out "$out" --quiet >/dev/null
-  manifest "$out" "$scenario"
+  manifest "$out" "$name"
   "$bin" report "$out" --no-timestamp >/dev/null 2>"$tmp/$name.notes"
   svgs=$(find "$out/charts" -name '*.svg' | wc -l)
   size=$(wc -c <"$out/report.html")
