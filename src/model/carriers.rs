@@ -225,7 +225,17 @@ impl Model<'_> {
 
     /// Dials queued legs of `carrier` in FIFO order while a channel and (for counted legs) a
     /// dial token are available; otherwise arranges to be woken when the next token is due.
+    #[inline]
     pub(super) fn drain(&mut self, now: SimTime, carrier: u32) {
+        // Most calls find the queue empty: checked here, where the call inlines, before the
+        // loop's frame is set up.
+        if self.carriers[carrier as usize].queue.is_empty() {
+            return;
+        }
+        self.drain_queue(now, carrier);
+    }
+
+    fn drain_queue(&mut self, now: SimTime, carrier: u32) {
         loop {
             let cs = &mut self.carriers[carrier as usize];
             let Some(&head) = cs.queue.front() else {
@@ -368,6 +378,11 @@ impl Model<'_> {
     /// Cancels every live leg of `call` except `keep`: queued legs leave the queue (lazily),
     /// ringing legs are hung up and free their channel.
     pub(super) fn cancel_legs(&mut self, now: SimTime, call: CallId, keep: Option<LegId>) {
+        // `live` counts the call's legs in the slab: when `keep` is the only one (a one-leg
+        // call answered), or there is none, the scan below would find nothing to cancel.
+        if self.calls.get(call).live == u8::from(keep.is_some()) {
+            return;
+        }
         let (legs, n) = self.legs_of(call);
         let mut carriers_to_drain: [u32; MAX_LEGS] = [u32::MAX; MAX_LEGS];
         let mut nd = 0;
