@@ -105,6 +105,8 @@ pub struct Scheduler<E: Copy> {
     now: SimTime,
     /// The key of the event handled last (checked against reserved places in debug builds).
     last_key: u128,
+    /// The latest time a place was reserved for (`reserve`), used or not.
+    latest_reserved: SimTime,
     next_seq: u64,
     popped: u64,
     pending_max: usize,
@@ -123,6 +125,7 @@ impl<E: Copy> Scheduler<E> {
             timers_len: 0,
             now: start,
             last_key: 0,
+            latest_reserved: start,
             next_seq: 0,
             popped: 0,
             pending_max: 0,
@@ -192,7 +195,15 @@ impl<E: Copy> Scheduler<E> {
     pub fn reserve(&mut self, time: SimTime) -> Reserved {
         let r = Reserved(self.key_for(time));
         assert!(r != Reserved::NONE, "a reserved key never reaches NO_KEY");
+        self.latest_reserved = self.latest_reserved.max(time);
         r
+    }
+
+    /// The latest time reserved so far, whether an event was put there or not. A run that
+    /// ends when its events run out ends no earlier than this: a reserved place left unused
+    /// stands for an event that would have been handled there, stale, had it been scheduled.
+    pub fn latest_reserved(&self) -> SimTime {
+        self.latest_reserved
     }
 
     /// Schedules `event` in the place `reserve` gave. The place must still be ahead: an event
@@ -539,6 +550,7 @@ mod tests {
         s.schedule_reserved(r, 'b');
         let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['a', 'b', 'c']);
+        assert_eq!(s.latest_reserved(), SimTime(10));
     }
 
     #[test]

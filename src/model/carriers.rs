@@ -380,6 +380,10 @@ impl Model<'_> {
     pub(super) fn cancel_legs(&mut self, now: SimTime, call: CallId, keep: Option<LegId>) {
         // `live` counts the call's legs in the slab: when `keep` is the only one (a one-leg
         // call answered), or there is none, the scan below would find nothing to cancel.
+        debug_assert!(
+            keep.is_none_or(|k| self.legs.is_live(k) && self.legs.get(k).call == call),
+            "the leg kept is one of the call's live legs"
+        );
         if self.calls.get(call).live == u8::from(keep.is_some()) {
             return;
         }

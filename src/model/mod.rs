@@ -259,9 +259,6 @@ pub struct Model<'a> {
     /// Schedule every client timeout when its attempt starts (tests only: the reference the
     /// lazy scheduling is checked against).
     eager_timeouts: bool,
-    /// The latest time a client timeout was reserved for, scheduled or not: where a run whose
-    /// events ran out ends (see `run_within`).
-    latest_deadline: SimTime,
     /// Per source, per account: blocked until a reset.
     blocked: Vec<Vec<bool>>,
     blocked_count: u64,
@@ -316,7 +313,6 @@ impl<'a> Model<'a> {
             jobs: Slab::new(),
             deadlines: Vec::new(),
             eager_timeouts: false,
-            latest_deadline: cfg.start,
             blocked: cfg
                 .sources
                 .iter()
@@ -388,15 +384,17 @@ impl<'a> Model<'a> {
             }
         }
         // A run cut off by the drain limit ends at the limit, not at its last event. A client
-        // timeout its attempt beat is never scheduled (`arm_timeout`), but the run ends where
-        // it would have ended had it been scheduled and handled as a stale event, as before
-        // timeouts were scheduled lazily: the timeline's last row, and the time backup routing
-        // was on, do not depend on how the engine handles stale timeouts.
-        let stopped_at_limit = self.sched.peek_time().is_some() || self.latest_deadline > stop_at;
+        // timeout its attempt beat is never scheduled (`arm_timeout`), but its place was
+        // reserved, and the run ends where it would have ended had the timeout been scheduled
+        // and handled as a stale event, as before timeouts were scheduled lazily: the
+        // timeline's last row, and the time backup routing was on, do not depend on how the
+        // engine handles stale timeouts.
+        let latest = self.sched.latest_reserved();
+        let stopped_at_limit = self.sched.peek_time().is_some() || latest > stop_at;
         let end = if stopped_at_limit {
             stop_at
         } else {
-            self.sched.now().max(self.latest_deadline)
+            self.sched.now().max(latest)
         };
         Ok(self.finish(end))
     }

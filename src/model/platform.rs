@@ -486,15 +486,12 @@ impl Model<'_> {
         // only if the attempt may still be in the platform when it comes due (`arm_timeout`):
         // most attempts end well before it, and their timeouts would be stale events.
         let deadline = timeout.map_or(Reserved::NONE, |t| self.sched.reserve(now.plus(t)));
-        if deadline != Reserved::NONE {
-            self.latest_deadline = self.latest_deadline.max(deadline.time());
-        }
         let slot = call.id.index();
         if slot >= self.deadlines.len() {
             self.deadlines.resize(slot + 1, Reserved::NONE);
         }
         self.deadlines[slot] = deadline;
-        if self.eager_timeouts {
+        if cfg!(test) && self.eager_timeouts {
             let try_gen = self.calls.get(call.id).try_gen;
             self.arm_timeout(call, try_gen);
         }

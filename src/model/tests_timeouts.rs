@@ -138,7 +138,7 @@ proptest! {
 /// Found by the property test above: requests that all beat their 100 ms timeout, the last of
 /// them arriving shortly before the end at 00:04. The run ends (its timeline closes) where the
 /// last stale timeout would have come due, as when every timeout was scheduled: the timeline
-/// keeps its fifth, empty row. Seen failing (4 rows against 5) with `latest_deadline` left out
+/// keeps its fifth, empty row. Seen failing (4 rows against 5) with `latest_reserved` left out
 /// of `run_within`'s end.
 #[test]
 fn a_run_ends_where_its_last_unscheduled_timeout_would_have_come_due() {
