@@ -32,6 +32,9 @@ BIN=target/release/callsim
 # name | scenario | overrides (space-separated KEY=VALUE, each passed as --set)
 WORKLOADS=(
   "erlang_a_100k|scenarios/bench/erlang-a-c100.toml|calls=100000"
+  # A large system: Erlang-A at c=100,000 (about 95,000 calls in flight after 200 s), so the
+  # heap of pending events outgrows the binary heap and the radix heap takes over.
+  "erlang_a_c100k|scenarios/bench/erlang-a-c100.toml|calls=200000 carriers.trunk.channels=100000 sources.callers.rate=475/s"
   "simulcall_20k|scenarios/bench/simulcall-dial-limit.toml|calls=20000"
   # The scenario's [[alerts]] rules are switched off: the baseline measures the engine as it was
   # before rules existed (with the four rules, a run without --out also records the timeline's
