@@ -255,6 +255,21 @@ impl RateProfile {
         p[p.len() - 1].1
     }
 
+    /// The rate over the segment that `invert_from`'s cursor `next` (the first point after t)
+    /// points into, if it is the same all along it: before the first point and after the last
+    /// the rate is flat; between points n - 1 and n when both have the same rate. There
+    /// `rate_at_from` returns that rate exactly at any instant from t to the segment's end:
+    /// r0 + 0 (t1 - t0 > 0, as times strictly increase) inside, and at the end point (t1)
+    /// either the next segment's r1 + 0 or, past the last point, the last rate.
+    fn flat_rate(&self, next: usize) -> Option<f64> {
+        let p = &self.points;
+        match next {
+            0 => Some(p[0].1),
+            n if n >= p.len() => Some(p[p.len() - 1].1),
+            n => (p[n - 1].1 == p[n].1).then_some(p[n].1),
+        }
+    }
+
     /// Expected arrivals in [a, b] (the integrated rate), in calls.
     pub fn integral(&self, a: f64, b: f64) -> f64 {
         if b <= a {
@@ -311,14 +326,22 @@ impl RateProfile {
                 .map_or(f64::INFINITY, |p| p.0)
                 .min(until);
             let j = next.saturating_sub(1);
-            let r0 = self.rate_at_from(j, t);
+            // The rate at t and at seg_end; on a flat segment both are its rate, which is what
+            // `rate_at_from` works out there, bit for bit (see `flat_rate`).
+            let (r0, r1) = match self.flat_rate(*next) {
+                Some(r) => (r, r),
+                None if seg_end.is_finite() => {
+                    (self.rate_at_from(j, t), self.rate_at_from(j, seg_end))
+                }
+                None => (self.rate_at_from(j, t), f64::NAN), // r1 unread below
+            };
             let slope = if seg_end.is_finite() && seg_end > t {
-                (self.rate_at_from(j, seg_end) - r0) / (seg_end - t)
+                (r1 - r0) / (seg_end - t)
             } else {
                 0.0
             };
             let seg_area = if seg_end.is_finite() {
-                (seg_end - t) * (r0 + self.rate_at_from(j, seg_end)) / 2.0
+                (seg_end - t) * (r0 + r1) / 2.0
             } else {
                 f64::INFINITY
             };
@@ -506,6 +529,84 @@ mod tests {
             match plain {
                 Some(x) => t = x,
                 None => (t, next) = (0.0, 0),
+            }
+        }
+    }
+
+    /// `invert` as it was before flat segments were short-cut: every rate from `rate_at`.
+    fn invert_by_rate_at(p: &RateProfile, from: f64, area: f64, until: f64) -> Option<f64> {
+        let (mut t, mut need) = (from, area);
+        loop {
+            if t >= until {
+                return None;
+            }
+            let seg_end = p
+                .points
+                .iter()
+                .map(|q| q.0)
+                .find(|&x| x > t)
+                .unwrap_or(f64::INFINITY)
+                .min(until);
+            let r0 = p.rate_at(t);
+            let slope = if seg_end.is_finite() && seg_end > t {
+                (p.rate_at(seg_end) - r0) / (seg_end - t)
+            } else {
+                0.0
+            };
+            let seg_area = if seg_end.is_finite() {
+                (seg_end - t) * (r0 + p.rate_at(seg_end)) / 2.0
+            } else {
+                f64::INFINITY
+            };
+            if need <= seg_area {
+                let denom = r0 + (r0 * r0 + 2.0 * slope * need).max(0.0).sqrt();
+                if denom <= 0.0 {
+                    return None;
+                }
+                return Some((t + 2.0 * need / denom).min(seg_end));
+            }
+            need -= seg_area;
+            t = seg_end;
+            if !seg_end.is_finite() {
+                return None;
+            }
+        }
+    }
+
+    #[test]
+    fn flat_segments_invert_bit_identically_to_the_rate_at_arithmetic() {
+        // Random profiles whose rates repeat (flat segments, zero stretches, steps), inverted
+        // from random instants before, inside and after them.
+        let mut rng = rng_from(11);
+        for case in 0..300 {
+            let n = 2 + case % 6;
+            let mut t = rng.random_range(0.0..100.0);
+            let mut points = Vec::new();
+            for _ in 0..n {
+                let r = [0.0, 1.5, 1.5, 7.0, 250.0][rng.random_range(0..5usize)];
+                points.push((t, r));
+                t += rng.random_range(0.001..50.0);
+            }
+            if points.iter().all(|p| p.1 == 0.0) {
+                points[0].1 = 3.0;
+            }
+            let p = RateProfile { points };
+            let until = t + rng.random_range(0.0..100.0);
+            let (mut next, mut from) = (0, rng.random_range(0.0..60.0));
+            for _ in 0..50 {
+                let area: f64 = Exp1.sample(&mut rng);
+                let want = invert_by_rate_at(&p, from, area, until);
+                let got = p.invert_from(&mut next, from, area, until);
+                assert_eq!(
+                    want.map(f64::to_bits),
+                    got.map(f64::to_bits),
+                    "{:?} from {from} area {area}",
+                    p.points
+                );
+                match got {
+                    Some(x) => from = x,
+                    None => break,
+                }
             }
         }
     }

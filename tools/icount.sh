@@ -145,7 +145,14 @@ if [ ${#errors[@]} -gt 0 ]; then
   die 1 "FAILED: could not measure ${#errors[@]} workload(s); no comparison made and nothing written"
 fi
 
-provenance() { echo "tools/icount.sh --rebaseline at $(git rev-parse --short HEAD 2>/dev/null || echo '?'); rustc $(rustc --version 2>/dev/null | cut -d' ' -f2)"; }
+provenance() {
+  local rev
+  rev=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+  # A baseline measured before its change is committed says so: HEAD alone would name the
+  # engine it replaces.
+  git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || rev="$rev with uncommitted changes"
+  echo "tools/icount.sh --rebaseline at $rev; rustc $(rustc --version 2>/dev/null | cut -d' ' -f2)"
+}
 
 if [ "$mode" = rebaseline ] && [ ${#names[@]} = 0 ]; then
   {

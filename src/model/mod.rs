@@ -772,6 +772,8 @@ fn new_observations(cfg: &ModelConfig, keep_timeline: bool) -> Observations {
                 StageObs::new(
                     keep_timeline,
                     s.pods.as_ref().map(|p| u64::from(p.count)).unwrap_or(0),
+                    cfg.start,
+                    cfg.interval,
                 )
             })
             .collect(),

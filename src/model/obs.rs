@@ -483,6 +483,12 @@ pub struct StageObs {
     pub rows: Vec<StageRow>,
     keep: bool,
     row_idx: usize,
+    /// The timeline's clock: rows are `interval_ns` long from `origin_ns`.
+    origin_ns: u64,
+    interval_ns: u64,
+    /// First instant after the open row (u64::MAX when rows are not kept): an observation
+    /// before it goes to the open row with no index arithmetic.
+    row_end_ns: u64,
     row: StageCounts,
     row_hist: DelayHist,
     row_sessions_max: u64,
@@ -492,7 +498,9 @@ pub struct StageObs {
 }
 
 impl StageObs {
-    pub fn new(keep: bool, pods: u64) -> Self {
+    /// `origin` and `interval` are the timeline's: row k covers
+    /// [origin + k interval, origin + (k+1) interval), and anything before `origin` row 0.
+    pub fn new(keep: bool, pods: u64, origin: SimTime, interval: SimDuration) -> Self {
         StageObs {
             total: StageCounts::default(),
             latency: DelayHist::default(),
@@ -500,6 +508,13 @@ impl StageObs {
             rows: Vec::new(),
             keep,
             row_idx: 0,
+            origin_ns: origin.as_ns(),
+            interval_ns: interval.as_ns(),
+            row_end_ns: if keep {
+                origin.as_ns().saturating_add(interval.as_ns())
+            } else {
+                u64::MAX
+            },
             row: StageCounts::default(),
             row_hist: DelayHist::new(2),
             row_sessions_max: 0,
@@ -509,10 +524,23 @@ impl StageObs {
         }
     }
 
-    /// Whether per-interval rows are kept (otherwise the row index passed in is not read).
+    /// Moves the open row to the interval holding `now`, if `now` is past the open one: a
+    /// comparison on every observation, the division only when a row closes.
     #[inline]
-    pub fn keeps_rows(&self) -> bool {
-        self.keep
+    fn roll(&mut self, now: SimTime) {
+        if now.as_ns() >= self.row_end_ns {
+            self.roll_to(now);
+        }
+    }
+
+    #[inline(never)]
+    fn roll_to(&mut self, now: SimTime) {
+        let idx = now.as_ns().saturating_sub(self.origin_ns) / self.interval_ns;
+        self.advance(idx as usize);
+        let next = (self.row_idx as u64).saturating_add(1);
+        self.row_end_ns = self
+            .origin_ns
+            .saturating_add(next.saturating_mul(self.interval_ns));
     }
 
     /// Moves the open row to interval `idx`, closing the ones before.
@@ -536,33 +564,36 @@ impl StageObs {
         }
     }
 
-    /// Counts into the totals (if measured) and the row of interval `idx` (if kept).
-    pub fn count(&mut self, idx: usize, measured: bool, f: impl Fn(&mut StageCounts)) {
+    /// Counts into the totals (if measured) and the row of the interval holding `now` (if
+    /// kept).
+    #[inline]
+    pub fn count(&mut self, now: SimTime, measured: bool, f: impl Fn(&mut StageCounts)) {
         if measured {
             f(&mut self.total);
         }
         if self.keep {
-            self.advance(idx);
+            self.roll(now);
             f(&mut self.row);
         }
     }
 
-    pub fn latency(&mut self, idx: usize, measured: bool, d: SimDuration) {
+    pub fn latency(&mut self, now: SimTime, measured: bool, d: SimDuration) {
         if measured {
             self.latency.record(d);
         }
         if self.keep {
-            self.advance(idx);
+            self.roll(now);
             self.row_hist.record(d);
         }
     }
 
-    pub fn levels(&mut self, idx: usize, sessions: u64, pods_up: u64) {
+    #[inline]
+    pub fn levels(&mut self, now: SimTime, sessions: u64, pods_up: u64) {
         self.sessions_now = sessions;
         self.pods_now = pods_up;
         self.sessions_in_use_max = self.sessions_in_use_max.max(sessions);
         if self.keep {
-            self.advance(idx);
+            self.roll(now);
             self.row_sessions_max = self.row_sessions_max.max(sessions);
             self.row_pods_min = self.row_pods_min.min(pods_up);
         }
@@ -571,6 +602,7 @@ impl StageObs {
     /// Closes rows up to and including interval `last`.
     pub fn finish(&mut self, last: usize) {
         self.advance(last + 1);
+        self.row_end_ns = u64::MAX;
         self.latency.settle();
     }
 }

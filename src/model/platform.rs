@@ -467,7 +467,7 @@ impl Model<'_> {
         }
         for i in 0..self.stages.len() {
             let pods = self.stages[i].pods_up();
-            self.obs.stages[i].levels(0, 0, pods);
+            self.obs.stages[i].levels(self.cfg.start, 0, pods);
         }
     }
 
@@ -553,25 +553,12 @@ impl Model<'_> {
         measured: bool,
         f: impl Fn(&mut StageCounts),
     ) {
-        let idx = self.stage_row(stage, now);
-        self.obs.stages[stage].count(idx, measured, f);
-    }
-
-    /// The timeline row a stage's observation at `now` goes to: worked out (a division) only
-    /// when the stage keeps rows; otherwise 0, which `StageObs` does not read.
-    #[inline]
-    fn stage_row(&self, stage: usize, now: SimTime) -> usize {
-        if self.obs.stages[stage].keeps_rows() {
-            self.obs.timeline.index_of(now)
-        } else {
-            0
-        }
+        self.obs.stages[stage].count(now, measured, f);
     }
 
     fn stage_levels(&mut self, now: SimTime, stage: usize) {
-        let idx = self.stage_row(stage, now);
         let (in_use, pods) = (self.stages[stage].in_use, self.stages[stage].pods_up());
-        self.obs.stages[stage].levels(idx, in_use, pods);
+        self.obs.stages[stage].levels(now, in_use, pods);
     }
 
     fn enter_stage(&mut self, now: SimTime, call: Ref<CallId>) {
@@ -722,8 +709,7 @@ impl Model<'_> {
         self.jobs.remove(job.id);
         let sidx = j.stage as usize;
         self.stages[sidx].job_left(j.pod);
-        let idx = self.stage_row(sidx, now);
-        self.obs.stages[sidx].latency(idx, j.measured, now.since(j.started));
+        self.obs.stages[sidx].latency(now, j.measured, now.since(j.started));
         self.stage_levels(now, sidx);
         self.deliver(now, j);
         self.drain_stage(now, sidx);
@@ -793,8 +779,7 @@ impl Model<'_> {
         };
         let duration = service.plus_dur(latency);
         self.count_stage(now, sidx, measured, |s| s.jobs += 1);
-        let idx = self.stage_row(sidx, now);
-        self.obs.stages[sidx].latency(idx, measured, duration);
+        self.obs.stages[sidx].latency(now, measured, duration);
         if error {
             let stage = u16::try_from(sidx).expect("fewer than 65,536 stages");
             let ev = Event::SideLookupFailed {
