@@ -396,3 +396,80 @@ fn the_report_leaves_the_run_files_alone() {
         "{added:?}"
     );
 }
+
+/// A platform whose sessions fill for a minute: the refused requests retry 40 s later, those
+/// that retry within the minute fail for good, and the rest are served in the next minute, on
+/// top of that minute's own, so more are served in it than offered. The success chart counts
+/// each interval's outcomes, so it stays within 100%.
+const AFTER_AN_OUTAGE: &str = r#"
+name = "after-an-outage"
+seed = 5
+replications = 2
+start = "09:00"
+end = "09:05"
+drain = "1m"
+timeline_interval = "1m"
+
+[stages.api]
+sessions = 10
+over_limit = "refuse"
+service_time = "50ms"
+
+[sources.clients]
+kind = "request"
+rate = "50/s"
+stages = ["api"]
+retries = 1
+backoff = "40s"
+
+[[changes]]
+at = "09:02"
+set = { stages.api.service_time = "2s" }
+
+[[changes]]
+at = "09:03"
+set = { stages.api.service_time = "50ms" }
+"#;
+
+#[test]
+fn success_by_source_stays_within_100_percent_after_an_outage() {
+    let t = TempDir::new().unwrap();
+    let scenario = t.path().join("after-an-outage.toml");
+    fs::write(&scenario, AFTER_AN_OUTAGE).unwrap();
+    let d = t.path().join("out");
+    ok(&["run", s(&scenario), "-q", "--out", s(&d)]);
+    // The case the chart must survive: an interval serving more requests than it was offered.
+    let tl = read(&d.join("tenants_timeline.csv"));
+    let mut lines = tl.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (off, served) = (col("offered"), col("served"));
+    let over = lines.any(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        f[served].parse::<f64>().unwrap() > f[off].parse::<f64>().unwrap()
+    });
+    assert!(over, "no interval served more than it was offered:\n{tl}");
+
+    ok(&["report", s(&d), "--no-timestamp"]);
+    let svg = read(&d.join("charts").join("source-success.svg"));
+    let values: Vec<f64> = svg
+        .split("<title>")
+        .skip(1)
+        .filter_map(|t| {
+            let t = &t[..t.find("</title>")?];
+            t.rsplit(": ").next()?.split(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert!(
+        values.len() >= 5,
+        "too few tooltips read: {values:?}\n{svg}"
+    );
+    assert!(
+        values.iter().all(|v| (0.0..=100.0).contains(v)),
+        "success outside 0-100%: {values:?}"
+    );
+    assert!(
+        values.iter().any(|v| *v < 90.0),
+        "the outage should show: {values:?}"
+    );
+}

@@ -49,6 +49,14 @@ const STAGES_TL_COLS: &[&str] = &[
     "sessions_in_use_max",
     "pods_up_min",
 ];
+/// tenants_timeline.csv's outcomes other than success, each counted when reached.
+const ENDED_WITHOUT_SUCCESS: [&str; 4] = [
+    "abandoned_waiting",
+    "abandoned_ringing",
+    "no_answer",
+    "failed",
+];
+
 const TENANTS_TL_COLS: &[&str] = &[
     "variant",
     "replication",
@@ -58,6 +66,10 @@ const TENANTS_TL_COLS: &[&str] = &[
     "offered",
     "connected",
     "served",
+    "abandoned_waiting",
+    "abandoned_ringing",
+    "no_answer",
+    "failed",
 ];
 
 /// What every time chart shares.
@@ -419,11 +431,17 @@ fn platform_section(
             TENANTS_TL_COLS,
             "tenants_timeline.csv of `callsim run --out`",
         )?;
+        // Of the calls and requests that ended in the interval (an outcome counts when it is
+        // reached), the share that succeeded. Per offered it could pass 100% in the interval
+        // after an outage, when requests offered during it are served.
         let ratio = |t: &Table, i: usize| {
-            let off = t.num(i, t.col("offered")?)?;
             let ok = t.num(i, t.col("connected")?)? + t.num(i, t.col("served")?)?;
-            Ok(if off > 0.0 {
-                100.0 * ok / off
+            let mut ended = ok;
+            for c in ENDED_WITHOUT_SUCCESS {
+                ended += t.num(i, t.col(c)?)?;
+            }
+            Ok(if ended > 0.0 {
+                100.0 * ok / ended
             } else {
                 f64::NAN
             })
@@ -434,8 +452,8 @@ fn platform_section(
             .collect();
         charts.push(f2.chart(
             "source-success",
-            "Success by source: calls connected or requests served",
-            "success (% of offered)",
+            "Success by source: calls connected or requests served, of those that ended",
+            "success (% of outcomes in the interval)",
             "%",
             lines,
         )?);
