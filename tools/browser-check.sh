@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Renders the CallRail replay and one platform incident with `callsim report`, opens each report
-# in headless Chromium and fails unless every chart rendered: the page's inline self-check
-# (data points with tooltips, a data line, both axis labels, no script error) must say "ok" in
-# <body data-selfcheck>, the console must show no error, and the number of charts checked must
+# Renders the CallRail replay and the three platform incidents (Voucherify, Simwood, one
+# Easycallnow afternoon) with `callsim report`, opens each report in headless Chromium and
+# fails unless every chart rendered: the page's inline self-check (data points with tooltips, a
+# data line, both axis labels, no script error) must say "ok" in <body data-selfcheck>, the console must show no error, and the number of charts checked must
 # equal the number of SVG files written. A negative control empties one chart and requires the
 # check to fail. Takes screenshots; with --save-screenshots, writes them to docs/img/.
 #
 # Usage: tools/browser-check.sh [--save-screenshots]
-# Installs Debian's `chromium` when missing (needs root; idempotent). About 30 s on 2 cores.
+# Installs Debian's `chromium` when missing (needs root; idempotent). About 45 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 save=0
@@ -46,10 +46,15 @@ selfcheck() { # HTML NAME
 }
 
 fail=0
-for case in "callrail scenarios/callrail-2018-05-14.toml 2000" "voucherify scenarios/voucherify-2021-08-20.toml 2060"; do
+# name, scenario, screenshot height, then any extra `run` arguments (Easycallnow: one
+# afternoon, whose outages the README's picture shows).
+for case in "callrail scenarios/callrail-2018-05-14.toml 2000" "voucherify scenarios/voucherify-2021-08-20.toml 2060" \
+  "simwood scenarios/simwood-2020-01-23.toml 3600" \
+  "easycallnow scenarios/easycallnow-2015-07-22.toml 1750 --variant actual -n 1"; do
   set -- $case
   name=$1 scenario=$2 height=$3 out="$tmp/$1"
-  "$bin" run "$scenario" --out "$out" --quiet >/dev/null
+  shift 3
+  "$bin" run "$scenario" "$@" --out "$out" --quiet >/dev/null
   manifest "$out" "$name"
   "$bin" report "$out" --no-timestamp >/dev/null 2>"$tmp/$name.notes"
   svgs=$(find "$out/charts" -name '*.svg' | wc -l)
