@@ -2,8 +2,9 @@
 # Renders the CallRail replay and the three platform incidents (Voucherify, Simwood, one
 # Easycallnow afternoon) with `callsim report`, opens each report in headless Chromium and
 # fails unless every chart rendered: the page's inline self-check (data points with tooltips, a
-# data line, both axis labels, no script error) must say "ok" in <body data-selfcheck>, the console must show no error, and the number of charts checked must
-# equal the number of SVG files written. A negative control empties one chart and requires the
+# data line, both axis labels, no script error) must say "ok" in <body data-selfcheck>, the
+# console must show no error, and the number of charts checked must equal the number of SVG files
+# written. A negative control empties one chart and requires the
 # check to fail. Takes screenshots; with --save-screenshots, writes them to docs/img/.
 #
 # Usage: tools/browser-check.sh [--save-screenshots]
