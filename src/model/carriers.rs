@@ -8,6 +8,7 @@ use super::calls::{CallState, NOT_YET};
 use super::config::*;
 use super::slab::{CallId, Gen, LegId};
 use super::{for_each_window, Event, LegFailure, Model, Outcome};
+use crate::dist::DurationDist;
 use crate::limiter::{ChannelPool, Limiter, LimiterSpec};
 use crate::rng::{call_rng, CallDraw};
 use crate::time::{SimDuration, SimTime};
@@ -337,9 +338,16 @@ impl Model<'_> {
         let (seed, source) = (c.seed, c.source);
         let flow = &self.sources[source as usize].behaviour.flow;
         let d = &flow.destinations[(dest as usize).min(flow.destinations.len() - 1)];
-        let mut rng = call_rng(seed, CallDraw::Destination, dest as u64);
-        let answers = rng.random::<f64>() < d.answer_probability;
-        let tta = d.time_to_answer.sample(&mut rng);
+        let (answers, tta) = match d.time_to_answer {
+            // A uniform draw lies in [0, 1): with probability 1 it always answers, and a fixed
+            // time to answer draws nothing, so the stream is not even seeded (same outcome).
+            DurationDist::Fixed(tta) if d.answer_probability >= 1.0 => (true, tta),
+            _ => {
+                let mut rng = call_rng(seed, CallDraw::Destination, dest as u64);
+                let answers = rng.random::<f64>() < d.answer_probability;
+                (answers, d.time_to_answer.sample(&mut rng))
+            }
+        };
         let r = self.legs.ref_of(leg);
         if answers && tta == SimDuration::ZERO {
             // Answered the instant it rings: handled when the current event is done (as an

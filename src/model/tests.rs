@@ -248,6 +248,45 @@ fn sequential_hunt_moves_to_the_next_destination_after_ring_timeout() {
     assert!(calls.iter().all(|c| c.wait.as_ns() == 6 * NS_PER_S));
 }
 
+fn answer_draws(p: &str, tta: &str) -> (Observations, Vec<CallRecord>) {
+    run_text(&format!(
+        "start = \"00:00\"\nend = \"01:00\"\n[carriers.c]\n\
+         [sources.s]\nrate = \"1/s\"\ntalk_time = \"5s\"\n\
+         [sources.s.flow]\nlegs = 1\n\
+         destinations = [ {{ answer_probability = {p}, time_to_answer = {tta}, ring_timeout = \"30s\" }} ]\n"
+    ))
+}
+
+/// `dial` skips the destination's stream when nothing is random (answer probability 1, fixed
+/// time to answer): a probability below 1 must still be drawn, and the skip must not shift
+/// the draws of a random time to answer.
+#[test]
+fn answer_probability_is_drawn_unless_it_is_one_and_the_time_to_answer_fixed() {
+    // Below 1 with a fixed time: about 30% ring out (5 standard deviations allowed).
+    let (obs, calls) = answer_draws("0.7", "\"2s\"");
+    let n = obs.counts.offered as f64;
+    assert!(n > 3000.0, "{n}");
+    let sd = (n * 0.7 * 0.3).sqrt();
+    let missed = obs.counts.no_answer as f64;
+    assert!((missed - 0.3 * n).abs() < 5.0 * sd, "{missed} of {n}");
+    assert!(calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Connected)
+        .all(|c| c.wait.as_ns() == 2 * NS_PER_S));
+    // Exactly 1 with a fixed time: every call answers after exactly that time.
+    let (obs, calls) = answer_draws("1.0", "\"2s\"");
+    assert_eq!(obs.counts.connected, obs.counts.offered);
+    assert!(calls.iter().all(|c| c.wait.as_ns() == 2 * NS_PER_S));
+    // A random time to answer is the second draw of the stream whatever the probability:
+    // with 1 and with 1 - 1e-12 every call waits the same (common random numbers).
+    let tta = "{ dist = \"uniform\", min = \"1s\", max = \"20s\" }";
+    let (_, one) = answer_draws("1.0", tta);
+    let (_, almost) = answer_draws("0.999999999999", tta);
+    assert_eq!(one.len(), almost.len());
+    assert!(one.iter().zip(&almost).all(|(a, b)| a.wait == b.wait));
+    assert!(one.windows(2).any(|w| w[0].wait != w[1].wait));
+}
+
 #[test]
 fn queue_timeout_and_capacity_fail_legs() {
     let dir = tempfile::tempdir().unwrap();
