@@ -466,3 +466,70 @@ fn merge_refuses_shards_that_do_not_belong_together() {
     fs::remove_file(d("a").join("shard-2-of-3.csv")).unwrap();
     run(merge(&["a", "x"]), "the scenarios differ");
 }
+
+/// `--vary` addresses a scheduled change by its index: a sweep over when the carrier's limit is
+/// raised. The earlier raise must leave less queueing, and the column is named as the key.
+#[test]
+fn a_sweep_moves_a_scheduled_change() {
+    let tmp = TempDir::new().unwrap();
+    let f = tmp.path().join("raise.toml");
+    let text = fs::read_to_string(fixture("cli-small.toml")).unwrap();
+    fs::write(
+        &f,
+        format!("{text}\n[[changes]]\nat = \"09:09\"\nset = {{ carriers.main.rate = \"8/s\", carriers.main.burst = 8 }}\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    ok(&[
+        "sweep",
+        s(&f),
+        "--vary",
+        "changes[0].at=09:01,09:09",
+        "--variant",
+        "base",
+        "-n",
+        "3",
+        "-q",
+        "--out",
+        s(&out),
+    ]);
+    let text = fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert!(
+        text.starts_with("point,changes[0].at,variant,metric,"),
+        "{}",
+        text.lines().next().unwrap()
+    );
+    let get = |p: &str, m: &str| -> f64 {
+        text.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|r| r[0] == p && r[3] == m)
+            .unwrap_or_else(|| panic!("no row {p} {m}"))[4]
+            .parse()
+            .unwrap()
+    };
+    for m in ["dial_delay_ms_p95", "abandoned"] {
+        assert!(
+            get("0", m) < get("1", m),
+            "{m}: raised at 09:01 {} >= at 09:09 {}",
+            get("0", m),
+            get("1", m)
+        );
+    }
+    // An index beyond the scenario's changes is refused, naming what exists.
+    let o = callsim(&[
+        "sweep",
+        s(&f),
+        "--vary",
+        "changes[1].at=09:01,09:09",
+        "-q",
+        "--out",
+        s(&tmp.path().join("bad")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no element 1 in `changes`: it has one, changes[0]"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("bad").exists());
+}

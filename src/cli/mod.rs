@@ -129,7 +129,8 @@ pub struct CommonArgs {
     /// Number of replications (default: the scenario's `replications`).
     #[arg(long, short = 'n', value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub replications: Option<u32>,
-    /// Override any scenario key, e.g. --set carriers.carrier.rate=30/s (repeatable).
+    /// Override any scenario key, e.g. --set carriers.carrier.rate=30/s or an array element,
+    /// --set 'changes[0].at=17:00' (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// Worker threads for replications (0 = all cores). Output does not depend on it.

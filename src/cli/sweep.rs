@@ -18,6 +18,7 @@ Examples:
   callsim sweep scenarios/callrail-2018-05-14.toml --variant no-backup --vary carriers.carrier.rate=16/s..34/s:2/s -n 20
   callsim sweep scenarios/callrail-2018-05-14.toml --vary 'carriers.carrier.rate=20/s..40/s:10/s; carriers.carrier.burst=20..40:10' --metric abandon_ratio
   callsim sweep scenarios/callrail-2018-05-14.toml --vary sources.callers.rate_scale=0.8..1.2:0.1 --window peak=14:00-16:00 --out results/growth
+  callsim sweep scenarios/callrail-2018-05-14.toml --vary 'changes[0].at=13:00,14:00,15:00,17:30'   (when to raise the limit)
 
 VALUES is a list (10/s,15/s,20/s) or a range LOW..HIGH:STEP in one unit (10/s..30/s:5/s,
 1000ms..3000ms:500ms, 10..100:10, 0.5..1.5:0.25). Keys joined by `;` in one --vary move

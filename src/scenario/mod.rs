@@ -101,7 +101,7 @@ fn load_one(path: &Path, text: &str, variant: Option<&str>, sets: &[String]) -> 
             name,
         )?;
     }
-    apply_sets(&ctx, path, &mut doc, sets)?;
+    apply_sets(&ctx, path, &mut doc, sets, variant)?;
     build(&ctx, &doc, variant, variants)
 }
 

@@ -57,6 +57,8 @@ pub(super) fn take_variants(
                 .map(|x| x.1.to_string())
                 .unwrap_or_default(),
         ));
+        check_indices(&variants_tbl, inner, "variants", true)
+            .map_err(|e| index_error(path, e, s))?;
         merge(&mut variants_tbl, inner);
     }
     Ok((variants_tbl, variant_sets))
@@ -89,6 +91,13 @@ pub(super) fn apply_variant(
         ));
     };
     let ov = expand_dotted(ov);
+    check_indices(doc, &ov, "", false).map_err(|(key, message)| ScenarioError {
+        file: ctx.file.clone(),
+        line: ctx.map.line_of(&format!("variants.{name}")),
+        key: Some(key),
+        origin: Some(format!("variant `{name}`")),
+        message,
+    })?;
     for leaf in leaf_paths(&ov, "") {
         let from_set = variant_sets
             .iter()
@@ -116,12 +125,21 @@ pub(super) fn apply_sets(
     path: &Path,
     doc: &mut toml::Table,
     sets: &[String],
+    variant: Option<&str>,
 ) -> Result<()> {
     for s in sets
         .iter()
         .filter(|s| !s.trim_start().starts_with("variants."))
     {
         let (k, ov) = parse_set_in(path, s)?;
+        check_indices(doc, &ov, "", false).map_err(|e| {
+            let mut err = index_error(path, e, s);
+            if let Some(v) = variant {
+                // Every variant is loaded with the --set: say which one lacks the element.
+                err.origin = Some(format!("--set {s}, applied to variant `{v}`"));
+            }
+            err
+        })?;
         ctx.overrides.borrow_mut().push((
             k,
             Origin {
@@ -156,9 +174,142 @@ pub fn parse_set(s: &str) -> std::result::Result<(String, toml::Table), String> 
         Err(_) => toml::Value::String(v.to_string()),
     };
     let mut t = toml::Table::new();
-    let parts: Vec<&str> = k.split('.').map(str::trim).collect();
-    insert_path(&mut t, &parts, value);
-    Ok((parts.join("."), t))
+    let mut parts: Vec<String> = Vec::new();
+    for part in k.split('.').map(str::trim) {
+        parts.extend(split_indices(part).map_err(|m| format!("bad --set `{s}`: {m}"))?);
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    insert_path(&mut t, &refs, value);
+    Ok((path_of(&refs), t))
+}
+
+/// `changes[1]` -> `changes`, `[1]`: an element of an array of tables (or values) is addressed
+/// by its index in brackets, counted from 0 as error messages count them.
+fn split_indices(part: &str) -> std::result::Result<Vec<String>, String> {
+    let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+    if name.is_empty() || name.contains(']') {
+        return Err(format!(
+            "`{part}` is not a key or an indexed key such as changes[1]"
+        ));
+    }
+    let mut out = vec![name.to_string()];
+    while !rest.is_empty() {
+        let index = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .filter(|(i, _)| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+        let Some((i, after)) = index else {
+            return Err(format!(
+                "`{part}`: an index is a number in brackets after the key, counted from 0, e.g. changes[1].at"
+            ));
+        };
+        let i: usize = i
+            .parse()
+            .map_err(|_| format!("`{part}`: the index {i} is too large"))?;
+        out.push(format!("[{i}]"));
+        rest = after;
+    }
+    Ok(out)
+}
+
+/// Whether `key` is an index part (`[1]`) made by `split_indices`.
+fn index_of(key: &str) -> Option<usize> {
+    key.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
+/// Joins key parts as error messages write paths: `changes[1].at`.
+fn path_of(parts: &[&str]) -> String {
+    parts.iter().fold(String::new(), |acc, p| join(&acc, p))
+}
+
+/// `prefix.key`, or `prefix[i]` for an index part.
+fn join(prefix: &str, key: &str) -> String {
+    if key.starts_with('[') {
+        format!("{prefix}{key}")
+    } else {
+        super::reader::join(prefix, key)
+    }
+}
+
+/// Checks that every index in the override `over` names an element that exists in `base`
+/// (where the override will be merged), so that `--set changes[5].at=...` on a scenario with
+/// three changes is an error naming both rather than a silently added table. With
+/// `missing_ok`, a key that `base` lacks altogether passes (a variant's override that will be
+/// checked again when the variant is merged into the document).
+pub(super) fn check_indices(
+    base: &toml::Table,
+    over: &toml::Table,
+    prefix: &str,
+    missing_ok: bool,
+) -> std::result::Result<(), (String, String)> {
+    for (k, v) in over {
+        let path = join(prefix, k);
+        if index_of(k).is_some() {
+            return Err((
+                path,
+                format!(
+                    "`{prefix}` is not an array in the scenario; an index applies to an array such as changes or a flow's destinations"
+                ),
+            ));
+        }
+        let toml::Value::Table(o) = v else { continue };
+        let indexed = o.keys().any(|i| index_of(i).is_some());
+        match base.get(k) {
+            Some(toml::Value::Table(b)) => check_indices(b, o, &path, missing_ok)?,
+            Some(toml::Value::Array(a)) if indexed => check_array(a, o, &path)?,
+            None if missing_ok => {}
+            None if indexed => {
+                return Err((
+                    path.clone(),
+                    format!("`{path}` is indexed, but the scenario has no `{path}`"),
+                ))
+            }
+            None => check_indices(&toml::Table::new(), o, &path, false)?,
+            Some(other) if indexed => {
+                return Err((
+                    path.clone(),
+                    format!(
+                        "`{path}` is indexed, but the scenario has {} there, not an array",
+                        describe(other)
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_array(
+    a: &[toml::Value],
+    o: &toml::Table,
+    path: &str,
+) -> std::result::Result<(), (String, String)> {
+    for (k, v) in o {
+        let Some(i) = index_of(k) else {
+            return Err((
+                join(path, k),
+                format!("`{path}` is an array: address an element by its index, e.g. {path}[0]"),
+            ));
+        };
+        let Some(elem) = a.get(i) else {
+            let has = match a.len() {
+                0 => "none".to_string(),
+                1 => format!("one, {path}[0]"),
+                n => format!("{n}, {path}[0] to {path}[{}]", n - 1),
+            };
+            return Err((
+                join(path, k),
+                format!("no element {i} in `{path}`: it has {has}"),
+            ));
+        };
+        if let (toml::Value::Table(b), toml::Value::Table(o2)) = (elem, v) {
+            check_indices(b, o2, &join(path, k), false)?;
+        } else if let (toml::Value::Array(b), toml::Value::Table(o2)) = (elem, v) {
+            check_array(b, o2, &join(path, k))?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn insert_path(t: &mut toml::Table, parts: &[&str], value: toml::Value) {
@@ -200,14 +351,31 @@ pub fn expand_dotted(t: &toml::Table) -> toml::Table {
 
 /// Deep merge: tables merge key by key; anything else (arrays included) is replaced, and so is
 /// a table by an explicitly empty one (`leak_mb = {}` clears it rather than changing nothing).
+/// An override made of index parts (`{ "[1]" = { at = "17:00" } }`, from `--set changes[1].at`)
+/// merges into the elements of an array; `check_indices` has made sure they exist.
 pub fn merge(base: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.is_empty() => merge(b, o),
-            _ => {
+        match base.get_mut(k) {
+            Some(b) => merge_value(b, v),
+            None => {
                 base.insert(k.clone(), v.clone());
             }
         }
+    }
+}
+
+fn merge_value(base: &mut toml::Value, over: &toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) if !o.is_empty() => merge(b, o),
+        (toml::Value::Array(a), toml::Value::Table(o))
+            if !o.is_empty() && o.keys().all(|k| index_of(k).is_some_and(|i| i < a.len())) =>
+        {
+            for (k, v) in o {
+                let i = index_of(k).expect("checked above");
+                merge_value(&mut a[i], v);
+            }
+        }
+        (b, o) => *b = o.clone(),
     }
 }
 
@@ -247,6 +415,17 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "windows",
     "levers",
 ];
+
+/// A `check_indices` failure of the `--set` `s`, as a scenario error of `path`.
+fn index_error(path: &Path, (key, message): (String, String), s: &str) -> ScenarioError {
+    ScenarioError {
+        file: path.to_path_buf(),
+        line: None,
+        key: Some(key),
+        origin: Some(format!("--set {s}")),
+        message,
+    }
+}
 
 /// `parse_set`, with its error attributed to the `--set` in `path`.
 fn parse_set_in(path: &Path, s: &str) -> Result<(String, toml::Table)> {

@@ -315,3 +315,117 @@ fn carrier_cancel_queued_and_leg_retries_are_checked() {
     assert!(crate::metrics::shown("legs_dialed_wasted", &sc.model));
     assert!(!crate::metrics::shown("legs_retried", &sc.model));
 }
+
+/// `VALID` with two scheduled changes and two destinations, for `--set` with array indices.
+fn with_changes() -> String {
+    format!(
+        "{VALID}\n[sources.callers.flow]\nlegs = 2\n\
+         destinations = [ {{ ring_timeout = \"20s\" }}, {{ ring_timeout = \"30s\" }} ]\n\
+         [[changes]]\nat = \"09:02\"\nset = {{ carriers.main.rate = \"3/s\" }}\n\
+         [[changes]]\nat = \"09:04\"\nset = {{ carriers.main.rate = \"5/s\" }}\n"
+    )
+}
+
+fn change_rate(sc: &Scenario, i: usize) -> (SimTime, LimiterSpec) {
+    let ch = &sc.model.changes[i];
+    match &ch.kind {
+        crate::model::config::ChangeKind::Carrier(_, c) => (ch.at, c.limiter.clone()),
+        _ => panic!("not a carrier change"),
+    }
+}
+
+#[test]
+fn set_addresses_array_elements_by_index() {
+    let text = with_changes();
+    let base = load_text(&text, None, &[]).unwrap();
+    let (at, rate) = change_rate(&base, 1);
+    assert_eq!(at, parse_clock("09:04").unwrap());
+    // The second change moves; the first and the rate it sets stay.
+    let sc = load_text(&text, None, &["changes[1].at=09:07"]).unwrap();
+    assert_eq!(
+        change_rate(&sc, 1),
+        (parse_clock("09:07").unwrap(), rate.clone())
+    );
+    assert_eq!(change_rate(&sc, 0), change_rate(&base, 0));
+    // What a change sets, inside its `set` table; its `at` stays.
+    let sc = load_text(&text, None, &["changes[1].set.carriers.main.rate=7/s"]).unwrap();
+    let (at, seven) = change_rate(&sc, 1);
+    assert_eq!(at, parse_clock("09:04").unwrap());
+    assert_ne!(seven, rate);
+    // One destination of a flow; the other keeps its value.
+    let sc = load_text(
+        &text,
+        None,
+        &["sources.callers.flow.destinations[1].ring_timeout=45s"],
+    )
+    .unwrap();
+    let d = &sc.model.sources[0].behaviour.flow.destinations;
+    assert_eq!(d[0].ring_timeout, SimDuration::from_secs(20));
+    assert_eq!(d[1].ring_timeout, SimDuration::from_secs(45));
+    // A variant's copy of the array, through --set into the variant.
+    let text = format!(
+        "{}\n[variants.late]\nchanges = [ {{ at = \"09:08\", set = {{ carriers.main.rate = \"9/s\" }} }} ]\n",
+        with_changes()
+    );
+    let sc = load_text(&text, Some("late"), &["variants.late.changes[0].at=09:09"]).unwrap();
+    assert_eq!(sc.model.changes.len(), 1);
+    assert_eq!(sc.model.changes[0].at, parse_clock("09:09").unwrap());
+}
+
+#[test]
+fn set_with_a_bad_index_names_the_key_and_what_exists() {
+    let text = with_changes();
+    let e = load_text(&text, None, &["changes[2].at=09:05"])
+        .unwrap_err()
+        .to_string();
+    contains_all(
+        &e,
+        &[
+            "key `changes[2]`",
+            "from --set changes[2].at=09:05",
+            "no element 2 in `changes`",
+            "it has 2, changes[0] to changes[1]",
+        ],
+    );
+    let e = load_text(VALID, None, &["changes[0].at=09:05"])
+        .unwrap_err()
+        .to_string();
+    contains_all(
+        &e,
+        &[
+            "key `changes` (from --set changes[0].at=09:05)",
+            "`changes` is indexed, but the scenario has no `changes`",
+        ],
+    );
+    let e = load_text(&text, None, &["carriers[0].rate=1/s"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["key `carriers[0]`", "`carriers` is not an array"]);
+    for bad in [
+        "changes[x].at=1",
+        "changes[].at=1",
+        "changes[1.at=1",
+        "[1].at=1",
+        "changes]1[.at=1",
+    ] {
+        let e = load_text(&text, None, &[bad]).unwrap_err().to_string();
+        contains_all(&e, &[&format!("bad --set `{bad}`")]);
+    }
+    // An element's value is still validated as the key it is, with the --set as its origin.
+    let e = load_text(&text, None, &["changes[0].at=25:99"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["changes[0].at", "from --set changes[0].at=25:99"]);
+    // Every variant is loaded with the --set: a variant whose list is shorter is named.
+    let text = format!(
+        "{text}\n[variants.one]\nchanges = [ {{ at = \"09:08\", set = {{ carriers.main.rate = \"9/s\" }} }} ]\n"
+    );
+    let e = load_text(&text, None, &["changes[1].at=09:05"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["applied to variant `one`", "it has one, changes[0]"]);
+    let e = load_text(&text, None, &["variants.one.changes[3].at=09:05"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["no element 3 in `variants.one.changes`"]);
+}
