@@ -104,6 +104,9 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// 2^63 as a float: below it, a float truncates to the same integer through i64 as through u64.
+const I64_LIMIT: f64 = (1u64 << 63) as f64;
+
 /// Converts a non-negative, finite number of seconds to whole nanoseconds (rounded); values
 /// beyond the representable range saturate. Negative or NaN inputs map to zero: random draws
 /// from the distributions we support are never negative, and validated inputs are checked
@@ -115,7 +118,11 @@ pub fn secs_to_ns(s: f64) -> u64 {
     // Round half up: for non-negative values, adding 0.5 and truncating is `round()` without
     // the libm call (this sits on the hot path of every draw).
     let ns = s * NS_PER_S as f64 + 0.5;
-    if ns >= u64::MAX as f64 {
+    if ns < I64_LIMIT {
+        // The same truncation through i64, one instruction on x86-64 where u64 takes about
+        // ten (below 2^63 ns, about 292 years, the two agree).
+        ns as i64 as u64
+    } else if ns >= u64::MAX as f64 {
         u64::MAX
     } else {
         ns as u64
@@ -487,6 +494,53 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `secs_to_ns` converts through i64 below 2^63: the same integers as the plain u64
+    /// conversion it replaced (kept here), for edge values and random bit patterns.
+    #[test]
+    fn secs_to_ns_agrees_with_the_u64_conversion() {
+        fn plain(s: f64) -> u64 {
+            if s.is_nan() || s <= 0.0 {
+                return 0;
+            }
+            let ns = s * NS_PER_S as f64 + 0.5;
+            if ns >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                ns as u64
+            }
+        }
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        let two63 = (1u64 << 63) as f64 / 1e9;
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            1e-10,
+            4.9e-10,
+            5e-10,
+            1.0,
+            two63,
+            two63 * (1.0 - f64::EPSILON),
+            two63 * (1.0 + f64::EPSILON),
+            1.8e10,
+            1.9e10,
+            f64::MAX,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for _ in 0..100_000 {
+            let u: f64 = rng.random();
+            cases.push(u * 1e4);
+            cases.push(u * 2e10);
+            cases.push(f64::from_bits(rng.random::<u64>()));
+        }
+        for s in cases {
+            assert_eq!(secs_to_ns(s), plain(s), "{s:e}");
+        }
+    }
 
     #[test]
     fn durations_parse_exactly() {
