@@ -60,6 +60,21 @@ impl DurationDist {
 
     fn sample_s<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
+            // A mixture's component is drawn in the same call (not a second, recursive one),
+            // unless it is itself a mixture.
+            DurationDist::Mixture(parts) => match pick(parts, rng) {
+                None => 0.0,
+                Some(d @ DurationDist::Mixture(_)) => d.sample_s(rng),
+                Some(d) => d.sample_leaf(rng),
+            },
+            d => d.sample_leaf(rng),
+        }
+    }
+
+    /// A draw from anything but a mixture (a mixture goes back to `sample_s`).
+    #[inline(always)]
+    fn sample_leaf<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
             DurationDist::Fixed(d) => d.as_secs_f64(),
             DurationDist::Exponential { mean_s } => exponential_s(*mean_s, rng),
             DurationDist::LogNormal { mu, sigma } => lognormal_s(*mu, *sigma, rng),
@@ -78,7 +93,7 @@ impl DurationDist {
                 let f = u - i as f64;
                 sorted_s[i] + f * (sorted_s[i + 1] - sorted_s[i])
             }
-            DurationDist::Mixture(parts) => pick(parts, rng).map_or(0.0, |d| d.sample_s(rng)),
+            DurationDist::Mixture(_) => self.sample_s(rng),
         }
     }
 
@@ -500,6 +515,34 @@ mod tests {
         }
         for x in cases {
             assert_eq!(round_to_u64(x), x.round() as u64, "{x:e}");
+        }
+    }
+
+    /// A mixture draws its component in the same call: the draws are those of the recursive
+    /// form (kept here), for a plain and a nested mixture, from one stream in turn.
+    #[test]
+    fn mixture_draws_are_those_of_the_recursive_form() {
+        fn recursive(d: &DurationDist, rng: &mut crate::rng::SimRng) -> f64 {
+            match d {
+                DurationDist::Mixture(parts) => pick(parts, rng).map_or(0.0, |d| recursive(d, rng)),
+                d => d.sample_leaf(rng),
+            }
+        }
+        let ln = |m: f64| DurationDist::LogNormal {
+            mu: m.ln(),
+            sigma: 0.5,
+        };
+        let plain = DurationDist::Mixture(vec![(0.15, ln(0.003)), (0.85, ln(2.4))]);
+        let nested = DurationDist::Mixture(vec![
+            (0.5, plain.clone()),
+            (0.3, DurationDist::Exponential { mean_s: 2.0 }),
+            (0.2, DurationDist::Fixed(SimDuration::from_millis(7))),
+        ]);
+        for d in [&plain, &nested] {
+            let (mut a, mut b) = (rng_from(5), rng_from(5));
+            for _ in 0..20_000 {
+                assert_eq!(d.sample_s(&mut a).to_bits(), recursive(d, &mut b).to_bits());
+            }
         }
     }
 
