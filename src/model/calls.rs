@@ -104,6 +104,39 @@ pub(super) struct Call {
     pub(super) last_failure: Option<LegFailure>,
 }
 
+impl Call {
+    /// The entry of the calls slab's never-live slot 0 (`CallId::NONE`).
+    pub(super) fn placeholder() -> Call {
+        Call {
+            source: 0,
+            call_index: 0,
+            attempt: 0,
+            seed: 0,
+            arrival: SimTime::ZERO,
+            state: CallState::Done,
+            backup: false,
+            sequential: false,
+            legs_total: 0,
+            legs_started: 0,
+            live: 0,
+            leg0: LegId::NONE,
+            more: NO_MORE,
+            first_ring: NOT_YET,
+            answered_at: SimTime::ZERO,
+            measured: false,
+            windows: 0,
+            account: 0,
+            stage_pos: 0,
+            tries: 0,
+            try_gen: Gen::FIRST,
+            in_platform: false,
+            stage_queued: false,
+            any_rang: false,
+            last_failure: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(super) struct PendingRedial {
     source: u32,

@@ -41,6 +41,22 @@ pub(super) struct Leg {
     pub(super) state: LegState,
 }
 
+impl Leg {
+    /// The entry of the legs slab's never-live slot 0 (`LegId::NONE`).
+    pub(super) fn placeholder() -> Leg {
+        Leg {
+            call: CallId::NONE,
+            dest: 0,
+            carrier: 0,
+            requested: SimTime::ZERO,
+            counted: false,
+            orphan: false,
+            tries: 0,
+            state: LegState::Queued,
+        }
+    }
+}
+
 pub(super) struct CarrierState {
     cfg: CarrierConfig,
     limiter: Limiter,

@@ -30,7 +30,7 @@ use carriers::{CarrierState, Leg, LegState};
 use config::*;
 pub use limits::Limits;
 use obs::*;
-use slab::{CallId, Gen, JobId, LegId, Ref, Slab, SlotId};
+use slab::{CallId, Gen, JobId, LegId, Ref, Slab};
 
 const _: () = assert!(
     std::mem::size_of::<Event>() <= 16,
@@ -293,8 +293,9 @@ impl<'a> Model<'a> {
             sched: Scheduler::new(cfg.start),
             sources: calls::build_sources(cfg, master_seed, replication, arrivals),
             carriers: carriers::build_carriers(cfg),
-            calls: Slab::new(),
-            legs: Slab::new(),
+            // SAFETY (all three slabs): the model's only slab of each id type.
+            calls: unsafe { Slab::new(calls::Call::placeholder()) },
+            legs: unsafe { Slab::new(carriers::Leg::placeholder()) },
             backup_on: false,
             backup_on_since: cfg.start,
             backup: BackupState::new(cfg.sources.len(), cfg.start),
@@ -310,7 +311,7 @@ impl<'a> Model<'a> {
             patience_checks: Vec::new(),
             stages: platform::build_stages(cfg, tenants, master_seed, replication),
             deps: platform::build_deps(cfg, master_seed, replication),
-            jobs: Slab::new(),
+            jobs: unsafe { Slab::new(platform::Job::placeholder()) },
             deadlines: Vec::new(),
             eager_timeouts: false,
             blocked: cfg
@@ -601,8 +602,8 @@ impl<'a> Model<'a> {
     /// get their per-call row.
     fn count_unfinished(&mut self, now: SimTime) {
         let (mut unfinished_measured, mut unfinished_all) = (0u64, 0u64);
-        for i in 0..self.calls.slot_count() {
-            let id = CallId::from_index(i);
+        let ids: Vec<CallId> = self.calls.iter_live().map(|(id, _)| id).collect();
+        for id in ids {
             if !self.calls.is_live(id) {
                 continue;
             }

@@ -206,6 +206,22 @@ pub(super) struct Job {
 
 const NO_POD: u32 = u32::MAX;
 
+impl Job {
+    /// The entry of the jobs slab's never-live slot 0 (`JobId::NONE`).
+    pub(super) fn placeholder() -> Job {
+        Job {
+            stage: 0,
+            call: Ref::<CallId>::NONE,
+            try_gen: Gen::FIRST,
+            pod: NO_POD,
+            error: false,
+            started: SimTime::ZERO,
+            measured: false,
+            rest: SimDuration::ZERO,
+        }
+    }
+}
+
 /// A pod takes a new job: serving (up, not scaled away) and below its capacity.
 #[inline]
 fn has_room(p: &Pod, capacity: u32) -> bool {
