@@ -515,3 +515,52 @@ async fn a_stop_cancels_runs_and_the_server_returns() {
         "{text}"
     );
 }
+
+/// A source with a backup policy of its own gets its own control, and moving it changes the
+/// run: one customer's backup routing, switched off, leaves more callers abandoning.
+#[tokio::test]
+async fn a_source_with_its_own_backup_policy_gets_a_control() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("two.toml"),
+        "start = \"09:00\"\nend = \"09:30\"\ndrain = \"30m\"\ntimeline_interval = \"1m\"\n\
+         [carriers.main]\nrate = \"2/s\"\nburst = 2\n\
+         [sources.groups]\nrate = \"0.9/s\"\npatience = { dist = \"exponential\", mean = \"20s\" }\n\
+         flow = { legs = 3, destinations = [ { time_to_answer = \"5s\" } ] }\n\
+         [sources.single]\nrate = \"0.3/s\"\npatience = { dist = \"exponential\", mean = \"20s\" }\n\
+         [backup.sources.groups]\npolicy = \"manual\"\nwindows = [[\"09:05\", \"09:30\"]]\n",
+    )
+    .unwrap();
+    let st = state(dir.path(), |_| {});
+    let (s, lv) = get(&st, "/api/levers?file=two.toml").await;
+    assert_eq!(s, StatusCode::OK, "{lv}");
+    let v: Value = serde_json::from_str(&lv).unwrap();
+    let lever = v["levers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == json!("backup.sources.groups.policy"))
+        .unwrap_or_else(|| panic!("no per-source backup control: {lv}"))
+        .clone();
+    assert_eq!(lever["value"], json!("manual"));
+    assert_eq!(lever["choices"], json!(["off", "manual", "auto"]));
+    assert!(!lever["meaning"].as_str().unwrap().is_empty());
+    // Only the source with a table of its own has one.
+    assert!(!lv.contains("backup.sources.single"), "{lv}");
+    let abandon = |sets: Value| {
+        let st = st.clone();
+        async move {
+            let req = json!({"file": "two.toml", "sets": sets, "seed": 3, "replications": 4});
+            let (s, _, body) = post(&st, &req).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            let done = last_event(&body, "done").unwrap_or_else(|| panic!("no done: {body}"));
+            done["summary"]["abandon_ratio"]["mean"].as_f64().unwrap()
+        }
+    };
+    let on = abandon(json!([])).await;
+    let off = abandon(json!(["backup.sources.groups.policy=off"])).await;
+    assert!(
+        off > on + 0.05,
+        "abandon ratio with the source's backup {on}, without {off}"
+    );
+}

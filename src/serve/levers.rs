@@ -1,7 +1,8 @@
 //! The controls the dashboard shows for a scenario: its levers, each a scenario key with its
 //! current value, a range and a step, described from the key registry (`scenario::schema`:
 //! type, unit, meaning, word lists). The defaults: each carrier's rate and burst, each call
-//! source's legs, patience and `rate_scale`, and the backup policy.
+//! source's legs, patience and `rate_scale`, the backup policy, and the backup policy of each
+//! source that has one of its own.
 
 use crate::dist::{CountDist, DurationDist};
 use crate::limiter::LimiterSpec;
@@ -239,16 +240,31 @@ fn default_levers(sc: &Scenario) -> Vec<Value> {
         ));
     }
     if !cfg.carriers.is_empty() {
-        let policy = match cfg.backup.policy {
-            BackupPolicy::Off => "off",
-            BackupPolicy::Manual(_) => "manual",
-            BackupPolicy::Auto(_) => "auto",
-        };
         let choices = schema::choices("backup", "policy").unwrap_or(&[]);
         out.push(
             json!({"key": "backup.policy", "label": "backup routing policy", "kind": "choice",
-            "value": policy, "choices": choices, "meaning": meaning("backup.policy")}),
+            "value": policy_word(&cfg.backup.policy), "choices": choices,
+            "meaning": meaning("backup.policy")}),
         );
+        // A source with a policy of its own ([backup.sources.NAME]) gets its own control:
+        // backup routing for one customer while the others keep their tracking.
+        for (i, p) in &cfg.backup.sources {
+            let name = &cfg.sources[*i].name;
+            let key = format!("backup.sources.{name}.policy");
+            out.push(
+                json!({"key": key, "label": format!("{name}: backup routing policy"),
+                "kind": "choice", "value": policy_word(p), "choices": choices,
+                "meaning": meaning(&key)}),
+            );
+        }
     }
     out
+}
+
+fn policy_word(p: &BackupPolicy) -> &'static str {
+    match p {
+        BackupPolicy::Off => "off",
+        BackupPolicy::Manual(_) => "manual",
+        BackupPolicy::Auto(_) => "auto",
+    }
 }
