@@ -105,7 +105,9 @@ pub(super) struct Call {
 }
 
 impl Call {
-    /// The entry of the calls slab's never-live slot 0 (`CallId::NONE`).
+    /// The entry of the calls slab's never-live slot 0 (`CallId::NONE`), and the state of a new
+    /// call in every field `new_call` does not set.
+    #[inline]
     pub(super) fn placeholder() -> Call {
         Call {
             source: 0,
@@ -223,23 +225,11 @@ impl Model<'_> {
             state: CallState::Waiting,
             backup,
             sequential: sequential && !backup,
-            legs_total: 0,
-            legs_started: 0,
-            live: 0,
-            leg0: LegId::NONE,
-            more: NO_MORE,
-            first_ring: NOT_YET,
-            answered_at: SimTime::ZERO,
             measured,
             windows,
             account,
-            stage_pos: 0,
-            tries: 0,
-            try_gen: Gen::FIRST,
-            in_platform: false,
-            stage_queued: false,
-            any_rang: false,
-            last_failure: None,
+            // No legs, no ring or answer yet, not in the platform: as the placeholder.
+            ..Call::placeholder()
         });
         self.obs.calls_in_flight_max = self.obs.calls_in_flight_max.max(self.calls.in_use());
         self.tally(now, r.id, |c| {
