@@ -7,13 +7,20 @@
 use std::marker::PhantomData;
 
 /// Made only in this module: an id can be made only by a slab (`Slab::insert`, and the id of a
-/// slot it already has), so every id there is indexes a slot of the slab that made it. The
+/// slot it already has), so every id that exists indexes a slot of the slab that made it. The
 /// slabs read their entries without a bounds check on that ground (see `Slab::new`).
 #[derive(Clone, Copy)]
 pub(super) struct Minted(());
 
-/// An index into one slab, typed so a leg's index cannot be used as a call's.
-pub(super) trait SlotId: Copy + Eq {
+mod sealed {
+    /// Only this module's id types are ids: no other type can claim an index (`SlotId::index`)
+    /// that no slab made.
+    pub trait Sealed {}
+}
+
+/// An index into one slab, typed so a leg's index cannot be used as a call's. Sealed: the
+/// three id types below are the only ones.
+pub(super) trait SlotId: Copy + Eq + sealed::Sealed {
     fn from_index(index: u32, minted: Minted) -> Self;
     fn index(self) -> usize;
 }
@@ -23,6 +30,7 @@ macro_rules! slot_ids {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(super) struct $name(u32);
+        impl sealed::Sealed for $name {}
         impl SlotId for $name {
             #[inline]
             fn from_index(index: u32, _: Minted) -> Self {
