@@ -491,6 +491,32 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
     Ok(Rate::new(mant, per as u64).written_in(unit_ns))
 }
 
+/// Inputs for testing a float conversion against a reference: `edges`, the values every such
+/// conversion must get right (both zeros, -1, the largest float, NaN, both infinities), and for
+/// each of 100,000 uniform draws u from the stream seeded by `seed`, every `spread(u)` and one
+/// random bit pattern.
+#[cfg(test)]
+pub(crate) fn float_cases(seed: u64, edges: &[f64], spreads: &[&dyn Fn(f64) -> f64]) -> Vec<f64> {
+    use rand::Rng;
+    let mut rng = crate::rng::rng_from(seed);
+    let mut cases = edges.to_vec();
+    cases.extend([
+        0.0,
+        -0.0,
+        -1.0,
+        f64::MAX,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ]);
+    for _ in 0..100_000 {
+        let u: f64 = rng.random();
+        cases.extend(spreads.iter().map(|f| f(u)));
+        cases.push(f64::from_bits(rng.random::<u64>()));
+    }
+    cases
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,12 +536,8 @@ mod tests {
                 ns as u64
             }
         }
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
         let two63 = (1u64 << 63) as f64 / 1e9;
-        let mut cases = vec![
-            0.0,
-            -0.0,
+        let edges = [
             1e-10,
             4.9e-10,
             5e-10,
@@ -525,19 +547,8 @@ mod tests {
             two63 * (1.0 + f64::EPSILON),
             1.8e10,
             1.9e10,
-            f64::MAX,
-            -1.0,
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
         ];
-        for _ in 0..100_000 {
-            let u: f64 = rng.random();
-            cases.push(u * 1e4);
-            cases.push(u * 2e10);
-            cases.push(f64::from_bits(rng.random::<u64>()));
-        }
-        for s in cases {
+        for s in float_cases(11, &edges, &[&|u| u * 1e4, &|u| u * 2e10]) {
             assert_eq!(secs_to_ns(s), plain(s), "{s:e}");
         }
     }
