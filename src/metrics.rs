@@ -234,6 +234,18 @@ fn build_registry() -> Vec<MetricDef> {
         description: "Events the engine handled (a measure of work, not of the system).",
         compute: Compute::Run(|o| o.events as f64),
     });
+    v.push(MetricDef {
+        name: "calls_in_flight_max",
+        unit: "calls",
+        description: "Most calls (or requests) in the system at once, warm-up included: arrived and not yet concluded (in setup, queued, ringing, talking, in the platform or waiting to retry). The run's memory follows this, not the number of calls.",
+        compute: Compute::Run(|o| o.calls_in_flight_max as f64),
+    });
+    v.push(MetricDef {
+        name: "pending_events_max",
+        unit: "events",
+        description: "Most events scheduled at once (heap, arrival lanes and timer queues): the engine's other memory driver, beside calls in flight.",
+        compute: Compute::Run(|o| o.pending_events_max as f64),
+    });
     v
 }
 

@@ -600,6 +600,13 @@ pub fn summary_text(sc: &Scenario, records: &[RepRecord], wall_s: f64) -> String
         events as f64 / cpu_s.max(1e-9) / 1e6,
         calls as f64 / cpu_s.max(1e-9) / 1e6
     );
+    // What the memory follows: the most of each at once, over all replications.
+    let most = |key: &str| col(key).into_iter().fold(0.0f64, f64::max);
+    s += &format!(
+        "  in flight at most: {} calls, {} pending events\n",
+        most("calls_in_flight_max"),
+        most("pending_events_max")
+    );
     s
 }
 

@@ -1096,3 +1096,26 @@ fn a_call_source_without_a_carrier_names_the_source() {
     assert_eq!(e.key.as_deref(), Some("sources.a"), "{e}");
     assert_eq!(e.line, Some(3));
 }
+
+#[test]
+fn calls_in_flight_and_pending_events_peak_where_the_calls_overlap() {
+    // One call a second for a minute, each answered at once and talking 10.5 s: at each arrival
+    // the ten before it are still talking, so 11 calls are in flight at most, each with its
+    // hang-up pending.
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (0..60).map(|s| format!("00:00:{s:02}")).collect();
+    let rows: Vec<(&str, usize)> = rows.iter().map(|r| (r.as_str(), 1)).collect();
+    let t = trace(dir.path(), &rows);
+    let text = format!(
+        "start = \"00:00\"\nend = \"00:05\"\n[carriers.c]\n\
+         [sources.s]\ntrace = {{ file = \"{t}\" }}\ntalk_time = \"10.5s\"\n"
+    );
+    let (obs, _) = run_sc(&scenario(dir.path(), &text), 1);
+    assert_eq!(obs.counts.connected, 60);
+    assert_eq!(obs.calls_in_flight_max, 11);
+    assert!(
+        (11..=14).contains(&obs.pending_events_max),
+        "pending events at most {}",
+        obs.pending_events_max
+    );
+}
