@@ -216,9 +216,81 @@ pub fn product(varies: &[Vary]) -> Vec<Vec<(String, String)>> {
     points
 }
 
+/// A value's place in the lever's order, and its kind: a plain number, a rate (per second), a
+/// duration or a clock time (seconds). None if it is none of these.
+fn order_key(v: &str) -> Option<(&'static str, f64)> {
+    use crate::time::{parse_clock, parse_duration, parse_rate};
+    if let Ok(x) = v.trim().parse::<f64>() {
+        return x.is_finite().then_some(("number", x));
+    }
+    if let Ok(r) = parse_rate(v) {
+        return Some(("rate", r.per_second()));
+    }
+    if let Ok(d) = parse_duration(v) {
+        return Some(("duration", d.as_secs_f64()));
+    }
+    parse_clock(v)
+        .ok()
+        .map(|t| ("clock time", t.as_ns() as f64 / 1e9))
+}
+
+/// A plan's lever must be ordered: every key's values strictly ascending, of one kind (numbers,
+/// rates, durations or clock times; units may differ, `30s,1m` is ascending). The search halves
+/// the list, so a value out of order would give a wrong answer, not an error.
+pub fn check_ascending(vary: &Vary) -> Result<(), String> {
+    for (k, key) in vary.keys.iter().enumerate() {
+        let mut prev: Option<(&str, &str, f64)> = None;
+        for vals in &vary.values {
+            let v = vals[k].as_str();
+            let Some((kind, x)) = order_key(v) else {
+                return Err(format!(
+                    "--vary {key}: `{v}` has no order; plan searches an ascending list of numbers, rates, durations or clock times"
+                ));
+            };
+            if let Some((pkind, pv, px)) = prev {
+                if pkind != kind {
+                    return Err(format!(
+                        "--vary {key}: `{pv}` is a {pkind} and `{v}` a {kind}; a lever's values must be of one kind"
+                    ));
+                }
+                if x <= px {
+                    return Err(format!(
+                        "--vary {key}: the values must be strictly ascending (plan halves the list to find the least value that meets the targets), but `{v}` follows `{pv}`"
+                    ));
+                }
+            }
+            prev = Some((kind, v, x));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lever_must_ascend_in_one_kind() {
+        let ok = |s: &str| check_ascending(&parse_vary(s).unwrap());
+        assert!(ok("c.rate=5/s,12/s,20/s,30/s").is_ok());
+        assert!(ok("c.rate=5/s..30/s:5/s").is_ok());
+        assert!(ok("c.channels=8,10,30").is_ok());
+        assert!(ok("p=30s,1m,2m").is_ok());
+        assert!(ok("changes[0].at=13:00,14:00,17:30").is_ok());
+        assert!(ok("c.rate=300/min,6/s,1000/min").is_ok());
+        assert!(ok("a=1,2;b=10/s,20/s").is_ok());
+        let e = ok("c.rate=30/s,5/s,12/s").unwrap_err();
+        assert!(
+            e.contains("strictly ascending") && e.contains("`5/s` follows `30/s`"),
+            "{e}"
+        );
+        assert!(ok("c.rate=5/s,5/s")
+            .unwrap_err()
+            .contains("strictly ascending"));
+        assert!(ok("a=1,2;b=20/s,10/s").unwrap_err().contains("--vary b"));
+        assert!(ok("c.rate=5/s,10s").unwrap_err().contains("of one kind"));
+        assert!(ok("policy=off,auto").unwrap_err().contains("has no order"));
+    }
 
     #[test]
     fn ranges_are_exact_and_keep_units() {

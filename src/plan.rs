@@ -87,6 +87,27 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
     })
 }
 
+/// Why a target can never hold, if it cannot: every metric is at least 0, and a ratio (`unit`
+/// "ratio") at most 1. Such a target would search the whole range for nothing.
+pub fn never_holds(t: &Target, unit: &str) -> Option<String> {
+    let (lo, hi) = (0.0, if unit == "ratio" { 1.0 } else { f64::INFINITY });
+    let th = t.threshold;
+    let never = match t.op {
+        Op::Le => th < lo,
+        Op::Lt => th <= lo,
+        Op::Ge => th > hi,
+        Op::Gt => th >= hi,
+    };
+    never.then(|| {
+        let range = if hi.is_finite() {
+            "a ratio lies in [0, 1]"
+        } else {
+            "the metric is never below 0"
+        };
+        format!("--target `{}` can never hold: {range}", t.text())
+    })
+}
+
 /// The verdict on one target at one point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {

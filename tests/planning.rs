@@ -387,6 +387,22 @@ fn bad_sweeps_and_plans_are_refused_before_running() {
             "carriers.main.rate=1/s..3/s:1/s",
             "no value in carriers.main.rate=1/s..3/s:1/s meets the targets",
         ),
+        // The search halves the list: one out of order would give a wrong answer.
+        (
+            "abandon_ratio <= 0.5",
+            "carriers.main.rate=3/s,1/s,2/s",
+            "`1/s` follows `3/s`",
+        ),
+        (
+            "abandon_ratio <= 0.5",
+            "carriers.main.rate=1/s,1/s",
+            "strictly ascending",
+        ),
+        (
+            "abandon_ratio >= 2",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "a ratio lies in [0, 1]",
+        ),
     ] {
         let a = plan(target, vary);
         refused(

@@ -93,6 +93,7 @@ pub fn run(a: PlanArgs, _argv: &[String]) -> Result<(), CliError> {
 impl<'a> Planner<'a> {
     fn new(a: &'a PlanArgs) -> Result<Planner<'a>, CliError> {
         let vary = parse_vary(&a.vary).map_err(CliError::input)?;
+        crate::grid::check_ascending(&vary).map_err(CliError::input)?;
         let points: Vec<Vec<(String, String)>> = (0..vary.values.len())
             .map(|i| {
                 vary.keys
@@ -123,6 +124,18 @@ impl<'a> Planner<'a> {
             let mut t = parse_target(t).map_err(CliError::input)?;
             t.metric = crate::metrics::lookup(&t.metric, &cols, &extra)
                 .map_err(|e| CliError::input(format!("--target: {e}")))?;
+            let unit = cols
+                .iter()
+                .find(|c| c.name == t.metric)
+                .map(|c| c.def().unit)
+                .unwrap_or(if t.metric.contains("_ratio[") {
+                    "ratio"
+                } else {
+                    "count"
+                });
+            if let Some(e) = crate::plan::never_holds(&t, unit) {
+                return Err(CliError::input(e));
+            }
             targets.push(t);
         }
         let start_reps = first.scenario.replications.max(2);
