@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 /// Most points per line; longer timelines average runs of consecutive intervals first.
 pub const MAX_POINTS: usize = 720;
 
+/// The latest `t_s` a run can write: the engine's clock (u64 nanoseconds) ends there.
+const MAX_T_S: f64 = u64::MAX as f64 / 1e9;
+
 /// Per (group, bucket start in ms): per replication (sum, count) of the defined values.
 pub struct Agg {
     pub groups: Vec<String>,
@@ -33,11 +36,12 @@ impl Grid {
         let mut ts: Vec<i64> = Vec::with_capacity(t.rows.len());
         for i in 0..t.rows.len() {
             let v = t.num(i, c)?;
-            if !v.is_finite() {
+            if !(0.0..=MAX_T_S).contains(&v) {
                 return Err(Error::Input(format!(
-                    "`{}` line {}: `t_s` is empty; expected seconds since midnight",
+                    "`{}` line {}: `t_s` is `{}`; expected seconds since midnight, from 0 to {MAX_T_S:.0} (what a run can write)",
                     t.path.display(),
-                    i + 2
+                    i + 2,
+                    t.text(i, c)
                 )));
             }
             ts.push((v * 1000.0).round() as i64);
@@ -52,7 +56,9 @@ impl Grid {
         };
         let step_ms = ts.windows(2).map(|w| w[1] - w[0]).min();
         let interval_s = step_ms.map_or(fallback_s, |s| s as f64 / 1000.0);
-        let n = ts.len();
+        // Intervals the timeline spans (not the distinct values: an edited or damaged file
+        // may skip some), so that the points per line stay within MAX_POINTS whatever it holds.
+        let n = step_ms.map_or(1, |s| (last - first) / s + 1) as usize;
         Ok(Grid {
             t0: first as f64 / 1000.0,
             interval_s,
@@ -171,5 +177,24 @@ mod tests {
         assert!(s.len() <= MAX_POINTS, "{}", s.len());
         let (_d3, t3) = table("replication,t_s\n");
         assert!(matches!(Grid::of(&t3, 60.0), Err(Error::Input(_))));
+    }
+
+    #[test]
+    fn a_stray_time_cannot_blow_up_the_points_and_an_impossible_one_is_refused() {
+        // Three intervals, one edited far out: the points follow the span, not the rows.
+        let (_d, t) = table("replication,t_s\n0,0\n0,60\n0,1e9\n");
+        let g = Grid::of(&t, 60.0).unwrap();
+        assert!(
+            (1e9 / g.point_s()) as usize <= MAX_POINTS,
+            "{} s a point",
+            g.point_s()
+        );
+        for bad in ["-5", "1e300", "inf", "NaN", ""] {
+            let (_d, t) = table(&format!("replication,t_s\n0,0\n0,{bad}\n"));
+            let Err(Error::Input(m)) = Grid::of(&t, 60.0) else {
+                panic!("`{bad}` accepted");
+            };
+            assert!(m.contains("line 3") && m.contains("`t_s`"), "{m}");
+        }
     }
 }

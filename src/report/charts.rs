@@ -115,13 +115,14 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Io(format!("drawing a chart: {e:?}"))
 }
 
-/// Clock ticks: every 15, 30, 60 or 120 minutes, whichever gives at most about 14.
+/// Clock ticks: every 5, 15, 30 minutes, 1, 2, 4 or 8 hours, or whole days, whichever gives at
+/// most about 14.
 fn clock_ticks(x0: f64, x1: f64) -> Vec<f64> {
     let span = (x1 - x0).max(60.0);
-    let step = [300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0]
+    let step = [300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0]
         .into_iter()
         .find(|s| span / s <= 14.0)
-        .unwrap_or(28800.0);
+        .unwrap_or_else(|| (span / 14.0 / 86400.0).ceil() * 86400.0);
     let mut t = (x0 / step).ceil() * step;
     let mut v = Vec::new();
     while t <= x1 + 1e-9 {
@@ -793,6 +794,11 @@ mod tests {
             "{t:?}"
         );
         assert_eq!(hhmm(14.0 * 3600.0 + 39.0 * 60.0), "14:39");
+        // Long runs tick in whole days, still few.
+        for span_h in [400.0, 7000.0, 5e6] {
+            let t = clock_ticks(0.0, span_h * 3600.0);
+            assert!(t.len() <= 15 && t[1] % 86400.0 == 0.0, "{span_h} h: {t:?}");
+        }
     }
 
     #[test]

@@ -44,13 +44,32 @@ impl Staged {
         Ok(())
     }
 
-    /// Renames every staged file into place, in the order staged.
+    /// Renames every staged file into place, in the order staged. A place that a file cannot
+    /// take (a directory there) is found before anything moves; should a rename still fail,
+    /// the files this commit created are removed again (files it replaced cannot come back).
     pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
+        if let Some((_, fin)) = self.pending.iter().find(|(_, f)| f.is_dir()) {
+            return Err(Error::Io(format!(
+                "cannot write `{}`: a directory of that name is in the way",
+                fin.display()
+            )));
+        }
         let mut done = Vec::new();
+        let mut created = Vec::new();
         for (tmp, fin) in &self.pending {
-            fs::rename(tmp, fin).map_err(|e| {
-                Error::Io(format!("cannot move `{}` into place: {e}", fin.display()))
-            })?;
+            let existed = fin.exists();
+            if let Err(e) = fs::rename(tmp, fin) {
+                for f in &created {
+                    let _ = fs::remove_file(f);
+                }
+                return Err(Error::Io(format!(
+                    "cannot move `{}` into place: {e}",
+                    fin.display()
+                )));
+            }
+            if !existed {
+                created.push(fin.clone());
+            }
             done.push(fin.clone());
         }
         self.committed = true;
@@ -104,5 +123,20 @@ mod tests {
             "other files are left alone: {names:?}"
         );
         assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+    }
+
+    #[test]
+    fn a_directory_in_the_way_fails_the_commit_before_anything_moves() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("report.html")).unwrap();
+        let chart = d.path().join("charts").join("a.svg");
+        let mut s = Staged::default();
+        s.put(&chart, b"<svg/>").unwrap();
+        s.put(&d.path().join("report.html"), b"<html>").unwrap();
+        let Err(Error::Io(m)) = s.commit() else {
+            panic!("committed over a directory");
+        };
+        assert!(m.contains("report.html") && m.contains("directory"), "{m}");
+        assert!(!d.path().join("charts").exists(), "charts/ left behind");
     }
 }
