@@ -165,6 +165,26 @@ pub fn erlang_b(channels: u64, load_erl: f64) -> Result<f64, String> {
     }
 }
 
+/// The load an Erlang B system carries, `A (1 - B(c, A))`, computed as `A c / (c + A B(c-1, A))`
+/// (from the recurrence `B(c) = A B(c-1) / (c + A B(c-1))`): at extreme load `1 - B` cancels
+/// (at A = 1e17, c = 10 it gave 11.1 Erlangs on 10 channels), this form does not.
+pub fn erlang_b_carried(channels: u64, load_erl: f64) -> Result<f64, String> {
+    let b = erlang_b(channels, load_erl)?;
+    let prev = if channels == 1 {
+        1.0
+    } else {
+        erlang_b(channels - 1, load_erl)?
+    };
+    let (a, c) = (load_erl, channels as f64);
+    Ok(if a == 0.0 || b == 0.0 {
+        a // nothing blocked (to f64 precision): all of it is carried
+    } else if a >= 1.0 {
+        c / (c / a + prev) // divided through by A, which may be near f64::MAX
+    } else {
+        a * c / (c + a * prev)
+    })
+}
+
 /// Erlang B for many channels, from `1/B = sum_{m=0..c} u_m` with `u_0 = 1` and
 /// `u_m = u_{m-1} (c-m+1)/A` (the Poisson ratio P(N <= c) / P(N = c) written from the top).
 /// The terms rise while `c-m+1 > A` and fall after, so the sum is taken around its largest
@@ -1412,6 +1432,25 @@ mod tests {
         assert!(erlang_b(15, 8.109).unwrap() > 0.01 && erlang_b(15, 8.107).unwrap() < 0.01);
         // erlang.com: 33.333 E at 1% blocking needs 45 lines.
         assert_eq!(min_channels_for_blocking(33.333, 0.01).unwrap(), 45);
+    }
+
+    #[test]
+    fn carried_load_is_a_times_one_minus_b_and_never_exceeds_the_channels() {
+        for c in [1u64, 2, 10, 57, 500, 3000] {
+            for a in [0.0, 1e-300, 0.3, 5.0, 9.5, 40.0, 600.0, 5000.0] {
+                let b = erlang_b(c, a).unwrap();
+                let got = erlang_b_carried(c, a).unwrap();
+                assert_close!(got, a * (1.0 - b), 1e-12, 1e-300);
+            }
+            // Extreme loads, where 1 - B cancels: every channel busy, no more.
+            for a in [1e12, 1e17, 1e20, 1e300, f64::MAX] {
+                let got = erlang_b_carried(c, a).unwrap();
+                assert!(
+                    got <= c as f64 && got >= c as f64 * (1.0 - 1e-9),
+                    "c {c}, A {a}: carried {got}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -356,8 +356,9 @@ fn run_b(
     };
     let b = analytic::erlang_b(c, a)?;
     r.num("p_block", b);
-    r.num("carried_load_erl", a * (1.0 - b));
-    r.num("utilisation", a * (1.0 - b) / c as f64);
+    let carried = analytic::erlang_b_carried(c, a)?;
+    r.num("carried_load_erl", carried);
+    r.num("utilisation", carried / c as f64);
     if target_blocking.is_some() && c > 1 {
         r.num("p_block_one_fewer_channel", analytic::erlang_b(c - 1, a)?);
     }
