@@ -1348,3 +1348,47 @@ fn carrier_setting_counters_appear_only_where_used() {
         "{header}"
     );
 }
+
+/// `callsim metrics`, which unknown-metric errors point to, lists what those errors accept:
+/// every registry name, and with a scenario its window and per-stage names too.
+#[test]
+fn metrics_lists_the_names_errors_point_to() {
+    let a = ["metrics"];
+    let o = callsim(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&a, &o));
+    let text = stdout(&o);
+    for name in ["abandon_ratio", "dial_delay_ms_p95", "calls_in_flight_max"] {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "{name} missing:\n{text}"
+        );
+    }
+    let f = fixture("cli-small.toml");
+    let a = [
+        "metrics",
+        s(&f),
+        "--set",
+        "windows.peak=[\"09:00\", \"09:05\"]",
+    ];
+    let o = callsim(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&a, &o));
+    let text = stdout(&o);
+    assert!(text.contains("abandon_ratio@peak"), "{}", show(&a, &o));
+    // The error that names the command (checked above to exist).
+    let a = [
+        "plan",
+        s(&f),
+        "--vary",
+        "carriers.main.rate=1/s..3/s:1/s",
+        "--target",
+        "abandon_ration <= 0.1",
+    ];
+    let o = callsim(&a);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&a, &o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`callsim metrics` lists them"),
+        "{}",
+        show(&a, &o)
+    );
+}

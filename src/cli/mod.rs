@@ -6,6 +6,7 @@ pub mod compare;
 pub mod erlang;
 pub mod fit;
 pub mod merge;
+pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod run;
@@ -88,6 +89,8 @@ pub enum Command {
     Fit(fit::FitArgs),
     /// Render DIR/report.html (self-contained, with charts) from an output directory.
     Report(report::ReportArgs),
+    /// List the metrics runs report (names, units, meanings), or those of one scenario's outputs.
+    Metrics(metrics::MetricsArgs),
     /// Print the JSON Schema of scenario files (for editors: taplo, Even Better TOML).
     Schema(schema::SchemaArgs),
     /// Serve a live what-if dashboard of the scenarios in DIR (loopback only unless --bind says otherwise).
@@ -107,6 +110,7 @@ pub fn main_with(cli: Cli, argv: &[String]) -> Result<(), CliError> {
         Command::Validate(a) => validate::run(a),
         Command::Fit(a) => fit::run(a),
         Command::Report(a) => report::run(a),
+        Command::Metrics(a) => metrics::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Erlang(a) => {
