@@ -88,7 +88,12 @@ pub enum ErlangModel {
         /// Mean patience (time a caller is willing to wait) in seconds, > 0
         #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
         mean_patience: f64,
-        /// Wait threshold T in seconds: also print the waiting-time tails at T
+        /// Wait threshold T in seconds: also print the waiting-time tails at T, each a share of
+        /// all arrivals: p_offered_wait_gt_threshold = P(V > T), the wait of an infinitely
+        /// patient caller; p_wait_gt_threshold = P(W > T), still waiting at T (served later or
+        /// abandoning); p_served_wait_gt_threshold = P(served and W > T);
+        /// p_served_within_threshold = P(served and W <= T), the service level that counts
+        /// abandoned callers as failures (joint, not conditional on being served)
         #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
         wait_threshold: Option<f64>,
         /// Inverse: find the fewest channels with P(abandon) <= P (0 < P <= 1)

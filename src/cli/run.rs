@@ -478,7 +478,7 @@ pub const SUMMARY_ROWS: &[(&str, &str)] = &[
     ("legs_requested", "legs requested"),
     ("legs_dialed", "legs dialled"),
     ("dial_waited_ratio", "share of legs that waited, P(W > 0)"),
-    ("dial_delay_ms_mean", "dial delay mean (ms), E[W]"),
+    ("dial_delay_ms_mean", "dial delay mean (ms), E[W | dialled]"),
     ("dial_delay_ms_p50", "dial delay p50 (ms)"),
     ("dial_delay_ms_p90", "dial delay p90 (ms)"),
     ("dial_delay_ms_p95", "dial delay p95 (ms)"),
@@ -519,7 +519,7 @@ pub const WINDOW_ROWS: &[(&str, &str)] = &[
     ("abandoned", "abandoned"),
     ("abandon_ratio", "abandoned / offered"),
     ("dial_waited_ratio", "share of legs that waited, P(W > 0)"),
-    ("dial_delay_ms_mean", "dial delay mean (ms), E[W]"),
+    ("dial_delay_ms_mean", "dial delay mean (ms), E[W | dialled]"),
     ("dial_delay_ms_p50", "dial delay p50 (ms)"),
     ("dial_delay_ms_p90", "dial delay p90 (ms)"),
     ("dial_delay_ms_p95", "dial delay p95 (ms)"),
@@ -678,6 +678,35 @@ pub fn fmt_num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/outputs.md's label table names every line of the terminal summary (it had drifted:
+    /// two rows were missing), with its metric.
+    #[test]
+    fn the_docs_table_lists_every_summary_line() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        for (metric, label) in SUMMARY_ROWS {
+            let label = label.trim().replace('|', "\\|");
+            // The five statistics of a delay share one row: `| dial delay p50 / p90 / ... |`.
+            let stats = ["p50", "p90", "p95", "p99", "max"].iter().find_map(|s| {
+                label
+                    .split_once(&format!(" {s} (ms)"))
+                    .map(|(stem, _)| stem)
+            });
+            let row = doc.lines().find(|l| match stats {
+                Some(stem) => {
+                    l.starts_with(&format!("| {stem} p50 / p90 / p95 / p99 / max (ms) |"))
+                }
+                None => {
+                    l.starts_with(&format!("| {label} |")) && l.contains(&format!("`{metric}`"))
+                }
+            });
+            assert!(
+                row.is_some(),
+                "docs/outputs.md has no row for `{label}` ({metric})"
+            );
+        }
+    }
 
     #[test]
     fn small_values_keep_their_significant_digits() {
