@@ -339,6 +339,7 @@ fn fitted_scenarios_pass_check_and_run() {
             !text.contains("+1555"),
             "a caller number leaked into the scenario"
         );
+        assert!(!text.contains("NaN"), "a NaN in the scenario: {text}");
         // Numbers are hashed with a fresh random key per run; the output must not depend on it.
         let again = dir.path().join("again.toml");
         let o2 = callsim(&[
@@ -594,4 +595,359 @@ fn talk_time_no_family_fits_becomes_empirical() {
     assert_eq!(values.lines().count(), 1001);
     let c = callsim(&["check", s(&out)]);
     assert!(c.status.success(), "{}", show(&c));
+}
+
+/// A timestamp with milliseconds, `s` seconds after 2026-03-02 00:00:00 (may run into the 3rd).
+fn ms_stamp(s: f64) -> String {
+    let ms = (s * 1000.0).round() as u64;
+    let (d, rest) = (2 + ms / 86_400_000, ms % 86_400_000);
+    format!(
+        "2026-03-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
+/// Calls with a caller record and one leg, written at hang-up (end order), the caller record
+/// first: call `i` arrives at `t0 + 7 i` s and lasts 20 to 1,200 s, so start times are out of
+/// order by up to 20 minutes while end times rise.
+fn end_ordered_rows(n: usize, t0: f64) -> Vec<String> {
+    let mut calls: Vec<(f64, String)> = (0..n)
+        .map(|i| {
+            let a = t0 + 7.0 * i as f64;
+            let len = 20.0 + ((i * 373) % 1180) as f64;
+            let e = a + len;
+            let text = if i % 4 == 0 {
+                format!(
+                    "c{i},,,+1{i:09},{},,{},completed\nl{i},l{i},c{i},,{},,{},cancelled\n",
+                    ms_stamp(a),
+                    ms_stamp(a + 12.5),
+                    ms_stamp(a),
+                    ms_stamp(a + 12.5)
+                )
+            } else {
+                format!(
+                    "c{i},,,+1{i:09},{},,{},completed\nl{i},l{i},c{i},,{},{},{},answered\n",
+                    ms_stamp(a),
+                    ms_stamp(e),
+                    ms_stamp(a),
+                    ms_stamp(a + 6.0),
+                    ms_stamp(e)
+                )
+            };
+            (if i % 4 == 0 { a + 12.5 } else { e }, text)
+        })
+        .collect();
+    calls.sort_by(|x, y| x.0.total_cmp(&y.0));
+    calls
+        .into_iter()
+        .flat_map(|c| c.1.lines().map(String::from).collect::<Vec<_>>())
+        .collect()
+}
+
+/// A newest-first export of end-ordered records (start times disordered by call lengths, so
+/// that counting backward steps of the start times alone does not see it) is refused; the same
+/// records oldest first are accepted.
+#[test]
+fn a_reversed_end_ordered_file_is_rejected() {
+    let rows = end_ordered_rows(600, 8.0 * 3600.0);
+    let (o, out) = fit_text(&format!("{HEAD}{}\n", rows.join("\n")), "csv", &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(out);
+    let mut rev = rows.clone();
+    rev.reverse();
+    let (o, out) = fit_text(&format!("{HEAD}{}\n", rev.join("\n")), "csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        err(&o).contains("records are in reverse time order (over 1200 rows")
+            && err(&o).contains("expected oldest first"),
+        "{}",
+        err(&o)
+    );
+    assert!(!out);
+}
+
+/// One row ending decades later (a placeholder end) is skipped with its line named, and does
+/// not reach the waits.
+#[test]
+fn a_row_lasting_more_than_a_day_is_skipped_and_named() {
+    let mut rows: Vec<String> = good_rows(100).lines().map(String::from).collect();
+    rows[3] = rows[3].replacen("2026-03-02 09:03:12", "2099-03-02 09:03:12", 1);
+    assert!(rows[3].contains("2099"), "{}", rows[3]);
+    let dir = TempDir::new().unwrap();
+    let cdr = dir.path().join("in.csv");
+    std::fs::write(&cdr, format!("{HEAD}{}\n", rows.join("\n"))).unwrap();
+    let out = dir.path().join("out.toml");
+    let o = callsim(&["fit", s(&cdr), "--out", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        err(&o).contains("1 row(s): lasting more than 24 h (skipped); first at ")
+            && err(&o).contains("in.csv:5:7: the row lasts")
+            && err(&o).contains("to 2099-03-02 09:03:12; expected at most 24 h"),
+        "{}",
+        err(&o)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("of abandoned calls 12.0"),
+        "the abandoned callers' mean wait is 12 s: {text}"
+    );
+}
+
+/// Every row at one instant: a clear input error, not an internal one.
+#[test]
+fn records_all_at_one_instant_are_refused() {
+    let rows: String = (0..300)
+        .map(|i| {
+            format!(
+                "c{i},l{i},c{i}x,+1{i:09},2026-03-02T08:00:00.000,,2026-03-02T08:00:01.000,cancelled\n"
+            )
+        })
+        .collect();
+    let (o, out) = fit_text(&format!("{HEAD}{rows}"), "csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        err(&o).contains(
+            "in.csv`: all 300 first attempts start within one second (at 2026-03-02 08:00:00)"
+        ) && err(&o).contains("--columns start=COLUMN"),
+        "{}",
+        err(&o)
+    );
+    assert!(!out);
+}
+
+/// Calls spread over time whose durations are all identical (every wait 1 s, every answer after
+/// 0.5 s): the fits run towards point masses, and the scenario still loads, checks and has no
+/// NaN; patience becomes a fixed value.
+#[test]
+fn identical_durations_give_a_scenario_that_loads() {
+    let rows: String = (0..400)
+        .map(|i| {
+            let a = 8.0 * 3600.0 + 60.0 * i as f64;
+            let (ans, st) = if i % 3 == 0 {
+                (String::new(), "cancelled")
+            } else {
+                (ms_stamp(a + 0.5), "answered")
+            };
+            format!(
+                "c{i},,,+1{i:09},{},,{},completed\nl{i},l{i},c{i},,{},{ans},{},{st}\n",
+                ms_stamp(a),
+                ms_stamp(a + 1.0),
+                ms_stamp(a),
+                ms_stamp(a + 1.0)
+            )
+        })
+        .collect();
+    let dir = TempDir::new().unwrap();
+    let cdr = dir.path().join("flat.csv");
+    std::fs::write(&cdr, format!("{HEAD}{rows}")).unwrap();
+    let out = dir.path().join("flat.toml");
+    let o = callsim(&["fit", s(&cdr), "--out", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("NaN"), "{text}");
+    assert!(
+        text.contains("patience = \"1.") && text.contains("barely varies"),
+        "{text}"
+    );
+    let c = callsim(&["check", s(&out)]);
+    assert!(c.status.success(), "{}", show(&c));
+}
+
+/// No answered call and fewer than 10 abandons: the comments say so instead of printing NaN.
+#[test]
+fn a_fit_without_answers_prints_no_nan() {
+    let rows: String = (0..200)
+        .map(|i| {
+            let a = 8.0 * 3600.0 + 60.0 * i as f64;
+            format!(
+                "c{i},l{i},c{i}x,+1{i:09},{},,{},no-answer\n",
+                ms_stamp(a),
+                ms_stamp(a + 30.0)
+            )
+        })
+        .collect();
+    let dir = TempDir::new().unwrap();
+    let cdr = dir.path().join("rangout.csv");
+    std::fs::write(&cdr, format!("{HEAD}{rows}")).unwrap();
+    let out = dir.path().join("rangout.toml");
+    let o = callsim(&["fit", s(&cdr), "--out", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("NaN"), "{text}");
+    assert!(
+        text.contains("Mean wait of answered calls no answered call; of abandoned calls fewer than 10 abandoned calls"),
+        "{text}"
+    );
+}
+
+/// `--interval` out of range is refused before anything is read, with the range and why.
+#[test]
+fn interval_out_of_range_is_refused_up_front() {
+    for (v, shown) in [("100h", "100h"), ("25h", "25h"), ("90s", "90s"), ("0", "0")] {
+        let (o, out) = fit_text(
+            &format!("{HEAD}{}", good_rows(100)),
+            "csv",
+            &["--interval", v],
+        );
+        assert_eq!(o.status.code(), Some(2), "{v}: {}", show(&o));
+        assert!(
+            err(&o).contains(&format!(
+                "--interval {shown}: expected a whole number of minutes from 1m to 24h"
+            )) && err(&o).contains("00:00 to 47:59"),
+            "{v}: {}",
+            err(&o)
+        );
+        assert!(!out);
+    }
+    let (o, _) = fit_text(
+        &format!("{HEAD}{}", good_rows(100)),
+        "csv",
+        &["--interval", "24h"],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+}
+
+/// Records from 08:00 to 22:30 of the next day (46:30 on the scenario's clock) with 2 h bins:
+/// the last bin would end at 48:00, past a scenario's clock, so the profile is folded onto one
+/// day and the scenario loads.
+#[test]
+fn a_profile_whose_last_bin_would_pass_the_clock_is_folded() {
+    let dir = TempDir::new().unwrap();
+    let rows: String = (0..(38 * 6 + 4))
+        .map(|i| {
+            let a = 8.0 * 3600.0 + 600.0 * i as f64 + 1.0;
+            format!(
+                "c{i},l{i},c{i}x,+1{i:09},{},{},{},answered\n",
+                ms_stamp(a),
+                ms_stamp(a + 5.0),
+                ms_stamp(a + 50.0 + (i % 17) as f64)
+            )
+        })
+        .collect();
+    let cdr = dir.path().join("two-days.csv");
+    std::fs::write(&cdr, format!("{HEAD}{rows}")).unwrap();
+    let last = rows.lines().last().unwrap().to_string();
+    assert!(last.contains("2026-03-03T22:3"), "{last}");
+    for interval in ["2h", "24h", "7h"] {
+        let out = dir.path().join(format!("f{interval}.toml"));
+        let o = callsim(&[
+            "fit",
+            s(&cdr),
+            "--interval",
+            interval,
+            "--out",
+            s(&out),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{interval}: {}", show(&o));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            text.contains("folded onto one clock day"),
+            "{interval}: {text}"
+        );
+        let c = callsim(&["check", s(&out)]);
+        assert!(c.status.success(), "{interval}: {}", show(&c));
+    }
+}
+
+/// `--ring-timeout` out of range is refused; a valid one is the scenario's ring timeout, and a
+/// disagreement with the legs that rang out is warned about.
+#[test]
+fn ring_timeout_flag_is_checked_and_used() {
+    for (v, shown) in [
+        ("0", "0"),
+        ("1000000h", "1000000h"),
+        ("0.5s", "0.5s"),
+        ("2h", "2h"),
+    ] {
+        let (o, out) = fit_text(
+            &format!("{HEAD}{}", good_rows(100)),
+            "csv",
+            &["--ring-timeout", v],
+        );
+        assert_eq!(o.status.code(), Some(2), "{v}: {}", show(&o));
+        assert!(
+            err(&o).contains(&format!("--ring-timeout {shown}: expected 1s to 1h")),
+            "{v}: {}",
+            err(&o)
+        );
+        assert!(!out);
+    }
+    // 200 calls, a third ringing out after 30 s.
+    let rows: String = (0..200)
+        .map(|i| {
+            let a = 8.0 * 3600.0 + 60.0 * i as f64;
+            if i % 3 == 0 {
+                format!(
+                    "c{i},l{i},c{i}x,+1{i:09},{},,{},no-answer\n",
+                    ms_stamp(a),
+                    ms_stamp(a + 30.0)
+                )
+            } else {
+                format!(
+                    "c{i},l{i},c{i}x,+1{i:09},{},{},{},answered\n",
+                    ms_stamp(a),
+                    ms_stamp(a + 4.0),
+                    ms_stamp(a + 90.0)
+                )
+            }
+        })
+        .collect();
+    let dir = TempDir::new().unwrap();
+    let cdr = dir.path().join("in.csv");
+    std::fs::write(&cdr, format!("{HEAD}{rows}")).unwrap();
+    let out = dir.path().join("out.toml");
+    let o = callsim(&["fit", s(&cdr), "--out", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("ring_timeout = \"30s\""), "{text}");
+    let o = callsim(&[
+        "fit",
+        s(&cdr),
+        "--ring-timeout",
+        "45s",
+        "--out",
+        s(&out),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("ring_timeout = \"45s\"") && !text.contains("ring_timeout = \"30s\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("# ring timeout: given with --ring-timeout; the most common ringing time of 67 rang-out legs is 30s"),
+        "{text}"
+    );
+    assert!(
+        err(&o)
+            .contains("--ring-timeout 45s is used, but 100% of the 67 legs that rang out rang 30s"),
+        "{}",
+        err(&o)
+    );
+}
+
+/// A field mapped twice, or an empty entry, is refused before anything is read.
+#[test]
+fn columns_flag_duplicates_and_empty_entries_are_refused() {
+    for (v, want) in [
+        (
+            "call=1,call=2",
+            "field `call` is mapped twice (`call=1` and `call=2`)",
+        ),
+        (",,", "--columns `,,`: entry 1 is empty"),
+    ] {
+        let (o, out) = fit_text(
+            &format!("{HEAD}{}", good_rows(100)),
+            "csv",
+            &["--columns", v],
+        );
+        assert_eq!(o.status.code(), Some(2), "{v}: {}", show(&o));
+        assert!(err(&o).contains(want), "{v}: {}", err(&o));
+        assert!(!out);
+    }
 }

@@ -14,16 +14,18 @@ pub struct FitArgs {
     #[arg(long, default_value = "csv")]
     pub format: String,
     /// Column mapping, e.g. --columns call=17,caller=2 (1-based numbers or header names);
-    /// fields: call, leg, parent, caller, start, answer, end, status, talk.
+    /// fields: call, leg, parent, caller, start, answer, end, status, talk (each at most once).
     #[arg(long)]
     pub columns: Option<String>,
     /// Write first-attempt arrival instants to this trace file and use it instead of a profile.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Width of the arrival-profile bins, e.g. 30m (default: chosen from the data volume).
+    /// Width of the arrival-profile bins, whole minutes from 1m to 24h, e.g. 30m (default:
+    /// chosen from the data volume).
     #[arg(long)]
     pub interval: Option<String>,
-    /// Ring timeout, when the records cannot show it (Asterisk's NO ANSWER is ambiguous).
+    /// Ring timeout, 1s to 1h: the scenario's ring_timeout, and what tells Asterisk's ambiguous
+    /// NO ANSWER legs apart (default: the most common ringing time of legs that rang out).
     #[arg(long)]
     pub ring_timeout: Option<String>,
     /// A call is complete when no row for it came for this long (record time).
@@ -62,11 +64,9 @@ fn options(a: &FitArgs, trace_tmp: Option<PathBuf>) -> Result<FitOptions, CliErr
         o.interval = Some(secs("interval", i)?);
     }
     if let Some(t) = &a.ring_timeout {
-        o.ring_timeout = Some(secs("ring-timeout", t)?).filter(|t| *t > 0.0);
+        o.ring_timeout = Some(secs("ring-timeout", t)?);
     }
-    if o.window <= 0.0 {
-        return Err(CliError::input("--window: expected a duration > 0"));
-    }
+    o.check().map_err(from_fit)?;
     Ok(o)
 }
 
@@ -124,6 +124,17 @@ fn run_inner(a: &FitArgs, trace_tmp: Option<&Path>) -> Result<(), CliError> {
     let fit = fit_file(&a.cdrs, &o).map_err(from_fit)?;
     for l in fit.info.issues.lines() {
         eprintln!("warning: {}: {l}", a.cdrs.display());
+    }
+    if let (Some(g), Some((t, n, share))) = (fit.ring_timeout_given, fit.ring_timeout) {
+        if share >= 0.5 && (g - t).abs() > crate::fit::estimate::ring_tolerance(t) {
+            eprintln!(
+                "warning: {}: --ring-timeout {} is used, but {:.0}% of the {n} legs that rang out rang {} (the records' own ring timeout?)",
+                a.cdrs.display(),
+                crate::fit::out::duration(g),
+                100.0 * share,
+                crate::fit::out::duration(t.round().max(1.0))
+            );
+        }
     }
     if fit.trace.is_some_and(|t| t.2 >= 47.0 * 3600.0) {
         return Err(CliError::input("--trace: the records run past 47:00 of their first day; a trace covers one day (use the profile instead)"));

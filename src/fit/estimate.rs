@@ -273,6 +273,8 @@ pub struct Acc {
     pub calls: u64,
     pub first_attempts: u64,
     pub before_day0: u64,
+    /// Earliest and latest first-attempt arrival counted in the profile (record time).
+    pub arrival_range: (f64, f64),
 }
 
 impl Acc {
@@ -299,6 +301,7 @@ impl Acc {
             calls: 0,
             first_attempts: 0,
             before_day0: 0,
+            arrival_range: (f64::INFINITY, f64::NEG_INFINITY),
         }
     }
 
@@ -332,6 +335,8 @@ impl Acc {
                 self.before_day0 += 1;
                 return;
             }
+            let r = &mut self.arrival_range;
+            *r = (r.0.min(o.arrival), r.1.max(o.arrival));
             *self
                 .minutes
                 .entry((o.arrival / 60.0).floor() as i64)

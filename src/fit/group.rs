@@ -59,9 +59,49 @@ pub struct Grouper {
     /// Rows starting more than this before the watermark are reported as out of order.
     disorder: f64,
     pub peak_open: usize,
-    prev_start: f64,
-    pub descents: u64,
-    pub ascents: u64,
+    /// How start and end times move with the row number (a newest-first export falls).
+    pub order: [Trend; 2],
+}
+
+/// Streaming Pearson correlation between the row number and a time (Welford's updates, so a
+/// file of millions of rows keeps its precision). A file in time order has a correlation near
+/// +1 for its start times or its end times (rows are written at start or at hang-up, and the
+/// other time is disordered by no more than a call's length); a newest-first file near −1.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Trend {
+    n: f64,
+    mean_i: f64,
+    mean_x: f64,
+    m2_i: f64,
+    m2_x: f64,
+    c: f64,
+    x0: f64,
+}
+
+impl Trend {
+    pub fn add(&mut self, x: f64) {
+        if self.n == 0.0 {
+            self.x0 = x;
+        }
+        let (i, x) = (self.n, x - self.x0);
+        self.n += 1.0;
+        let (di, dx) = (i - self.mean_i, x - self.mean_x);
+        self.mean_i += di / self.n;
+        self.mean_x += dx / self.n;
+        self.m2_i += di * (i - self.mean_i);
+        self.m2_x += dx * (x - self.mean_x);
+        self.c += di * (x - self.mean_x);
+    }
+    pub fn rows(&self) -> u64 {
+        self.n as u64
+    }
+    /// The correlation; NaN with fewer than two rows or times that never change.
+    pub fn corr(&self) -> f64 {
+        if self.m2_x <= 0.0 || self.m2_i <= 0.0 {
+            return f64::NAN;
+        }
+        self.c / (self.m2_i * self.m2_x).sqrt()
+    }
 }
 
 impl Grouper {
@@ -75,20 +115,14 @@ impl Grouper {
             window,
             disorder,
             peak_open: 0,
-            prev_start: f64::NAN,
-            descents: 0,
-            ascents: 0,
+            order: [Trend::default(); 2],
         }
     }
 
     /// Adds a row; returns the calls it closed, earliest arrival first.
     pub fn push(&mut self, r: Row, issues: &mut Issues, path: &str) -> Vec<Call> {
-        if r.start < self.prev_start - 1.0 {
-            self.descents += 1;
-        } else if r.start > self.prev_start + 1.0 {
-            self.ascents += 1;
-        }
-        self.prev_start = r.start;
+        self.order[0].add(r.start);
+        self.order[1].add(r.end);
         self.watermark = self.watermark.max(r.start);
         if r.start < self.watermark - self.disorder {
             issues.add(
@@ -238,5 +272,21 @@ mod tests {
         order.extend(g.finish().iter().map(|c| c.first_line));
         assert_eq!(order, vec![1, 3, 4, 5, 6, 7]);
         assert!(issues.kinds.is_empty());
+    }
+
+    #[test]
+    fn trend_is_the_correlation_of_time_with_row_number() {
+        let mut up = Trend::default();
+        let mut down = Trend::default();
+        let mut flat = Trend::default();
+        for i in 0..100 {
+            up.add(1.7e9 + i as f64);
+            down.add(1.7e9 - 3.0 * i as f64);
+            flat.add(5.0);
+        }
+        assert!((up.corr() - 1.0).abs() < 1e-9, "{}", up.corr());
+        assert!((down.corr() + 1.0).abs() < 1e-9, "{}", down.corr());
+        assert!(flat.corr().is_nan());
+        assert_eq!(up.rows(), 100);
     }
 }

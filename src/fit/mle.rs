@@ -371,8 +371,27 @@ impl ParamFit {
             Family::Weibull => t[1].exp() * crate::dist::ln_gamma(1.0 + 1.0 / t[0].exp()).exp(),
         }
     }
-    /// The scenario's distribution table for this fit.
+    /// The median, when the fitted distribution barely varies (10th to 90th percentile within
+    /// 1%, as `Dist::degenerate` for data): a likelihood maximised by a point mass drives a
+    /// Weibull shape or 1/σ towards infinity, and the scenario gets the fixed value instead.
+    pub fn point_mass(&self) -> Option<f64> {
+        let t = &self.theta;
+        // ln(q90 / q10): 2 × 1.2816 σ for a lognormal, ln(ln 10 / ln(10/9)) / shape for a Weibull.
+        let (spread, median) = match self.family {
+            Family::Exponential => return None,
+            Family::Lognormal => (2.0 * 1.281_551_6 * t[1].exp(), t[0].exp()),
+            Family::Weibull => (
+                3.083_999 / t[0].exp(),
+                t[1].exp() * std::f64::consts::LN_2.powf(1.0 / t[0].exp()),
+            ),
+        };
+        (spread < 1.01f64.ln()).then_some(median)
+    }
+    /// The scenario's distribution for this fit: a table, or a fixed duration for a point mass.
     pub fn toml(&self) -> String {
+        if let Some(m) = self.point_mass() {
+            return format!("\"{}\"", super::out::duration(m));
+        }
         let p = self.params();
         let d = |s: f64| super::out::duration(s);
         match self.family {
@@ -382,15 +401,22 @@ impl ParamFit {
             Family::Lognormal => format!(
                 "{{ dist = \"lognormal\", median = \"{}\", sigma = {} }}",
                 d(p[0].value),
-                round6(p[1].value)
+                toml_float(round6(p[1].value))
             ),
             Family::Weibull => format!(
                 "{{ dist = \"weibull\", shape = {}, scale = \"{}\" }}",
-                round6(p[0].value),
+                toml_float(round6(p[0].value)),
                 d(p[1].value)
             ),
         }
     }
+}
+
+/// A float as TOML reads it back as a float: `{:?}` always has a `.` or an exponent
+/// (`1.5`, `2.0`, `1.79598e308`), where `{}` writes a large whole number as an integer literal
+/// (`179598000000…`) that TOML refuses as too large.
+pub fn toml_float(x: f64) -> String {
+    format!("{x:?}")
 }
 
 /// Six significant digits, never zero (the scenario reader wants a number > 0).
@@ -404,6 +430,30 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_distr::{Distribution, LogNormal, Weibull};
+
+    /// Identical values: the Weibull and lognormal fits run towards a point mass; the scenario
+    /// gets a fixed value, and a float is written so that TOML reads it back.
+    #[test]
+    fn a_point_mass_is_written_as_a_fixed_value() {
+        let mut h = LogHist::default();
+        for _ in 0..500 {
+            h.add(1.0);
+        }
+        for f in fit_all(&h, &LogHist::default(), false) {
+            let v = f.toml();
+            if f.family == Family::Exponential {
+                assert!(v.starts_with("{ dist = \"exponential\""), "{v}");
+            } else {
+                assert!(f.point_mass().is_some(), "{:?}: {v}", f.family);
+                let d = crate::time::parse_duration(v.trim_matches('"')).unwrap();
+                assert!((d.as_secs_f64() - 1.0).abs() < 0.01, "{:?}: {v}", f.family);
+            }
+        }
+        for x in [1.5, 2.0, 1.79598e308, 1e-9, 179598000000000000000000.0] {
+            let t: toml::Value = toml::from_str(&format!("x = {}", toml_float(x))).unwrap();
+            assert_eq!(t["x"].as_float(), Some(x));
+        }
+    }
 
     #[test]
     fn recovers_a_lognormal_and_prefers_it_by_aic() {

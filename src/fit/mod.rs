@@ -117,6 +117,55 @@ impl Default for FitOptions {
     }
 }
 
+/// The longest `--interval`: a bin is a part of one clock day (see `FitOptions::check`).
+pub const MAX_INTERVAL_S: f64 = 86_400.0;
+/// The range of `--ring-timeout` (see `FitOptions::check`).
+pub const RING_TIMEOUT_RANGE_S: (f64, f64) = (1.0, 3600.0);
+
+impl FitOptions {
+    /// Refuses option values that cannot give a meaningful (or a loadable) scenario, before
+    /// anything is read.
+    pub fn check(&self) -> Result<(), FitError> {
+        if let Some(s) = self.interval {
+            if !(60.0..=MAX_INTERVAL_S).contains(&s) || (s / 60.0).fract() != 0.0 {
+                return Err(FitError::input(format!(
+                    "--interval {}: expected a whole number of minutes from 1m to 24h (a bin is a part of one clock day: records spanning more than a scenario's clock, 00:00 to 47:59, are folded onto one day)",
+                    shown(s)
+                )));
+            }
+        }
+        if let Some(t) = self.ring_timeout {
+            let (lo, hi) = RING_TIMEOUT_RANGE_S;
+            if !(lo..=hi).contains(&t) {
+                return Err(FitError::input(format!(
+                    "--ring-timeout {}: expected 1s to 1h (how long a leg rings before the platform gives up on it: Asterisk, FreeSWITCH and Twilio count it in whole seconds, and Twilio's <Dial timeout> stops at 600 s; an hour or more is a unit mistake)",
+                    shown(t)
+                )));
+            }
+        }
+        if self.window <= 0.0 {
+            return Err(FitError::input(format!(
+                "--window {}: expected a duration > 0",
+                shown(self.window)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A flag's duration as the user would write it: `0`, `100h`, `90m`, else seconds.
+fn shown(s: f64) -> String {
+    if s == 0.0 {
+        "0".into()
+    } else if s % 3600.0 == 0.0 {
+        format!("{}h", s / 3600.0)
+    } else if s % 60.0 == 0.0 {
+        format!("{}m", s / 60.0)
+    } else {
+        out::duration(s)
+    }
+}
+
 const PRESCAN_ROWS: u64 = 200_000;
 
 /// The longest ringing time among a call's legs that rang out or may have (none answered).
@@ -171,6 +220,7 @@ fn prescan_ring_timeout(path: &Path, o: &FitOptions) -> Result<(f64, bool), FitE
 
 /// Reads `path` and estimates everything.
 pub fn fit_file(path: &Path, o: &FitOptions) -> Result<summary::Fit, FitError> {
+    o.check()?;
     let (t_ring, ambiguous) = match o.ring_timeout {
         Some(t) => (t, false),
         None => prescan_ring_timeout(path, o)?,
@@ -258,13 +308,17 @@ fn read_all(
     Ok((a, grouper, issues))
 }
 
-/// A file whose start times mostly decrease was exported newest first.
+/// A file whose start and end times both fall as the file goes on was exported newest first.
+/// Both must fall (correlation with the row number below −0.5): a file in start order may have
+/// end times out of order by a call's length, and one in end order (Asterisk, FreeSWITCH)
+/// start times, but one of the two always rises.
 fn newest_first(g: &group::Grouper, name: &str) -> Result<(), FitError> {
-    if g.descents >= 50 && g.descents > 9 * g.ascents {
+    let [s, e] = g.order;
+    let (cs, ce) = (s.corr(), e.corr());
+    if s.rows() >= 50 && cs < -0.5 && ce < -0.5 {
         return Err(FitError::input(format!(
-            "`{name}`: records are in reverse time order ({} of {} steps go back in time); expected oldest first (reverse the rows, keeping any header, e.g. with `tac`)",
-            g.descents,
-            g.descents + g.ascents
+            "`{name}`: records are in reverse time order (over {} rows, start times fall with the row number, correlation {cs:.2}, and so do end times, {ce:.2}); expected oldest first (reverse the rows, keeping any header, e.g. with `tac`)",
+            s.rows()
         )));
     }
     Ok(())

@@ -22,10 +22,18 @@ pub fn clock(s: f64) -> String {
     format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
 }
 
+/// Natural parameters with their intervals; a parameter whose interval cannot be computed
+/// (the likelihood is flat or the fit ran to a boundary) says so instead of printing NaN.
 fn fmt_params(f: &ParamFit) -> String {
     f.params()
         .iter()
-        .map(|p| format!("{} {:.4} [{:.4}, {:.4}]", p.name, p.value, p.lo, p.hi))
+        .map(|p| {
+            if p.lo.is_finite() && p.hi.is_finite() {
+                format!("{} {:.4} [{:.4}, {:.4}]", p.name, p.value, p.lo, p.hi)
+            } else {
+                format!("{} {:.4} (no interval)", p.name, p.value)
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -54,7 +62,12 @@ fn dist_comment(s: &mut String, what: &str, d: &Dist) {
         "# {what}: n = {}, median {:.3} s, mean {:.3} s (from the records)",
         d.n, d.median, d.mean
     );
-    for (i, f) in d.fits.iter().enumerate() {
+    fits_comment(s, &d.fits);
+}
+
+/// One comment line per fitted family, the chosen (best AIC) first.
+fn fits_comment(s: &mut String, fits: &[ParamFit]) {
+    for (i, f) in fits.iter().enumerate() {
         let _ = writeln!(
             s,
             "#   {} {:<11} AIC {:.1}  KS {:.4}  {}",
@@ -64,6 +77,25 @@ fn dist_comment(s: &mut String, what: &str, d: &Dist) {
             f.ks,
             fmt_params(f)
         );
+    }
+    if let Some(m) = fits.first().and_then(ParamFit::point_mass) {
+        let _ = writeln!(
+            s,
+            "#   the chosen fit barely varies (10th-90th percentile within 1%): the fixed value {}",
+            duration(m)
+        );
+    }
+}
+
+/// A mean with its 95% interval, `{m:.3} s [{lo:.3}, {hi:.3}]`; `none` when there is no mean
+/// (no values), and no interval when there are too few values for one. Never prints NaN.
+fn mean_text(m: Option<(f64, f64, f64)>, none: &str) -> String {
+    match m {
+        Some((m, lo, hi)) if m.is_finite() && lo.is_finite() && hi.is_finite() => {
+            format!("{m:.3} s [{lo:.3}, {hi:.3}]")
+        }
+        Some((m, _, _)) if m.is_finite() => format!("{m:.3} s (too few values for an interval)"),
+        _ => none.to_string(),
     }
 }
 
@@ -93,12 +125,13 @@ fn header(s: &mut String, f: &Fit) {
         "# Outcomes in the records: connected {}, abandoned {}, no answer {}, failed {}; abandoned share {:.4} [{:.4}, {:.4}].",
         o[0], o[1], o[2], o[3], f.abandon.p, f.abandon.lo, f.abandon.hi
     );
-    let (w, wl, wh) = f.answer_wait;
-    let ab = f
-        .patience
-        .as_ref()
-        .map_or((f64::NAN, f64::NAN, f64::NAN), |p| p.naive_mean);
-    let _ = writeln!(s, "# Mean wait of answered calls {w:.3} s [{wl:.3}, {wh:.3}]; of abandoned calls {:.3} s [{:.3}, {:.3}].", ab.0, ab.1, ab.2);
+    let ab = f.patience.as_ref().map(|p| p.naive_mean);
+    let _ = writeln!(
+        s,
+        "# Mean wait of answered calls {}; of abandoned calls {}.",
+        mean_text(Some(f.answer_wait), "no answered call"),
+        mean_text(ab, "fewer than 10 abandoned calls, not estimated")
+    );
     if let Some(d) = &f.setup {
         let _ = writeln!(s, "# Post-dial delay (caller record to first leg): mean {:.3} s [{:.3}, {:.3}], median {:.3} s, 90th percentile {:.3} s (n = {}).",
             d.mean, d.mean_lo, d.mean_hi, d.median, d.p90, d.n
@@ -182,17 +215,16 @@ fn behaviour(s: &mut String, f: &Fit, talk_file: Option<&str>) {
             "# waits, {:.2} s [{:.2}, {:.2}], ignores the censoring and is biased low.",
             pf.naive_mean.0, pf.naive_mean.1, pf.naive_mean.2
         );
-        let d = Dist {
-            n: pf.abandoned + pf.censored,
-            fits: pf.fits.clone(),
-            median: m,
-            mean: f64::NAN,
-            p10: 0.0,
-            p90: 1.0,
-            mean_lo: f64::NAN,
-            mean_hi: f64::NAN,
-        };
-        dist_comment(s, "patience (censored MLE)", &d);
+        // Patience itself is never seen whole (most waits are censored), so no mean or median
+        // "from the records" is given here: the Kaplan-Meier median above is the model-free one.
+        let _ = writeln!(
+            s,
+            "# patience (censored MLE): n = {} ({} abandoned, {} censored)",
+            pf.abandoned + pf.censored,
+            pf.abandoned,
+            pf.censored
+        );
+        fits_comment(s, &pf.fits);
         let _ = writeln!(s, "patience = {}", pf.fits[0].toml());
     } else {
         let _ = writeln!(
@@ -283,7 +315,7 @@ fn flow(s: &mut String, f: &Fit) {
 
 /// One `[[sources.callers.flow.destinations]]` table with its comments.
 fn destination(s: &mut String, f: &Fit, g: &super::summary::DestGroup) {
-    let rt = f.ring_timeout.map(|r| r.0);
+    let rt = f.ring_timeout_given.or(f.ring_timeout.map(|r| r.0));
     let _ = writeln!(s, "\n[[sources.callers.flow.destinations]]");
     let which = if g.last {
         format!("legs {} and later", g.from_leg)
@@ -306,6 +338,13 @@ fn destination(s: &mut String, f: &Fit, g: &super::summary::DestGroup) {
             let h = rt.map_or(1.0, |r| t.cdf(r));
             let p = t.cure_p().unwrap_or(g.p);
             let _ = writeln!(s, "# time to answer: {} with a never-answers share p, censored MLE: {}; KS vs Kaplan-Meier {:.4}", t.family.name(), fmt_params(t), t.ks);
+            if let Some(m) = t.point_mass() {
+                let _ = writeln!(
+                    s,
+                    "#   it barely varies (10th-90th percentile within 1%): the fixed value {}",
+                    duration(m)
+                );
+            }
             let _ = writeln!(s, "# answer_probability = p (the simulator's model: a leg answers with probability p, after the time to answer,");
             let _ = writeln!(s, "# if that is under the ring timeout); p x P(time to answer < ring timeout) = {:.4} against Kaplan-Meier's {:.4}", p * h, g.p);
             let _ = writeln!(s, "answer_probability = {p:.6}");
@@ -316,12 +355,28 @@ fn destination(s: &mut String, f: &Fit, g: &super::summary::DestGroup) {
             let _ = writeln!(s, "# time to answer: fewer than 20 answered legs; 0.");
         }
     }
-    match f.ring_timeout {
-        Some((t, n, share)) => {
+    let seen = f.ring_timeout.map(|(t, n, share)| {
+        format!(
+            "the most common ringing time of {n} rang-out legs is {} ({:.1}% within ±{:.1} s of it)",
+            duration(t.round().max(1.0)),
+            100.0 * share,
+            super::estimate::ring_tolerance(t)
+        )
+    });
+    match (f.ring_timeout_given, f.ring_timeout) {
+        (Some(t), _) => {
+            let _ = writeln!(
+                s,
+                "# ring timeout: given with --ring-timeout; {}",
+                seen.as_deref().unwrap_or("no leg in the records rang out")
+            );
+            let _ = writeln!(s, "ring_timeout = \"{}\"", duration(t));
+        }
+        (None, Some((t, n, share))) => {
             let _ = writeln!(s, "# ring timeout: the most common ringing time of {n} rang-out legs ({:.1}% within ±{:.1} s of it)", 100.0 * share, super::estimate::ring_tolerance(t));
             let _ = writeln!(s, "ring_timeout = \"{}\"", duration(t.round().max(1.0)));
         }
-        None => {
+        (None, None) => {
             let _ = writeln!(s, "# ring timeout: no leg rang out; the default 30s.");
         }
     }

@@ -152,10 +152,18 @@ fn norm(s: &str) -> String {
         .collect()
 }
 
-/// Parses `--columns call=17,caller=src`: a 1-based column number or a header name.
+/// Parses `--columns call=17,caller=src`: a 1-based column number or a header name. Every entry
+/// must be NAME=COLUMN with both sides given, and each field may be mapped once.
 pub fn parse_columns(s: &str) -> Result<Vec<(Field, ColRef)>, String> {
-    let mut v = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    let mut v: Vec<(Field, ColRef)> = Vec::new();
+    let mut seen: Vec<(Field, &str)> = Vec::new();
+    for (n, part) in s.split(',').map(str::trim).enumerate() {
+        if part.is_empty() {
+            return Err(format!(
+                "--columns `{s}`: entry {} is empty; expected NAME=COLUMN entries separated by single commas, e.g. call=17,caller=2",
+                n + 1
+            ));
+        }
         let (k, c) = part
             .split_once('=')
             .ok_or_else(|| format!("--columns: `{part}` is not NAME=COLUMN"))?;
@@ -171,6 +179,18 @@ pub fn parse_columns(s: &str) -> Result<Vec<(Field, ColRef)>, String> {
                 )
             })?;
         let c = c.trim();
+        if c.is_empty() {
+            return Err(format!(
+                "--columns: `{part}` names no column; expected a 1-based column number or a header name after `=`"
+            ));
+        }
+        if let Some((_, first)) = seen.iter().find(|x| x.0 == f) {
+            return Err(format!(
+                "--columns: field `{}` is mapped twice (`{first}` and `{part}`); expected each field at most once",
+                k.trim()
+            ));
+        }
+        seen.push((f, part));
         let r = match c.parse::<usize>() {
             Ok(0) => return Err(format!("--columns: `{part}`: columns are numbered from 1")),
             Ok(i) => ColRef::Index(i - 1),
@@ -398,6 +418,12 @@ fn resolve(
     Ok(idx)
 }
 
+/// The longest a row (start to end) may last. No call in a day's traffic lasts a day: a longer
+/// row has a corrupt or placeholder end (such as 2099-01-01), and one such row would dominate
+/// every mean it enters (a wait, a talk time, the patience fit). Such rows are skipped and
+/// warned about with their lines.
+pub const MAX_ROW_S: f64 = 86_400.0;
+
 enum RowErr {
     Skip(&'static str, String),
     Fatal(String),
@@ -470,6 +496,18 @@ impl CdrReader {
             return Err(RowErr::Skip(
                 "end before start",
                 format!("{c}: the end time is before the start time"),
+            ));
+        }
+        if end - start > MAX_ROW_S {
+            let c = self.col(Field::End).unwrap_or(0) + 1;
+            return Err(RowErr::Skip(
+                "lasting more than 24 h (skipped)",
+                format!(
+                    "{c}: the row lasts {:.0} s, from {} to {}; expected at most 24 h (86400 s)",
+                    end - start,
+                    super::ts::format_plain(start),
+                    super::ts::format_plain(end)
+                ),
             ));
         }
         Ok((start, answer, end))
@@ -569,6 +607,24 @@ mod tests {
             .unwrap_err()
             .contains("unknown field `calls`"));
         assert!(parse_columns("call").unwrap_err().contains("NAME=COLUMN"));
+    }
+
+    /// A field mapped twice (the last would silently win) and empty entries are refused.
+    #[test]
+    fn columns_flag_refuses_duplicates_and_empty_entries() {
+        let e = parse_columns("call=1,call=2").unwrap_err();
+        assert!(
+            e.contains("field `call` is mapped twice (`call=1` and `call=2`)"),
+            "{e}"
+        );
+        for bad in [",,", "call=17,", ",call=17", "call=17,,leg=3"] {
+            let e = parse_columns(bad).unwrap_err();
+            assert!(e.contains("is empty"), "{bad}: {e}");
+        }
+        let e = parse_columns("call=").unwrap_err();
+        assert!(e.contains("`call=` names no column"), "{e}");
+        // One column may serve two fields (FreeSWITCH's uuid is both call and leg).
+        assert_eq!(parse_columns("call=11,leg=11").unwrap().len(), 2);
     }
 
     #[test]

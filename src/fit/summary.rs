@@ -135,6 +135,8 @@ pub struct Fit {
     pub groups: Vec<DestGroup>,
     /// Mode of rang-out legs' ringing time, their number, share within the tolerance.
     pub ring_timeout: Option<(f64, u64, f64)>,
+    /// `--ring-timeout`: the scenario's ring timeout when given (it overrides the estimate).
+    pub ring_timeout_given: Option<f64>,
     pub talk: Option<Dist>,
     /// 1,000 quantiles of the talk times, when no family fits (best KS above `EMPIRICAL_KS`).
     pub talk_empirical: Option<Vec<f64>>,
@@ -213,48 +215,59 @@ fn groups(pos: &[PosAcc], coarse: bool) -> Vec<DestGroup> {
 
 const INTERVALS_S: [f64; 8] = [60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0];
 
+/// The latest clock time (minutes after midnight of the first day) an unfolded profile may
+/// reach: a scenario's clock runs to 47:59, and the profile's last bin must end inside it.
+const UNFOLDED_END_MIN: i64 = 47 * 60;
+
 fn profile(a: &Acc, o: &FitOptions) -> Result<Profile, FitError> {
     let day0_min = (a.day0 / 60.0).round() as i64;
     let first = *a.minutes.keys().next().unwrap_or(&day0_min) - day0_min;
     let last = *a.minutes.keys().next_back().unwrap_or(&day0_min) - day0_min;
-    let fold = last >= 47 * 60;
-    let days = if fold {
-        (last / 1440 - first / 1440 + 1) as u32
-    } else {
-        1
-    };
-    let clock = |m: i64| if fold { m.rem_euclid(1440) } else { m };
-    let mut per_min: std::collections::BTreeMap<i64, u64> = Default::default();
-    for (m, c) in &a.minutes {
-        *per_min.entry(clock(m - day0_min)).or_default() += c;
-    }
-    let (lo_m, hi_m) = (
-        *per_min.keys().next().unwrap_or(&0),
-        *per_min.keys().next_back().unwrap_or(&0),
-    );
-    let total: u64 = per_min.values().sum();
+    let total: u64 = a.minutes.values().sum();
     let target = (Z95 / o.target_rel_ci).powi(2);
-    let nbins = |w: i64| (hi_m.div_euclid(w) - lo_m.div_euclid(w) + 1) as f64;
-    let (w, reason) = match o.interval {
-        Some(s) => {
-            if s < 60.0 || (s / 60.0).fract() != 0.0 {
-                return Err(FitError::input(format!(
-                    "--interval {s}s: expected a whole number of minutes (at least 1m)"
-                )));
-            }
-            ((s / 60.0) as i64, "given with --interval".to_string())
+    let minutes_of = |fold: bool| {
+        let mut m: std::collections::BTreeMap<i64, u64> = Default::default();
+        for (k, c) in &a.minutes {
+            let t = k - day0_min;
+            *m.entry(if fold { t.rem_euclid(1440) } else { t })
+                .or_default() += c;
         }
+        let lo = *m.keys().next().unwrap_or(&0);
+        let hi = *m.keys().next_back().unwrap_or(&0);
+        (m, lo, hi)
+    };
+    let nbins = |w: i64, lo: i64, hi: i64| (hi.div_euclid(w) - lo.div_euclid(w) + 1) as f64;
+    let width = |lo: i64, hi: i64| match o.interval {
+        // Checked up front (FitOptions::check): whole minutes, 1m to 24h.
+        Some(s) => (
+            (s / 60.0).round() as i64,
+            "given with --interval".to_string(),
+        ),
         None => {
             let w = INTERVALS_S
                 .iter()
                 .map(|s| (*s / 60.0) as i64)
-                .find(|&w| total as f64 / nbins(w) >= target)
+                .find(|&w| total as f64 / nbins(w, lo, hi) >= target)
                 .unwrap_or(240);
             (w, format!(
                 "the shortest of 1m, 5m, 10m, 15m, 30m, 1h, 2h, 4h with at least {target:.0} first attempts per bin on average ({total} over {:.0} bins), so a bin's 95% CI is about ±{:.0}% of its rate",
-                nbins(w), 100.0 * o.target_rel_ci
+                nbins(w, lo, hi), 100.0 * o.target_rel_ci
             ))
         }
+    };
+    // Records whose profile would end after 47:00 of the first day are folded onto one clock
+    // day: a folded profile's bins (at most a day wide) end by 47:59, inside a scenario's clock.
+    let (mut per_min, mut lo_m, mut hi_m) = minutes_of(false);
+    let (mut w, mut reason) = width(lo_m, hi_m);
+    let fold = (hi_m.div_euclid(w) + 1) * w > UNFOLDED_END_MIN;
+    if fold {
+        (per_min, lo_m, hi_m) = minutes_of(true);
+        (w, reason) = width(lo_m, hi_m);
+    }
+    let days = if fold {
+        (last / 1440 - first / 1440 + 1) as u32
+    } else {
+        1
     };
     let scale = (w * 60) as f64 * days as f64;
     let bins = (lo_m.div_euclid(w)..=hi_m.div_euclid(w))
@@ -364,7 +377,22 @@ fn talk_empirical(h: &LogHist) -> Option<Vec<f64>> {
     })
 }
 
+/// First attempts closer together than this in all cannot give an arrival rate.
+pub const MIN_ARRIVAL_SPAN_S: f64 = 1.0;
+
 pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError> {
+    let (t0, t1) = a.arrival_range;
+    if t1 - t0 < MIN_ARRIVAL_SPAN_S {
+        let at = if t0.is_finite() {
+            format!(" (at {})", super::ts::format_plain(t0))
+        } else {
+            String::new()
+        };
+        return Err(FitError::input(format!(
+            "`{}`: all {} first attempts start within one second{at}: an arrival rate needs calls spread over time, and every duration measured from a shared instant is suspect; expected each row's own start time (if the start column holds something else, such as the export time, map the right one with --columns start=COLUMN)",
+            info.source, a.first_attempts
+        )));
+    }
     let with_legs: u64 = a.legs_k[1..].iter().sum();
     let legs = (1..=MAX_LEGS)
         .filter(|&k| a.legs_k[k] > 0)
@@ -404,6 +432,7 @@ pub fn summarize(a: Acc, info: ReadInfo, o: &FitOptions) -> Result<Fit, FitError
         sequential: a.flow[1] > a.flow[0],
         groups: groups(&a.pos, !info.subsecond),
         ring_timeout,
+        ring_timeout_given: o.ring_timeout,
         talk: dist(&a.talk, 10),
         talk_empirical: talk_empirical(&a.talk),
         setup: dist(&a.setup, 10),
