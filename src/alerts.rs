@@ -200,6 +200,24 @@ pub fn value_names(rules: &[AlertRule]) -> Vec<String> {
         .collect()
 }
 
+/// What each of `value_names` can be in one replication: `alert_fired` and `alert_firings`
+/// are counts; the times are undefined (NaN) when the rule never fired or never resolved.
+pub fn value_kinds(rules: &[AlertRule]) -> Vec<crate::metrics::ValueKind> {
+    use crate::metrics::ValueKind;
+    rules
+        .iter()
+        .flat_map(|_| {
+            VALUE_KINDS.iter().map(|(k, _)| {
+                if k.ends_with("_s") {
+                    ValueKind::MaybeUndefined
+                } else {
+                    ValueKind::Count
+                }
+            })
+        })
+        .collect()
+}
+
 /// One replication's values for `value_names` (empty when the scenario has no rules).
 pub fn values(rules: &[AlertRule], start: SimTime, o: &Observations) -> Vec<f64> {
     let Some(eval) = o.timeline.alerts.as_ref() else {

@@ -7,7 +7,7 @@
 //! Common random numbers: every configuration runs replications 0..R under the same master
 //! seed, so a caller draws the same arrival and patience in every configuration.
 
-use crate::metrics::{columns, values, RepValues};
+use crate::metrics::{columns, values, RepValues, ValueKind};
 use crate::scenario::Scenario;
 use crate::stats::{detail_metrics, detail_names};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,6 +34,15 @@ impl Config {
         n.extend(detail_names(&self.scenario.model));
         n.extend(crate::alerts::value_names(&self.scenario.model.alerts));
         n
+    }
+
+    /// What each of `names()` can be in one replication (what `merge` accepts in a shard).
+    pub fn kinds(&self) -> Vec<ValueKind> {
+        let m = &self.scenario.model;
+        let mut k: Vec<ValueKind> = columns(m).iter().map(|c| c.def().kind()).collect();
+        k.extend(crate::stats::detail_kinds(m));
+        k.extend(crate::alerts::value_kinds(&m.alerts));
+        k
     }
 }
 
@@ -321,8 +330,22 @@ pub fn read_shard(path: &Path) -> Result<ShardFile, String> {
             ),
         ));
     }
+    let columns = lines
+        .next()
+        .transpose()
+        .map_err(|e| at(2, e.to_string()))?
+        .unwrap_or_default();
+    if columns != "config,replication,metric,value" {
+        return Err(at(
+            2,
+            format!(
+                "expected the column line `config,replication,metric,value`, found `{columns}`"
+            ),
+        ));
+    }
     let mut rows = Vec::new();
-    for (i, line) in lines.enumerate().skip(1) {
+    for (i, line) in lines.enumerate() {
+        let i = i + 1;
         let line = line.map_err(|e| at(i + 2, e.to_string()))?;
         let parts: Vec<&str> = line.splitn(4, ',').collect();
         let bad = || {
@@ -334,9 +357,18 @@ pub fn read_shard(path: &Path) -> Result<ShardFile, String> {
         let [c, r, m, v] = parts[..] else {
             return Err(bad());
         };
-        let (Ok(c), Ok(r), Ok(v)) = (c.parse::<u32>(), r.parse::<u32>(), v.parse::<f64>()) else {
+        let (Ok(c), Ok(r), Ok(x)) = (c.parse::<u32>(), r.parse::<u32>(), v.parse::<f64>()) else {
             return Err(bad());
         };
+        // `write_shard` writes every value in shortest round-trip form (`{:?}`: `12.0`, `0.25`,
+        // `NaN`), and no metric is ever infinite.
+        if x.is_infinite() || format!("{x:?}") != v {
+            return Err(at(
+                i + 2,
+                format!("metric `{m}`: value `{v}` is not one callsim writes; expected a number in shortest round-trip form such as `12.0` or `0.25`, or `NaN`"),
+            ));
+        }
+        let v = x;
         rows.push((
             Unit {
                 config: c,
@@ -404,8 +436,14 @@ fn is_shard_name(n: &str) -> bool {
 /// Joins the row files of a run's shards (`inputs[i]` from shard i) into `out`: the header
 /// once, then every replication's rows in replication order (replication r is in shard
 /// r mod N). Streams; rows are copied as parsed CSV records, which the csv crate writes back
-/// byte for byte.
-pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Result<(), String> {
+/// byte for byte. Every row is checked by `check` (the header this scenario's run writes, the
+/// field count, each cell, each replication's rows complete); errors name the file and line.
+pub fn merge_rows(
+    out: impl Write,
+    inputs: &[PathBuf],
+    replications: u32,
+    check: &mut crate::export::RowCheck,
+) -> Result<(), String> {
     let n = inputs.len();
     let mut readers = Vec::with_capacity(n);
     for p in inputs {
@@ -420,35 +458,46 @@ pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Res
     }
     let mut wr = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let io = |p: &Path, e: csv::Error| format!("`{}`: {e}", p.display());
-    let mut pending: Vec<Option<csv::ByteRecord>> = vec![None; n];
-    let mut header: Option<csv::ByteRecord> = None;
+    let at = |i: usize, rec: &csv::ByteRecord| {
+        let line = rec.position().map_or(0, |p| p.line());
+        format!("{}:{line}", inputs[i].display())
+    };
+    let header = csv::ByteRecord::from(check.header().to_vec());
+    let width = header.len();
     for (i, r) in readers.iter_mut().enumerate() {
         let mut rec = csv::ByteRecord::new();
         if r.read_byte_record(&mut rec)
             .map_err(|e| io(&inputs[i], e))?
         {
-            match &header {
-                None => header = Some(rec),
-                Some(h) if *h != rec => {
-                    return Err(format!(
-                        "`{}` has another header than `{}`",
-                        inputs[i].display(),
-                        inputs[0].display()
-                    ))
-                }
-                Some(_) => {}
+            if rec != header {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let why = match (0..width.max(rec.len())).find(|&j| rec.get(j) != header.get(j)) {
+                    Some(j) if j < rec.len() && j < width => format!(
+                        "column {} is `{}`, expected `{}`",
+                        j + 1,
+                        text(&rec[j]),
+                        text(&header[j])
+                    ),
+                    _ => format!("{} columns where {width} are expected", rec.len()),
+                };
+                return Err(format!(
+                    "{}: the header is not the one this scenario's run writes ({why}); the file was changed or belongs to another scenario",
+                    at(i, &rec)
+                ));
             }
+        } else if (i as u32) < replications {
+            return Err(format!(
+                "{}:1: the file is empty; expected its header and the rows of replication {i} and every {n}th after it: the shard did not finish, or the file was cut short",
+                inputs[i].display()
+            ));
         }
     }
-    let Some(h) = header else {
-        return Ok(()); // every shard's file is empty, as the unsharded one would be
-    };
-    wr.write_byte_record(&h).map_err(|e| e.to_string())?;
-    let rep_of = |rec: &csv::ByteRecord| -> Option<u32> {
-        std::str::from_utf8(rec.get(1)?).ok()?.parse().ok()
-    };
+    wr.write_byte_record(&header).map_err(|e| e.to_string())?;
+    let mut pending: Vec<Option<csv::ByteRecord>> = vec![None; n];
     for r in 0..replications {
         let i = r as usize % n;
+        check.start(r);
+        let mut lines: Option<(u64, u64)> = None;
         loop {
             if pending[i].is_none() {
                 let mut rec = csv::ByteRecord::new();
@@ -458,29 +507,66 @@ pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Res
                 {
                     break;
                 }
+                if rec.len() != width {
+                    return Err(format!(
+                        "{}: {} fields where the header has {width}: the row was cut short or edited",
+                        at(i, &rec),
+                        rec.len()
+                    ));
+                }
                 pending[i] = Some(rec);
             }
             let rec = pending[i].as_ref().expect("read");
-            match rep_of(rec) {
+            let rep = std::str::from_utf8(&rec[1])
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok());
+            match rep {
                 Some(x) if x == r => {
+                    check.row(rec).map_err(|m| format!("{}: {m}", at(i, rec)))?;
+                    let line = rec.position().map_or(0, |p| p.line());
+                    lines = Some((lines.map_or(line, |l| l.0), line));
                     wr.write_byte_record(rec).map_err(|e| e.to_string())?;
                     pending[i] = None;
                 }
                 Some(x) if x > r && x < replications && x as usize % n == i => break,
-                _ => return Err(format!("`{}`: a row of replication {:?} where replication {r} or a later one of this shard was expected", inputs[i].display(), rep_of(rec))),
+                Some(x) => {
+                    return Err(format!(
+                        "{}: a row of replication {x} where a row of replication {r} or a later one of shard {i} of {n} (replications {i}, {}, ...) was expected: rows out of order, or another shard's file",
+                        at(i, rec),
+                        i + n
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "{}: column `replication` (field 2): `{}` is not a replication number",
+                        at(i, rec),
+                        String::from_utf8_lossy(&rec[1])
+                    ))
+                }
             }
         }
+        check.end(r).map_err(|m| {
+            let place = match lines {
+                Some((a, b)) if a == b => format!("{}:{a}", inputs[i].display()),
+                Some((a, b)) => format!("{}:{a}-{b}", inputs[i].display()),
+                None => inputs[i].display().to_string(),
+            };
+            format!("{place}: replication {r}: {m}")
+        })?;
     }
     for (i, p) in pending.iter().enumerate() {
         let mut rec = csv::ByteRecord::new();
-        if p.is_some()
-            || readers[i]
+        let extra = match p {
+            Some(rec) => Some(rec.clone()),
+            None => readers[i]
                 .read_byte_record(&mut rec)
                 .map_err(|e| io(&inputs[i], e))?
-        {
+                .then_some(rec),
+        };
+        if let Some(rec) = extra {
             return Err(format!(
-                "`{}` has rows beyond its replications",
-                inputs[i].display()
+                "{}: a row beyond the shard's replications (the run has {replications})",
+                at(i, &rec)
             ));
         }
     }
@@ -489,7 +575,13 @@ pub fn merge_rows(out: impl Write, inputs: &[PathBuf], replications: u32) -> Res
 
 /// Checks that `shards` belong together and are complete, and returns their header (with
 /// shard_index 0) and every unit's values in canonical order.
-pub fn assemble(shards: Vec<ShardFile>, names: &[Vec<String>]) -> Result<Vec<UnitValues>, String> {
+/// `names[c]` and `kinds[c]` are configuration c's metric names and what each can be
+/// (`Config::names`, `Config::kinds`): a value no replication can have is refused.
+pub fn assemble(
+    shards: Vec<ShardFile>,
+    names: &[Vec<String>],
+    kinds: &[Vec<ValueKind>],
+) -> Result<Vec<UnitValues>, String> {
     let first = &shards[0];
     let n = first.header.shard_count;
     let mut seen: Vec<Option<&Path>> = vec![None; n as usize];
@@ -537,13 +629,21 @@ pub fn assemble(shards: Vec<ShardFile>, names: &[Vec<String>]) -> Result<Vec<Uni
         let s = by_shard[si].as_ref().expect("complete");
         let want = &names[unit.config as usize];
         let mut values = Vec::with_capacity(want.len());
-        for name in want {
+        for (name, kind) in want.iter().zip(&kinds[unit.config as usize]) {
             let k = cursors[si];
             match s.rows.get(k) {
-                Some((got, m, v)) if got == unit && m == name => values.push(*v),
+                Some((got, m, v)) if got == unit && m == name => {
+                    if !kind.admits(*v) {
+                        return Err(format!(
+                            "{}:{}: metric `{m}` of config {} replication {} is {v:?}; expected {}: no replication gives that, so the file was changed",
+                            s.path.display(), k + 3, unit.config, unit.replication, kind.expected()
+                        ));
+                    }
+                    values.push(*v)
+                }
                 Some((got, m, _)) => {
                     return Err(format!(
-                        "{}: row {} is config {} replication {} metric `{m}`, expected config {} replication {} metric `{name}`: the file was changed or written by another command",
+                        "{}:{}: this row is config {} replication {} metric `{m}`, expected config {} replication {} metric `{name}`: the file was changed or written by another command",
                         s.path.display(), k + 3, got.config, got.replication, unit.config, unit.replication
                     ))
                 }

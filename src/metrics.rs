@@ -16,10 +16,48 @@ use std::sync::OnceLock;
 enum Compute {
     /// Counter `i` of `Counts::DOCS`.
     Count(usize),
-    /// From the call-level observations (totals or a window's).
+    /// A count from the call-level observations (totals or a window's).
+    CallsCount(fn(&CallStats) -> u64),
+    /// From the call-level observations (totals or a window's); NaN when undefined (a ratio of
+    /// nothing, a percentile of no samples).
     Calls(fn(&CallStats) -> f64),
-    /// From the whole run (not defined per window).
+    /// A count over the whole run (not defined per window).
+    RunCount(fn(&Observations) -> u64),
+    /// A finite value of the whole run (not defined per window).
     Run(fn(&Observations) -> f64),
+}
+
+/// What values a metric (or a per-tenant, per-stage or alert value) can take in one
+/// replication: what a shard file may carry, checked by `merge`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A count: a whole number >= 0, never undefined.
+    Count,
+    /// A finite number, never undefined.
+    Finite,
+    /// A finite number, or undefined (NaN; an empty cell in summary.csv) when there is nothing
+    /// to measure.
+    MaybeUndefined,
+}
+
+impl ValueKind {
+    /// Whether one replication's value can be `v`.
+    pub fn admits(self, v: f64) -> bool {
+        match self {
+            ValueKind::Count => v.is_finite() && v >= 0.0 && v.fract() == 0.0,
+            ValueKind::Finite => v.is_finite(),
+            ValueKind::MaybeUndefined => v.is_finite() || v.is_nan(),
+        }
+    }
+
+    /// What a value of this kind is, for messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            ValueKind::Count => "a count (a whole number >= 0)",
+            ValueKind::Finite => "a finite number",
+            ValueKind::MaybeUndefined => "a finite number, or NaN where the metric is undefined",
+        }
+    }
 }
 
 /// One metric of the registry.
@@ -35,20 +73,30 @@ pub struct MetricDef {
 impl MetricDef {
     /// Exists per named window too (`name@window`): computed from the window's own calls.
     pub fn per_window(&self) -> bool {
-        !matches!(self.compute, Compute::Run(_))
+        !matches!(self.compute, Compute::Run(_) | Compute::RunCount(_))
+    }
+    /// The values one replication can give (windows too).
+    pub fn kind(&self) -> ValueKind {
+        match self.compute {
+            Compute::Count(_) | Compute::CallsCount(_) | Compute::RunCount(_) => ValueKind::Count,
+            Compute::Calls(_) => ValueKind::MaybeUndefined,
+            Compute::Run(_) => ValueKind::Finite,
+        }
     }
     /// The value for one replication's totals.
     pub fn of_run(&self, o: &Observations) -> f64 {
         match self.compute {
             Compute::Run(f) => f(o),
+            Compute::RunCount(f) => f(o) as f64,
             _ => self.of_calls(&o.totals()),
         }
     }
     fn of_calls(&self, c: &CallStats) -> f64 {
         match self.compute {
             Compute::Count(i) => c.counts.fields()[i].1 as f64,
+            Compute::CallsCount(f) => f(c) as f64,
             Compute::Calls(f) => f(c),
-            Compute::Run(_) => f64::NAN,
+            Compute::Run(_) | Compute::RunCount(_) => f64::NAN,
         }
     }
 }
@@ -155,13 +203,13 @@ fn build_registry() -> Vec<MetricDef> {
             compute: Compute::Count(i),
         })
         .collect();
-    let calls: [CallMetric; 7] = [
-        (
-            "abandoned",
-            "calls",
-            "Calls abandoned (waiting or ringing).",
-            |c| c.counts.abandoned() as f64,
-        ),
+    v.push(MetricDef {
+        name: "abandoned",
+        unit: "calls",
+        description: "Calls abandoned (waiting or ringing).",
+        compute: Compute::CallsCount(|c| c.counts.abandoned()),
+    });
+    let calls: [CallMetric; 6] = [
         ("connect_ratio", "ratio", "Connected / offered.", |c| {
             ratio(c.counts.connected, c.counts.offered)
         }),
@@ -232,19 +280,19 @@ fn build_registry() -> Vec<MetricDef> {
         name: "events",
         unit: "events",
         description: "Events the engine handled (a measure of work, not of the system).",
-        compute: Compute::Run(|o| o.events as f64),
+        compute: Compute::RunCount(|o| o.events),
     });
     v.push(MetricDef {
         name: "calls_in_flight_max",
         unit: "calls",
         description: "Most calls (or requests) in the system at once, warm-up included: arrived and not yet concluded (in setup, queued, ringing, talking, in the platform or waiting to retry). The run's memory follows this, not the number of calls.",
-        compute: Compute::Run(|o| o.calls_in_flight_max as f64),
+        compute: Compute::RunCount(|o| o.calls_in_flight_max as u64),
     });
     v.push(MetricDef {
         name: "pending_events_max",
         unit: "events",
         description: "Most events scheduled at once (heap, arrival lanes and timer queues): the engine's other memory driver, beside calls in flight.",
-        compute: Compute::Run(|o| o.pending_events_max as f64),
+        compute: Compute::RunCount(|o| o.pending_events_max as u64),
     });
     v
 }

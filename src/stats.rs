@@ -2,6 +2,7 @@
 //! random numbers), and the named metrics every output reports. Pure; no I/O.
 
 use crate::dist::ln_gamma;
+use crate::metrics::ValueKind;
 use crate::model::config::{LookupPolicy, ModelConfig, SourceKind};
 use crate::model::obs::Observations;
 
@@ -157,17 +158,32 @@ fn reg_inc_beta(a: f64, b: f64, x: f64) -> f64 {
 /// and no stages (the totals say it all).
 pub fn detail_metrics(o: &Observations, cfg: &ModelConfig) -> Vec<(String, f64)> {
     details(cfg, Some(o))
+        .into_iter()
+        .map(|(n, _, v)| (n, v))
+        .collect()
 }
 
 /// The names `detail_metrics` gives for `cfg`, known before any run.
 pub fn detail_names(cfg: &ModelConfig) -> Vec<String> {
-    details(cfg, None).into_iter().map(|(n, _)| n).collect()
+    details(cfg, None).into_iter().map(|(n, _, _)| n).collect()
 }
 
-fn details(cfg: &ModelConfig, o: Option<&Observations>) -> Vec<(String, f64)> {
+/// The values each of `detail_names` can take in one replication, in the same order.
+pub fn detail_kinds(cfg: &ModelConfig) -> Vec<ValueKind> {
+    details(cfg, None).into_iter().map(|(_, k, _)| k).collect()
+}
+
+fn details(cfg: &ModelConfig, o: Option<&Observations>) -> Vec<(String, ValueKind, f64)> {
     let mut m = Vec::new();
+    // Every detail is a count but the ratios and latencies, which are undefined (NaN) when
+    // there is nothing to measure.
     let mut put = |name: String, f: &dyn Fn(&Observations) -> f64| {
-        m.push((name, o.map_or(f64::NAN, f)));
+        let kind = if name.starts_with("ok_ratio[") || name.starts_with("latency_ms_") {
+            ValueKind::MaybeUndefined
+        } else {
+            ValueKind::Count
+        };
+        m.push((name, kind, o.map_or(f64::NAN, f)));
     };
     if cfg.sources.len() > 1 || !cfg.stages.is_empty() {
         for (i, s) in cfg.sources.iter().enumerate() {

@@ -10,6 +10,7 @@ mod fuzz_engine;
 mod golden;
 mod hardening;
 mod incidents;
+mod merge;
 mod planning;
 mod report;
 mod schema;

@@ -64,14 +64,18 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
             e.to_string().lines().next().unwrap_or_default()
         ))
     })?;
-    let check = |configs: &[Config], reps: u32, seed: u64| -> Result<Vec<Vec<String>>, CliError> {
+    type Layout = (Vec<Vec<String>>, Vec<Vec<crate::metrics::ValueKind>>);
+    let check = |configs: &[Config], reps: u32, seed: u64| -> Result<Layout, CliError> {
         if configs.len() as u32 != h.configs || reps != h.replications || seed != h.seed {
             return Err(CliError::input(format!(
                 "{}: the shards ran {} configurations x {} replications with seed {}, but the command now gives {} x {} with seed {}",
                 shards[0].path.display(), h.configs, h.replications, h.seed, configs.len(), reps, seed
             )));
         }
-        Ok(configs.iter().map(Config::names).collect())
+        Ok((
+            configs.iter().map(Config::names).collect(),
+            configs.iter().map(Config::kinds).collect(),
+        ))
     };
     crate::sayln!(
         "merging {} shard files of `callsim {}`",
@@ -93,20 +97,20 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
                 scenario: sc,
             };
             let (reps, seed) = (cfg.scenario.replications, cfg.scenario.seed);
-            let names = check(std::slice::from_ref(&cfg), reps, seed)?;
-            let units = assemble(shards, &names).map_err(CliError::input)?;
+            let (names, kinds) = check(std::slice::from_ref(&cfg), reps, seed)?;
+            let units = assemble(shards, &names, &kinds).map_err(CliError::input)?;
             super::run::merge_into(&ra, units, &by_index, &h.args)
         }
         Command::Compare(ca) => {
             let job = compare::prepare(&ca)?;
-            let names = check(&job.configs, job.reps, job.seed)?;
-            let units = assemble(shards, &names).map_err(CliError::input)?;
+            let (names, kinds) = check(&job.configs, job.reps, job.seed)?;
+            let units = assemble(shards, &names, &kinds).map_err(CliError::input)?;
             compare::render(&ca, &job, units, &h.args)
         }
         Command::Sweep(sa) => {
             let job = sweep::prepare(&sa)?;
-            let names = check(&job.configs, job.reps, job.seed)?;
-            let units = assemble(shards, &names).map_err(CliError::input)?;
+            let (names, kinds) = check(&job.configs, job.reps, job.seed)?;
+            let units = assemble(shards, &names, &kinds).map_err(CliError::input)?;
             sweep::render(&sa, &job, units, &h.args)
         }
         _ => Err(CliError::input(format!(

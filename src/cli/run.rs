@@ -428,6 +428,19 @@ pub fn merge_into(
         &variant,
     )
     .map_err(CliError::failure)?;
+    // Every row file is checked as it is joined, against the scenario, timeline.csv (joined
+    // first) and the shard files' metric values.
+    let all = Config {
+        label: String::new(),
+        scenario: sc.clone(),
+    }
+    .names();
+    let metric = |r: u32, name: &str| -> Option<f64> {
+        let j = all.iter().position(|n| n == name)?;
+        let rec = records.get(r as usize).filter(|x| x.replication == r)?;
+        rec.values.get(j).copied()
+    };
+    let mut run_rows = crate::export::RunRows::new(&sc.model, &variant, sc.replications, &metric);
     for file in row_files(&sc, a.calls_csv) {
         let inputs: Vec<PathBuf> = shard_paths
             .iter()
@@ -442,7 +455,10 @@ pub fn merge_into(
             })
             .collect();
         let w = f.create(file).map_err(CliError::failure)?;
-        crate::batch::merge_rows(w, &inputs, sc.replications).map_err(CliError::input)?;
+        let mut check = crate::export::RowCheck::new(&mut run_rows, file)
+            .ok_or_else(|| CliError::failure(format!("no check for the row file {file}")))?;
+        crate::batch::merge_rows(w, &inputs, sc.replications, &mut check)
+            .map_err(CliError::input)?;
     }
     super::work::Manifest::new("run", args, out, &sc, &set)?.write(&mut f)?;
     f.commit().map_err(CliError::failure)?;

@@ -9,8 +9,10 @@ use crate::model::{CallRecord, CallSink, Outcome};
 use crate::run::ReplicationResult;
 mod alerts;
 mod files;
-pub use alerts::write_alerts;
+pub use alerts::{write_alerts, HEADER as ALERTS_HEADER};
+mod rows;
 pub use files::{install_signal_cleanup, OutputFiles, OUTPUT_NAMES};
+pub use rows::{RowCheck, RunRows};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -91,6 +93,42 @@ pub fn write_summary(
     wr.flush().map_err(csv_err)
 }
 
+/// The columns of `timeline.csv` after the counters: `abandoned`, the ten delay statistics
+/// (empty when the interval had none), the three maxima and `backup_on`.
+pub const TIMELINE_TAIL: [&str; 15] = [
+    "abandoned",
+    "dial_delay_ms_p50",
+    "dial_delay_ms_p90",
+    "dial_delay_ms_p95",
+    "dial_delay_ms_p99",
+    "dial_delay_ms_max",
+    "pdd_ms_p50",
+    "pdd_ms_p90",
+    "pdd_ms_p95",
+    "pdd_ms_p99",
+    "pdd_ms_max",
+    "queue_len_max",
+    "channels_in_use_max",
+    "accounts_blocked_max",
+    "backup_on",
+];
+
+/// The counters a scenario reports (`count_fields`), by name.
+pub fn count_names(cfg: &crate::model::config::ModelConfig) -> Vec<&'static str> {
+    count_fields(&crate::model::obs::Counts::default(), cfg)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// `timeline.csv`'s header for a scenario.
+pub fn timeline_header(cfg: &crate::model::config::ModelConfig) -> Vec<&'static str> {
+    let mut header: Vec<&str> = vec!["variant", "replication", "clock", "t_s"];
+    header.extend(count_names(cfg));
+    header.extend(TIMELINE_TAIL);
+    header
+}
+
 /// `timeline.csv`: one row per replication and interval.
 /// `origin_ns` is the run's start: labels show seconds unless start and interval are both whole
 /// minutes.
@@ -102,33 +140,10 @@ pub fn write_timeline(
 ) -> Result<(), String> {
     let (origin_ns, interval_ns) = (cfg.start.as_ns(), cfg.interval.as_ns());
     let mut wr = csv::Writer::from_writer(w);
-    let Some(first) = results.iter().find_map(|r| r.obs.timeline.rows.first()) else {
+    if results.iter().all(|r| r.obs.timeline.rows.is_empty()) {
         return Ok(());
-    };
-    let mut header: Vec<&str> = vec!["variant", "replication", "clock", "t_s"];
-    let count_names: Vec<&'static str> = count_fields(&first.counts, cfg)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    header.extend(&count_names);
-    header.extend([
-        "abandoned",
-        "dial_delay_ms_p50",
-        "dial_delay_ms_p90",
-        "dial_delay_ms_p95",
-        "dial_delay_ms_p99",
-        "dial_delay_ms_max",
-        "pdd_ms_p50",
-        "pdd_ms_p90",
-        "pdd_ms_p95",
-        "pdd_ms_p99",
-        "pdd_ms_max",
-        "queue_len_max",
-        "channels_in_use_max",
-        "accounts_blocked_max",
-        "backup_on",
-    ]);
-    wr.write_record(&header).map_err(csv_err)?;
+    }
+    wr.write_record(timeline_header(cfg)).map_err(csv_err)?;
     let seconds_grid =
         !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
     for r in results {
@@ -296,7 +311,7 @@ impl Outcome {
     }
 }
 
-fn clock_label(origin_ns: u64, interval_ns: u64, idx: usize) -> (String, String) {
+pub fn clock_label(origin_ns: u64, interval_ns: u64, idx: usize) -> (String, String) {
     let t = crate::time::SimTime(origin_ns + idx as u64 * interval_ns);
     let seconds_grid =
         !interval_ns.is_multiple_of(60_000_000_000) || !origin_ns.is_multiple_of(60_000_000_000);
@@ -310,6 +325,21 @@ fn clock_label(origin_ns: u64, interval_ns: u64, idx: usize) -> (String, String)
     )
 }
 
+/// The header of `tenants.csv`, or with `timeline` of `tenants_timeline.csv`.
+pub fn tenants_header(
+    cfg: &crate::model::config::ModelConfig,
+    timeline: bool,
+) -> Vec<&'static str> {
+    let mut head = vec!["variant", "replication", "source", "tenant", "method"];
+    if timeline {
+        head.extend(["clock", "t_s"]);
+    } else {
+        head.push("kind");
+    }
+    head.extend(count_names(cfg));
+    head
+}
+
 /// `tenants.csv` (totals per replication and source) and `tenants_timeline.csv` (per interval).
 pub fn write_tenants(
     totals: impl Write,
@@ -318,33 +348,12 @@ pub fn write_tenants(
     cfg: &crate::model::config::ModelConfig,
     variant: &str,
 ) -> Result<(), String> {
-    let names: Vec<&'static str> = count_fields(&crate::model::obs::Counts::default(), cfg)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
     let mut wt = csv::Writer::from_writer(totals);
-    let mut head = vec![
-        "variant",
-        "replication",
-        "source",
-        "tenant",
-        "method",
-        "kind",
-    ];
-    head.extend(&names);
-    wt.write_record(&head).map_err(csv_err)?;
+    wt.write_record(tenants_header(cfg, false))
+        .map_err(csv_err)?;
     let mut wl = csv::Writer::from_writer(timeline);
-    let mut head = vec![
-        "variant",
-        "replication",
-        "source",
-        "tenant",
-        "method",
-        "clock",
-        "t_s",
-    ];
-    head.extend(&names);
-    wl.write_record(&head).map_err(csv_err)?;
+    wl.write_record(tenants_header(cfg, true))
+        .map_err(csv_err)?;
     for r in results {
         for (s, so) in cfg.sources.iter().zip(&r.obs.per_source) {
             let c = &s.behaviour.client;
@@ -420,14 +429,42 @@ fn stage_counts(c: &crate::model::obs::StageCounts) -> [u64; 8] {
     ]
 }
 
-/// A stage file's header: the keys, the clock columns for a timeline, the counts, then `tail`.
-fn stage_header<'a>(tail: &[&'a str], timeline: bool) -> Vec<&'a str> {
+/// The columns of `stages.csv` after the counts: a maximum, then latencies (empty when the
+/// stage served nothing).
+const STAGE_TOTALS_TAIL: [&str; 7] = [
+    "sessions_in_use_max",
+    "latency_ms_mean",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_max",
+];
+
+/// The columns of `stages_timeline.csv` after the counts: two levels, then latencies.
+const STAGE_TIMELINE_TAIL: [&str; 7] = [
+    "sessions_in_use_max",
+    "pods_up_min",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_max",
+];
+
+/// The header of `stages.csv`, or with `timeline` of `stages_timeline.csv`: the keys, the
+/// clock columns for a timeline, the counts, then the tail.
+pub fn stage_header(timeline: bool) -> Vec<&'static str> {
     let mut head = vec!["variant", "replication", "stage"];
     if timeline {
         head.extend(["clock", "t_s"]);
     }
     head.extend(STAGE_COUNTS);
-    head.extend(tail);
+    head.extend(if timeline {
+        STAGE_TIMELINE_TAIL
+    } else {
+        STAGE_TOTALS_TAIL
+    });
     head
 }
 
@@ -440,33 +477,9 @@ pub fn write_stages(
     variant: &str,
 ) -> Result<(), String> {
     let mut wt = csv::Writer::from_writer(totals);
-    wt.write_record(stage_header(
-        &[
-            "sessions_in_use_max",
-            "latency_ms_mean",
-            "latency_ms_p50",
-            "latency_ms_p90",
-            "latency_ms_p95",
-            "latency_ms_p99",
-            "latency_ms_max",
-        ],
-        false,
-    ))
-    .map_err(csv_err)?;
+    wt.write_record(stage_header(false)).map_err(csv_err)?;
     let mut wl = csv::Writer::from_writer(timeline);
-    wl.write_record(stage_header(
-        &[
-            "sessions_in_use_max",
-            "pods_up_min",
-            "latency_ms_p50",
-            "latency_ms_p90",
-            "latency_ms_p95",
-            "latency_ms_p99",
-            "latency_ms_max",
-        ],
-        true,
-    ))
-    .map_err(csv_err)?;
+    wl.write_record(stage_header(true)).map_err(csv_err)?;
     for r in results {
         for (s, so) in cfg.stages.iter().zip(&r.obs.stages) {
             let mut rec = vec![
