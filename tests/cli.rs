@@ -518,6 +518,44 @@ fn unparseable_trace_row_names_the_trace_file_and_line() {
     assert_scenario_error(&p, &["bad.csv` line 5", "banana"]);
 }
 
+/// Trace times a run cannot mean: past two days (the clock's hours run to 47), a header that
+/// names the column twice, and a trace none of whose rows falls in the run.
+#[test]
+fn trace_times_beyond_two_days_twin_columns_and_traces_outside_the_run_are_refused() {
+    let t = |rows: &str| {
+        case(
+            &edit(r#"rate = "1/s""#, r#"trace = { file = "t.csv" }"#),
+            &[("t.csv", rows)],
+        )
+    };
+    let (_d, p) = t("time\n32400\n200000\n");
+    assert_scenario_error(&p, &["t.csv` line 3", "200000", "47:59:59"]);
+    let (_d, p) = t("time\n32400\n1e308\n");
+    assert_scenario_error(&p, &["t.csv` line 3", "1e308"]);
+    let (_d, p) = t("time,time\n09:00:01,09:00:02\n");
+    assert_scenario_error(&p, &["t.csv", "`time` more than once"]);
+    // The fixture runs 09:00-09:10.
+    let (_d, p) = t("time\n11:00:00\n11:00:01\n");
+    assert_scenario_error(&p, &["no arrival of", "falls in the run", "11:00:00"]);
+    let (_d, p) = t("time\n08:00:00\n08:59:59\n");
+    assert_scenario_error(&p, &["falls in the run", "08:59:59"]);
+    // An empirical sample's values are durations: no longer than a duration may be.
+    let (_d, p) = case(
+        &edit(
+            r#"rate = "1/s""#,
+            r#"rate = "1/s"
+patience = { dist = "empirical", file = "p.csv" }"#,
+        ),
+        &[("p.csv", "30\n1e308\n")],
+    );
+    assert_scenario_error(&p, &["p.csv` line 2", "1e308", "longer than any duration"]);
+    // One row inside is enough.
+    let (_d, p) = t("time\n08:00:00\n09:05:00\n11:00:00\n");
+    let a = ["check", s(&p)];
+    let o = callsim(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&a, &o));
+}
+
 #[test]
 fn crlf_trace_error_names_the_right_line() {
     // The unsorted row (09:00:03) is on line 4.

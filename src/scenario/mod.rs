@@ -171,7 +171,7 @@ fn build(
         stage_names = sobj.table.keys().cloned().collect();
     }
 
-    let sources = build_sources(&top, h.start, &carrier_names, &stage_names)?;
+    let sources = build_sources(&top, h.start, h.end, &carrier_names, &stage_names)?;
     let backup = match top.table_opt("backup")? {
         Some(b) => build_backup(&b, &sources)?,
         None => BackupConfig {
@@ -326,6 +326,7 @@ fn each_table<'a, T>(
 fn build_sources(
     top: &Obj,
     start: SimTime,
+    end: SimTime,
     carrier_names: &[String],
     stage_names: &[String],
 ) -> Result<Vec<SourceConfig>> {
@@ -342,7 +343,7 @@ fn build_sources(
         ));
     }
     each_table(&sources_obj, "source", |o, sname| {
-        let arrivals = build_arrivals(o, start)?;
+        let arrivals = build_arrivals(o, start, end)?;
         let behaviour = build_behaviour(o, sname, carrier_names, stage_names)?;
         o.finish(&[])?;
         Ok(SourceConfig {
@@ -605,7 +606,7 @@ fn build_carrier_rest(o: &Obj, name: &str, limiter: LimiterSpec) -> Result<Carri
     })
 }
 
-fn build_arrivals(o: &Obj, start: SimTime) -> Result<ArrivalSpec> {
+fn build_arrivals(o: &Obj, start: SimTime, end: SimTime) -> Result<ArrivalSpec> {
     match (o.get("rate"), o.table_opt("trace")?) {
         (Some(_), Some(_)) => Err(o.err("trace", "give either `rate` or `trace`, not both")),
         (None, None) => Err(o.missing("rate", "\"8/s\" or [[\"13:00\", \"6/s\"], [\"16:00\", \"9/s\"]] (or a trace = { file = \"...\" })")),
@@ -615,7 +616,23 @@ fn build_arrivals(o: &Obj, start: SimTime) -> Result<ArrivalSpec> {
             let column = t.str_opt("column")?.unwrap_or("time").to_string();
             t.finish(&[])?;
             let path = o.ctx.resolve(file);
-            let rows = trace::validate(&path, &column).map_err(|m| t.err("file", m))?;
+            let (rows, first, last) =
+                trace::validate(&path, &column).map_err(|m| t.err("file", m))?;
+            // Rows outside [start, end) are skipped by the run; none inside is a mistake (a
+            // trace of another day, or times in another unit), not an empty afternoon.
+            if last < start || first >= end {
+                return Err(t.err(
+                    "file",
+                    format!(
+                        "no arrival of `{}` falls in the run ({} to {}): its rows run from {} to {}",
+                        path.display(),
+                        start.clock_hhmmss(),
+                        end.clock_hhmmss(),
+                        first.clock_hhmmss(),
+                        last.clock_hhmmss()
+                    ),
+                ));
+            }
             Ok(ArrivalSpec::Trace(TraceSpec { path, column, rows }))
         }
     }

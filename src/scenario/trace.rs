@@ -8,6 +8,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+/// Seconds since midnight a trace cell may give: less than 48 hours.
+const MAX_SECONDS: f64 = 48.0 * 3600.0;
+
 /// Parses one trace cell: a clock time "HH:MM:SS(.fff)" or seconds since midnight.
 pub fn parse_instant(cell: &str) -> Result<SimTime, String> {
     let c = cell.trim();
@@ -15,7 +18,11 @@ pub fn parse_instant(cell: &str) -> Result<SimTime, String> {
         return parse_clock(c);
     }
     match c.parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(SimTime::from_secs_f64(s)),
+        // Below 48 h, as a clock time's hour runs to 47.
+        Ok(s) if (0.0..MAX_SECONDS).contains(&s) => Ok(SimTime::from_secs_f64(s)),
+        Ok(s) if s.is_finite() && s >= 0.0 => Err(format!(
+            "`{c}` seconds since midnight is past 47:59:59; a trace covers at most two days (as a clock time's hour runs to 47)"
+        )),
         _ => Err(format!("`{c}` is not a time; expected a clock time \"13:30:05.250\" or seconds since midnight such as 48605.25")),
     }
 }
@@ -65,6 +72,12 @@ fn column_index(rdr: &mut csv::Reader<Source>, path: &Path, column: &str) -> Res
     let headers = rdr
         .headers()
         .map_err(|e| format!("`{}`: cannot read the header row: {e}", path.display()))?;
+    if headers.iter().filter(|h| *h == column).count() > 1 {
+        return Err(format!(
+            "`{}`: the header names column `{column}` more than once; which one is meant cannot be told",
+            path.display()
+        ));
+    }
     headers.iter().position(|h| h == column).ok_or_else(|| {
         format!(
             "`{}` has no column `{column}`; its columns are: {}",
@@ -75,11 +88,11 @@ fn column_index(rdr: &mut csv::Reader<Source>, path: &Path, column: &str) -> Res
 }
 
 /// Checks a whole trace (every row parses, times never decrease, at least one row) and returns
-/// its row count. Errors name the trace file and line.
-pub fn validate(path: &Path, column: &str) -> Result<u64, String> {
+/// its row count and its first and last arrival. Errors name the trace file and line.
+pub fn validate(path: &Path, column: &str) -> Result<(u64, SimTime, SimTime), String> {
     let mut rdr = open(path)?;
     let col = column_index(&mut rdr, path, column)?;
-    let mut prev = SimTime::ZERO;
+    let (mut prev, mut first) = (SimTime::ZERO, SimTime::ZERO);
     let mut n = 0u64;
     let mut lines = LineCounter::new(path)?;
     for rec in rdr.records() {
@@ -101,13 +114,16 @@ pub fn validate(path: &Path, column: &str) -> Result<u64, String> {
                 prev
             ));
         }
+        if n == 0 {
+            first = t;
+        }
         prev = t;
         n += 1;
     }
     if n == 0 {
         return Err(format!("`{}` has a header but no rows", path.display()));
     }
-    Ok(n)
+    Ok((n, first, prev))
 }
 
 /// Streams the arrival instants of a validated trace. Stops at the first unreadable row (the
@@ -161,6 +177,9 @@ impl Iterator for TraceReader {
 /// every quantile far beyond what a model of callers needs.
 pub const MAX_EMPIRICAL_VALUES: usize = 10_000_000;
 
+/// The longest duration, in seconds, that a value may give: as `parse_duration` allows.
+const MAX_VALUE_S: f64 = (u64::MAX / 4) as f64 / 1e9;
+
 /// Reads a column of durations in seconds (numbers, or duration strings such as "12.5s") for an
 /// empirical distribution; returns them sorted.
 pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
@@ -176,7 +195,14 @@ pub fn read_values(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String
         let line = lines.line_at(rec.position().map(|p| p.byte()).unwrap_or(0));
         let cell = rec.get(col).unwrap_or("").trim();
         let v = match cell.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= 0.0 => x,
+            // At most what a duration may be (`parse_duration`'s limit, about 146 years).
+            Ok(x) if (0.0..=MAX_VALUE_S).contains(&x) => x,
+            Ok(x) if x.is_finite() && x >= 0.0 => {
+                return Err(format!(
+                    "`{}` line {line}: `{cell}` seconds is longer than any duration callsim takes ({MAX_VALUE_S:.0} s)",
+                    path.display()
+                ))
+            }
             _ => crate::time::parse_duration(cell)
                 .map(|d| d.as_secs_f64())
                 .map_err(|_| format!("`{}` line {line}: `{cell}` is not a duration in seconds (a number >= 0 or e.g. \"12.5s\")", path.display()))?,
