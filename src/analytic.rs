@@ -519,7 +519,7 @@ fn death_rate(n: usize, c: usize, mu: f64, theta: f64) -> f64 {
 fn chain_too_big() -> String {
     format!(
         "erlang_a: the birth–death chain would need more than {MAX_CHAIN_STATES} states \
-         (arrivals far exceed capacity and patience is long); reduce the load or the patience"
+         (the offered load, or the queue it must cover, is too large for the exact chain); reduce the load, the channels sought or the patience"
     )
 }
 

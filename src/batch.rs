@@ -183,7 +183,8 @@ pub fn evaluate(
                     &no_sink,
                     &mut |_| {},
                 )
-                .with_context(|| format!("{} replication {}", cfg.label, u.replication))?;
+                // run_one already names the replication.
+                .with_context(|| cfg.label.to_string())?;
                 let mut v = values(&cols[u.config as usize], &r.obs);
                 v.extend(
                     detail_metrics(&r.obs, &cfg.scenario.model)

@@ -164,6 +164,24 @@ pub fn default_max_memory() -> f64 {
     total_kb.map_or(4.0 * 1024.0 * 1024.0 * 1024.0, |kb| kb * 1024.0 / 2.0)
 }
 
+/// A size in the units `--max-memory` and `--max-output` take (K, M, G, T: powers of 1024), so
+/// that the default `10G` prints as 10G: `0.5K` would be 512 bytes.
+pub fn bytes_text(b: f64) -> String {
+    let units = [
+        ("T", 1024f64.powi(4)),
+        ("G", 1024f64.powi(3)),
+        ("M", 1024f64.powi(2)),
+        ("K", 1024.0),
+    ];
+    match units.iter().find(|(_, m)| b >= *m) {
+        Some((u, m)) => {
+            let v = format!("{:.1}", b / m);
+            format!("{}{u}", v.strip_suffix(".0").unwrap_or(&v))
+        }
+        None => format!("{b:.0} bytes"),
+    }
+}
+
 /// `8G`, `512M`, `100000K` or bytes.
 pub fn parse_bytes(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -225,13 +243,13 @@ pub fn check_budget(cfg: &ModelConfig, b: &Budget) -> Result<Work, Error> {
     let mem = timeline_memory(cfg, &w) * b.parallel;
     if mem > b.max_memory {
         return Err(Error::OverBudget(format!(
-            "the timeline would hold {} rows per replication (timeline_interval {} over {} of run and drain), about {:.1} GB in memory for {} replications at once, over the memory budget of {:.1} GB (--max-memory): use a longer timeline_interval",
+            "the timeline would hold {} rows per replication (timeline_interval {} over {} of run and drain), about {} in memory for {} replications at once, over the memory budget of {} (--max-memory): use a longer timeline_interval",
             sci(w.timeline_rows),
             cfg.interval,
             duration_words((cfg.end.as_ns() - cfg.start.as_ns() + cfg.drain.as_ns()) as f64 / 1e9),
-            mem / 1e9,
+            bytes_text(mem),
             b.parallel,
-            b.max_memory / 1e9
+            bytes_text(b.max_memory)
         )));
     }
     Ok(w)
@@ -292,6 +310,15 @@ pub fn duration_words(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_print_in_the_units_the_flags_take() {
+        assert_eq!(bytes_text(parse_bytes("10G").unwrap()), "10G");
+        assert_eq!(bytes_text(parse_bytes("512M").unwrap()), "512M");
+        assert_eq!(bytes_text(1536.0), "1.5K");
+        assert_eq!(bytes_text(1.0), "1 bytes");
+        assert_eq!(bytes_text(3.3e12), "3T");
+    }
     use std::path::Path;
 
     fn cfg(text: &str) -> ModelConfig {

@@ -80,6 +80,17 @@ pub fn parse_values(v: &str) -> Result<Vec<String>, String> {
                 "`{v}` has an empty item; expected values separated by commas"
             ));
         }
+        if let Some((i, x)) = items
+            .iter()
+            .enumerate()
+            .find(|(i, x)| items[..*i].contains(x))
+        {
+            return Err(format!(
+                "`{x}` appears twice in `{v}` (items {} and {}); each value is one point",
+                items.iter().position(|y| y == x).expect("found") + 1,
+                i + 1
+            ));
+        }
         if items.len() > MAX_VALUES {
             return Err(format!(
                 "{} values is more than the {MAX_VALUES} allowed",
@@ -89,6 +100,11 @@ pub fn parse_values(v: &str) -> Result<Vec<String>, String> {
         return Ok(items);
     }
     let (lo, rest) = v.split_once("..").expect("checked");
+    if lo.contains(':') || rest.split_once(':').is_some_and(|(hi, _)| hi.contains(':')) {
+        return Err(format!(
+            "range `{v}`: clock times cannot form a range (the `:` of a clock and of the step clash); list them instead, e.g. 08:00,08:30,09:00"
+        ));
+    }
     let Some((hi, step)) = rest.split_once(':') else {
         return Err(format!(
             "range `{v}` has no step; expected LOW..HIGH:STEP such as 10/s..30/s:5/s"
@@ -284,12 +300,17 @@ mod tests {
             e.contains("strictly ascending") && e.contains("`5/s` follows `30/s`"),
             "{e}"
         );
-        assert!(ok("c.rate=5/s,5/s")
-            .unwrap_err()
-            .contains("strictly ascending"));
+        assert!(ok("p=60s,1m").unwrap_err().contains("strictly ascending"));
         assert!(ok("a=1,2;b=20/s,10/s").unwrap_err().contains("--vary b"));
         assert!(ok("c.rate=5/s,10s").unwrap_err().contains("of one kind"));
         assert!(ok("policy=off,auto").unwrap_err().contains("has no order"));
+        let dup = parse_values("10/s,20/s,10/s").unwrap_err();
+        assert!(
+            dup.contains("`10/s` appears twice") && dup.contains("items 1 and 3"),
+            "{dup}"
+        );
+        let clock = parse_values("08:00..09:05:5m").unwrap_err();
+        assert!(clock.contains("clock times cannot form a range"), "{clock}");
     }
 
     #[test]

@@ -1430,3 +1430,36 @@ fn metrics_lists_the_names_errors_point_to() {
         show(&a, &o)
     );
 }
+
+/// The same variant twice (compare), and `plan --max-replications` below the two replications
+/// a confidence interval needs, are refused before anything runs.
+#[test]
+fn a_variant_twice_and_a_plan_without_room_to_grow_are_refused() {
+    let f = fixture("cli-small.toml");
+    assert_input_error(
+        &[
+            "compare",
+            s(&f),
+            "--variant",
+            "faster",
+            "--variant",
+            "base",
+            "--variant",
+            "faster",
+        ],
+        &["`faster` is given twice", "1st", "3rd"],
+    );
+    assert_input_error(
+        &[
+            "plan",
+            s(&f),
+            "--vary",
+            "carriers.main.rate=1/s..3/s:1/s",
+            "--target",
+            "abandon_ratio <= 0.5",
+            "--max-replications",
+            "0",
+        ],
+        &["--max-replications", "0"],
+    );
+}

@@ -341,6 +341,7 @@ fn bad_sweeps_and_plans_are_refused_before_running() {
         ("carriers.main.rate=1/s..3/s", "no step"),
         ("carriers.main.rate=", "no values"),
         ("carriers.main.rate=1/s..3/s:1s", "same unit"),
+        ("carriers.main.rate=1/s,2/s,1/s", "`1/s` appears twice"),
     ] {
         let a = sweep(vary);
         refused(
@@ -395,7 +396,7 @@ fn bad_sweeps_and_plans_are_refused_before_running() {
         ),
         (
             "abandon_ratio <= 0.5",
-            "carriers.main.rate=1/s,1/s",
+            "carriers.main.rate=1/s,60/min",
             "strictly ascending",
         ),
         (

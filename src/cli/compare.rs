@@ -74,6 +74,17 @@ pub fn prepare(a: &CompareArgs) -> Result<CompareJob, CliError> {
     } else {
         a.variants.clone()
     };
+    if let Some((i, v)) = names
+        .iter()
+        .enumerate()
+        .find(|(i, v)| names[..*i].contains(v))
+    {
+        return Err(CliError::input(format!(
+            "--variant `{v}` is given twice (as the {} and the {} variant): a variant compared with itself tells nothing",
+            ordinal(names.iter().position(|x| x == v).expect("found") + 1),
+            ordinal(i + 1)
+        )));
+    }
     if names.is_empty() {
         return Err(CliError::input(format!(
             "{}: the scenario defines no [variants.NAME] tables; add some or name them with --variant",
@@ -342,6 +353,18 @@ fn write_compare_csv(f: &mut OutputFiles, rows: &[Vec<String>]) -> Result<(), Cl
         Ok(())
     })();
     write.map_err(|e| CliError::failure(format!("writing compare.csv: {e}")))
+}
+
+/// "1st", "2nd", "3rd", "4th", ...
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub struct PlanArgs {
     pub confidence: f64,
     /// Most replications a point may get while its verdict is unclear (default: 8 x the
     /// starting count).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=100_000))]
     pub max_replications: Option<u32>,
     /// Write plan.csv (every evaluated point and target) and manifest.json into DIR.
     #[arg(long, value_name = "DIR")]

@@ -165,10 +165,10 @@ fn check_output(sc: &Scenario, a: &RunArgs, set: &Settings) -> Result<(), CliErr
         )
     };
     Err(CliError::input(format!(
-        "{}: the outputs would take about {:.1} GB, over --max-output {:.1} GB: {why}; use a longer timeline_interval, fewer replications or no --calls-csv, or raise --max-output",
+        "{}: the outputs would take about {}, over --max-output {}: {why}; use a longer timeline_interval, fewer replications or no --calls-csv, or raise --max-output",
         a.common.scenario.display(),
-        total / 1e9,
-        set.max_output / 1e9
+        crate::budget::bytes_text(total),
+        crate::budget::bytes_text(set.max_output)
     )))
 }
 
