@@ -27,6 +27,10 @@ pub const GRID: &[(&str, &str)] = &[
         include_str!("../scenarios/validation/erlang-b-c50-a45.toml"),
     ),
     (
+        "erlang-b-c50-a45-lognormal",
+        include_str!("../scenarios/validation/erlang-b-c50-a45-lognormal.toml"),
+    ),
+    (
         "erlang-c-c10-a8",
         include_str!("../scenarios/validation/erlang-c-c10-a8.toml"),
     ),
@@ -197,13 +201,35 @@ fn erlang_system(
         c.limiter == LimiterSpec::Unlimited,
         "no dial-rate limit (algorithm = \"none\")",
     )?;
-    let mean_service_s = talk_mean
-        .ok_or_else(|| format!("a `{model}` validation case needs an exponential talk_time"))?;
+    // Erlang B is insensitive to the holding-time distribution (M/G/c/c): any talk time with a
+    // finite mean will do there; C and A need it exponential.
+    let mean_service_s = match (model, talk_mean) {
+        (_, Some(m)) => m,
+        ("erlang_b", None) if b.talk_time.mean_s().is_finite() && b.talk_time.mean_s() > 0.0 => {
+            b.talk_time.mean_s()
+        }
+        ("erlang_b", None) => {
+            return Err("an `erlang_b` validation case needs a talk_time with a finite mean".into())
+        }
+        _ => {
+            return Err(format!(
+                "a `{model}` validation case needs an exponential talk_time"
+            ))
+        }
+    };
     match model {
         "erlang_b" => {
+            // A queue that holds nothing rejects too: the same loss system.
             need(
-                matches!(c.over_limit, OverLimit::Reject { .. }),
-                "over_limit = \"reject\"",
+                matches!(
+                    c.over_limit,
+                    OverLimit::Reject { .. }
+                        | OverLimit::Queue {
+                            capacity: Some(0),
+                            ..
+                        }
+                ),
+                "over_limit = \"reject\" (or a queue with queue_capacity = 0)",
             )?;
             Ok(System::ErlangB {
                 channels,
@@ -426,14 +452,35 @@ mod tests {
         )
         .unwrap();
         assert!(system_of(&sc).unwrap_err().contains("one leg per call"));
-        let sc = load_str(
-            Path::new("c"),
-            GRID[2].1,
-            None,
-            &["carriers.trunk.max_queue_wait=10s".into()],
-        )
-        .unwrap();
-        assert!(system_of(&sc).unwrap_err().contains("unlimited queue"));
+        let grid = |n: &str| GRID.iter().find(|g| g.0 == n).expect("a grid case").1;
+        let with = |n: &str, sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            system_of(&load_str(Path::new(n), grid(n), None, &sets).unwrap())
+        };
+        let c = "erlang-c-c10-a8";
+        assert!(with(c, &["carriers.trunk.max_queue_wait=10s"])
+            .unwrap_err()
+            .contains("unlimited queue"));
+        // Erlang C needs exponential talk times; Erlang B takes any with a finite mean.
+        let lognormal =
+            "sources.callers.talk_time={ dist = \"lognormal\", mean = \"100s\", sd = \"200s\" }";
+        assert!(with(c, &[lognormal])
+            .unwrap_err()
+            .contains("exponential talk_time"));
+        let b = "erlang-b-c10-a5";
+        let System::ErlangB { channels, load_erl } = with(b, &[lognormal]).unwrap() else {
+            panic!("not Erlang B");
+        };
+        assert!(
+            channels == 10 && (load_erl - 5.0).abs() < 1e-9,
+            "{load_erl}"
+        );
+        // A queue that holds nothing is a loss system; one that holds legs is not.
+        let queue = "carriers.trunk.over_limit=\"queue\"";
+        assert!(with(b, &[queue, "carriers.trunk.queue_capacity=0"]).is_ok());
+        assert!(with(b, &[queue, "carriers.trunk.queue_capacity=5"])
+            .unwrap_err()
+            .contains("queue_capacity = 0"));
     }
 
     #[test]
