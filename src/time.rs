@@ -382,7 +382,10 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
         rest = next;
     }
     if total > u64::MAX as u128 / 4 {
-        return Err(format!("duration `{orig}` is too large"));
+        return Err(format!(
+            "duration `{orig}` is too large: at most {} s (about 146 years)",
+            u64::MAX / 4 / NS_PER_S
+        ));
     }
     Ok(SimDuration(total as u64))
 }

@@ -1463,3 +1463,18 @@ fn a_variant_twice_and_a_plan_without_room_to_grow_are_refused() {
         &["--max-replications", "0"],
     );
 }
+
+/// A bound in an error is the real one: the least replications is 1 (the message said >= 0),
+/// and a duration too large says how large one may be.
+#[test]
+fn errors_state_the_bound_that_applies() {
+    let f = fixture("cli-small.toml");
+    assert_input_error(
+        &["run", s(&f), "--set", "replications=-1"],
+        &["replications", "expected a whole number >= 1, found -1"],
+    );
+    assert_input_error(
+        &["run", s(&f), "--set", "drain=\"1000000000h\""],
+        &["too large: at most 4611686018 s"],
+    );
+}

@@ -253,11 +253,16 @@ impl<'a> Obj<'a> {
     }
 
     pub fn u64_opt(&self, key: &str) -> Result<Option<u64>> {
+        self.u64_at_least(key, 0)
+    }
+
+    /// A whole number of at least `min`; an error below it names that minimum.
+    fn u64_at_least(&self, key: &str, min: i64) -> Result<Option<u64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
+            Some(toml::Value::Integer(i)) if *i >= min => Ok(Some(*i as u64)),
             Some(toml::Value::Integer(i)) => {
-                Err(self.err(key, format!("expected a whole number >= 0, found {i}")))
+                Err(self.err(key, format!("expected a whole number >= {min}, found {i}")))
             }
             Some(v) => Err(self.err(
                 key,
@@ -267,10 +272,7 @@ impl<'a> Obj<'a> {
     }
 
     pub fn positive_u64_opt(&self, key: &str) -> Result<Option<u64>> {
-        match self.u64_opt(key)? {
-            Some(0) => Err(self.err(key, "expected a whole number >= 1, found 0")),
-            x => Ok(x),
-        }
+        self.u64_at_least(key, 1)
     }
 
     pub fn bool_opt(&self, key: &str) -> Result<Option<bool>> {
