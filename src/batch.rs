@@ -459,40 +459,10 @@ pub fn merge_rows(
     }
     let mut wr = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let io = |p: &Path, e: csv::Error| format!("`{}`: {e}", p.display());
-    let at = |i: usize, rec: &csv::ByteRecord| {
-        let line = rec.position().map_or(0, |p| p.line());
-        format!("{}:{line}", inputs[i].display())
-    };
+    let at = |i: usize, rec: &csv::ByteRecord| row_place(inputs, i, rec);
     let header = csv::ByteRecord::from(check.header().to_vec());
     let width = header.len();
-    for (i, r) in readers.iter_mut().enumerate() {
-        let mut rec = csv::ByteRecord::new();
-        if r.read_byte_record(&mut rec)
-            .map_err(|e| io(&inputs[i], e))?
-        {
-            if rec != header {
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                let why = match (0..width.max(rec.len())).find(|&j| rec.get(j) != header.get(j)) {
-                    Some(j) if j < rec.len() && j < width => format!(
-                        "column {} is `{}`, expected `{}`",
-                        j + 1,
-                        text(&rec[j]),
-                        text(&header[j])
-                    ),
-                    _ => format!("{} columns where {width} are expected", rec.len()),
-                };
-                return Err(format!(
-                    "{}: the header is not the one this scenario's run writes ({why}); the file was changed or belongs to another scenario",
-                    at(i, &rec)
-                ));
-            }
-        } else if (i as u32) < replications {
-            return Err(format!(
-                "{}:1: the file is empty; expected its header and the rows of replication {i} and every {n}th after it: the shard did not finish, or the file was cut short",
-                inputs[i].display()
-            ));
-        }
-    }
+    check_headers(&mut readers, inputs, &header, replications)?;
     wr.write_byte_record(&header).map_err(|e| e.to_string())?;
     let mut pending: Vec<Option<csv::ByteRecord>> = vec![None; n];
     for r in 0..replications {
@@ -555,23 +525,80 @@ pub fn merge_rows(
             format!("{place}: replication {r}: {m}")
         })?;
     }
+    no_rows_left(&mut readers, inputs, &pending, replications)?;
+    wr.flush().map_err(|e| e.to_string())
+}
+
+/// `path:line` of a row of `inputs[i]`.
+fn row_place(inputs: &[PathBuf], i: usize, rec: &csv::ByteRecord) -> String {
+    let line = rec.position().map_or(0, |p| p.line());
+    format!("{}:{line}", inputs[i].display())
+}
+
+/// Reads each shard row file's header and checks it is `header`; an empty file is refused
+/// when its shard has replications.
+fn check_headers<R: std::io::Read>(
+    readers: &mut [csv::Reader<R>],
+    inputs: &[PathBuf],
+    header: &csv::ByteRecord,
+    replications: u32,
+) -> Result<(), String> {
+    let (n, width) = (inputs.len(), header.len());
+    for (i, r) in readers.iter_mut().enumerate() {
+        let mut rec = csv::ByteRecord::new();
+        if r.read_byte_record(&mut rec)
+            .map_err(|e| format!("`{}`: {e}", inputs[i].display()))?
+        {
+            if &rec != header {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let why = match (0..width.max(rec.len())).find(|&j| rec.get(j) != header.get(j)) {
+                    Some(j) if j < rec.len() && j < width => format!(
+                        "column {} is `{}`, expected `{}`",
+                        j + 1,
+                        text(&rec[j]),
+                        text(&header[j])
+                    ),
+                    _ => format!("{} columns where {width} are expected", rec.len()),
+                };
+                return Err(format!(
+                    "{}: the header is not the one this scenario's run writes ({why}); the file was changed or belongs to another scenario",
+                    row_place(inputs, i, &rec)
+                ));
+            }
+        } else if (i as u32) < replications {
+            return Err(format!(
+                "{}:1: the file is empty; expected its header and the rows of replication {i} and every {n}th after it: the shard did not finish, or the file was cut short",
+                inputs[i].display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// After the last replication no shard row file may hold another row.
+fn no_rows_left<R: std::io::Read>(
+    readers: &mut [csv::Reader<R>],
+    inputs: &[PathBuf],
+    pending: &[Option<csv::ByteRecord>],
+    replications: u32,
+) -> Result<(), String> {
     for (i, p) in pending.iter().enumerate() {
         let mut rec = csv::ByteRecord::new();
         let extra = match p {
             Some(rec) => Some(rec.clone()),
             None => readers[i]
                 .read_byte_record(&mut rec)
-                .map_err(|e| io(&inputs[i], e))?
+                .map_err(|e| format!("`{}`: {e}", inputs[i].display()))?
                 .then_some(rec),
         };
         if let Some(rec) = extra {
             return Err(format!(
                 "{}: a row beyond the shard's replications (the run has {replications})",
-                at(i, &rec)
+                row_place(inputs, i, &rec)
             ));
         }
     }
-    wr.flush().map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Checks that `shards` belong together and are complete, and returns their header (with

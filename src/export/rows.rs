@@ -139,6 +139,8 @@ pub struct RowCheck<'r, 'a> {
 
 impl<'r, 'a> RowCheck<'r, 'a> {
     /// The check of row file `name` (as `cli::run::row_files` names it); None for another name.
+    // whole: one arm per row file, each listing its columns' cell kinds in header order, side
+    // by side so that a column added to a writer is added here in the same place.
     pub fn new(run: &'r mut RunRows<'a>, name: &str) -> Option<Self> {
         let cfg = run.cfg;
         let variant = || Cell::Is(run.variant.clone());
