@@ -169,14 +169,16 @@ pub fn erlang_b(channels: u64, load_erl: f64) -> Result<f64, String> {
 /// (from the recurrence `B(c) = A B(c-1) / (c + A B(c-1))`): at extreme load `1 - B` cancels
 /// (at A = 1e17, c = 10 it gave 11.1 Erlangs on 10 channels), this form does not.
 pub fn erlang_b_carried(channels: u64, load_erl: f64) -> Result<f64, String> {
-    let b = erlang_b(channels, load_erl)?;
+    nonzero_channels(channels)?;
+    finite_nonneg("load_erl", load_erl)?;
+    // B(c-1) only: B(c) follows from it, and is 0 exactly when A or B(c-1) is.
     let prev = if channels == 1 {
         1.0
     } else {
         erlang_b(channels - 1, load_erl)?
     };
     let (a, c) = (load_erl, channels as f64);
-    Ok(if a == 0.0 || b == 0.0 {
+    Ok(if a == 0.0 || prev == 0.0 {
         a // nothing blocked (to f64 precision): all of it is carried
     } else if a >= 1.0 {
         c / (c / a + prev) // divided through by A, which may be near f64::MAX
