@@ -34,38 +34,94 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
 pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
     let shown = path.display();
     let f = open_regular(path)?;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     // One byte past the cap tells a file that is too long from one exactly at it.
     f.take(max + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    if text.len() as u64 > max {
+    if bytes.len() as u64 > max {
         return Err(format!(
             "`{shown}` is larger than {max} bytes; expected a scenario-sized text file"
         ));
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + good.iter().rev().take_while(|&&b| b != b'\n').count();
+        format!(
+            "cannot read `{shown}`: line {line}, byte {column} of the line is not UTF-8 text; expected a UTF-8 text file (save it as UTF-8)"
+        )
+    })
 }
 
-/// A reader that fails with `InvalidData` as soon as a line grows past `max` bytes.
+/// A reader that fails with `InvalidData` as soon as a line grows past `max` bytes, or when the
+/// input ends inside a quoted CSV field (the csv crate would take `"09:00:01` on the last line
+/// as a whole field, silently closing the quote the file never closed).
 pub struct LineCapped<R> {
     inner: R,
     run: usize,
     max: usize,
+    /// Lines seen so far (1-based), and where the open quoted field began.
+    line: u64,
+    quote: Quote,
+    quote_line: u64,
+}
+
+/// Where a comma-separated byte stream stands, as far as quotes go: a quote opens a quoted
+/// field only at a field's start; inside one, `""` is an escaped quote.
+#[derive(Clone, Copy, PartialEq)]
+enum Quote {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field unless another quote follows.
+    QuotedQuote,
 }
 
 impl<R: Read> LineCapped<R> {
     pub fn new(inner: R, max: usize) -> LineCapped<R> {
-        LineCapped { inner, run: 0, max }
+        LineCapped {
+            inner,
+            run: 0,
+            max,
+            line: 1,
+            quote: Quote::FieldStart,
+            quote_line: 0,
+        }
+    }
+
+    fn step_quote(&mut self, b: u8) {
+        self.quote = match (self.quote, b) {
+            (Quote::FieldStart, b'"') => {
+                self.quote_line = self.line;
+                Quote::Quoted
+            }
+            (Quote::Quoted, b'"') => Quote::QuotedQuote,
+            (Quote::Quoted, _) => Quote::Quoted,
+            (Quote::QuotedQuote, b'"') => Quote::Quoted,
+            (_, b',' | b'\n') => Quote::FieldStart,
+            _ => Quote::Unquoted,
+        };
     }
 }
 
 impl<R: Read> Read for LineCapped<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.quote == Quote::Quoted {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the quoted field opened on line {} is never closed (the file ends inside it); expected a closing `\"`",
+                    self.quote_line
+                ),
+            ));
+        }
         for &b in &buf[..n] {
+            self.step_quote(b);
             if b == b'\n' {
                 self.run = 0;
+                self.line += 1;
             } else {
                 self.run += 1;
                 if self.run > self.max {
@@ -103,6 +159,45 @@ mod tests {
         assert!(e.contains("/dev/zero"), "{e}");
         let e = open_regular(Path::new("/")).unwrap_err();
         assert!(e.contains("a directory"), "{e}");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_with_its_line() {
+        let dir = std::env::temp_dir().join(format!("callsim-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        std::fs::write(&p, b"name = \"x\"\nseed = 1\nab\xff = 2\n").unwrap();
+        let e = read_text(&p, MAX_TEXT_BYTES).unwrap_err();
+        assert!(e.contains("line 3, byte 3"), "{e}");
+        std::fs::write(&p, "name = \"\u{e9}\"\n").unwrap();
+        assert_eq!(
+            read_text(&p, MAX_TEXT_BYTES).unwrap(),
+            "name = \"\u{e9}\"\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_an_error_at_the_end() {
+        let read = |data: &[u8]| {
+            let mut out = Vec::new();
+            LineCapped::new(data, 64).read_to_end(&mut out).map(|_| out)
+        };
+        let e = read(b"t\n09:00:00\n\"09:00:01\n").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("opened on line 3"), "{e}");
+        // Closed quotes, escaped quotes, a quoted newline, and a quote inside an unquoted field
+        // (taken literally) all read through.
+        for ok in [
+            &b"t,n\n\"09:00:01\",\"a \"\"b\"\"\"\n"[..],
+            b"t,n\n09:00:01,\"two\nlines\"\n",
+            b"t,n\n09:00:01,5\" screen\n",
+            b"t\n\"09:00:01\"",
+        ] {
+            assert_eq!(read(ok).unwrap(), ok);
+        }
+        let e = read(b"t,n\n09:00:01,\"a\"\"\n").unwrap_err();
+        assert!(e.to_string().contains("opened on line 2"), "{e}");
     }
 
     #[test]

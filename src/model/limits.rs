@@ -51,9 +51,10 @@ impl Model<'_> {
             return Ok(());
         }
         Err(format!(
-            "{OVER_BUDGET}stopped at {}: {in_flight} calls, legs, jobs, queue entries and pending events in flight, over the memory budget of {} (--max-memory): {}",
+            "{OVER_BUDGET}stopped at {}: {in_flight} calls, legs, jobs, queue entries and pending events in flight (about {}), over this replication's share of the memory budget (--max-memory), {}: {}",
             now.clock_hhmmss(),
-            l.max_in_flight,
+            crate::budget::bytes_text(in_flight as f64 * BYTES_PER_IN_FLIGHT as f64),
+            crate::budget::bytes_text(l.max_in_flight as f64 * BYTES_PER_IN_FLIGHT as f64),
             self.what_grew()
         ))
     }

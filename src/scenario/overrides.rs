@@ -165,6 +165,16 @@ pub fn parse_set(s: &str) -> std::result::Result<(String, toml::Table), String> 
         return Err(format!("bad --set `{s}`: the key `{k}` is empty or has an empty part; expected e.g. carriers.primary.rate"));
     }
     let v = v.trim();
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && v.parse::<i64>().is_err()
+    {
+        return Err(format!(
+            "bad --set `{s}`: {v} is outside the whole numbers a scenario can hold ({} to {}, TOML's integers){}",
+            i64::MIN,
+            i64::MAX,
+            if k == "seed" { "; --seed takes any seed up to 18446744073709551615" } else { "" }
+        ));
+    }
     let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
         // Clock times such as 13:00:00 parse as TOML times; scenarios write them as strings.
         Ok(t) if matches!(t.get("v"), Some(toml::Value::Datetime(_))) => {

@@ -169,6 +169,32 @@ fn sets_into_variants_apply_or_are_refused() {
 }
 
 #[test]
+fn a_set_number_past_tomls_integers_says_so() {
+    let e = load_text(VALID, None, &["seed=18446744073709551615"])
+        .unwrap_err()
+        .to_string();
+    contains_all(
+        &e,
+        &[
+            "18446744073709551615 is outside",
+            "9223372036854775807",
+            "--seed takes",
+        ],
+    );
+    let e = load_text(VALID, None, &["replications=-99999999999999999999"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["-99999999999999999999 is outside"]);
+    assert!(!e.contains("--seed"), "{e}");
+    assert_eq!(
+        load_text(VALID, None, &["seed=9223372036854775807"])
+            .unwrap()
+            .seed,
+        i64::MAX as u64
+    );
+}
+
+#[test]
 fn unknown_keys_in_changes_are_named() {
     let text = format!(
         "{VALID}\n[[changes]]\natt = \"09:05\"\nset = {{ carriers.main.rate = \"3/s\" }}\n"
