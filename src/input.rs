@@ -75,7 +75,7 @@ enum Quote {
     Unquoted,
     Quoted,
     /// A quote inside a quoted field: it closes the field unless another quote follows.
-    QuoteInQuoted,
+    ClosingOrEscaped,
 }
 
 impl<R: Read> LineCapped<R> {
@@ -96,9 +96,9 @@ impl<R: Read> LineCapped<R> {
                 self.quote_line = self.line;
                 Quote::Quoted
             }
-            (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
+            (Quote::Quoted, b'"') => Quote::ClosingOrEscaped,
             (Quote::Quoted, _) => Quote::Quoted,
-            (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
+            (Quote::ClosingOrEscaped, b'"') => Quote::Quoted,
             (_, b',' | b'\n') => Quote::FieldStart,
             _ => Quote::Unquoted,
         };
