@@ -138,8 +138,31 @@ pub struct Judgement {
     pub verdict: Verdict,
 }
 
-/// Judges `values` (NaN: undefined in that replication, left out) against `t`.
-pub fn judge(t: &Target, values: &[f64], confidence: f64) -> Judgement {
+/// How many times a point may be judged: at `start` replications, then after each doubling up
+/// to `max` (2, 4, 8, 16 and 20 for 2..20: five looks).
+pub fn looks(start: u32, max: u32) -> u32 {
+    let (mut n, mut k) = (start.max(1), 1);
+    while n < max {
+        n = n.saturating_mul(2).min(max);
+        k += 1;
+    }
+    k
+}
+
+/// The confidence each look must have so that a point judged up to `looks` times still meets
+/// `confidence` overall (Bonferroni): stopping at the first look that passes would otherwise
+/// pass a target that does not hold far more often than 1 - `confidence`.
+pub fn per_look(confidence: f64, looks: u32) -> f64 {
+    1.0 - (1.0 - confidence) / f64::from(looks.max(1))
+}
+
+/// Judges `values` (NaN: undefined in that replication, left out) against `t`, with a
+/// one-sided bound at `confidence` (per look: see `per_look`). Replications that all give the
+/// same value have no spread to make an interval of (a blocking ratio of 0 in every one of a
+/// few short replications says little about a ratio of 0.4%): such a point stays unclear,
+/// so it gets more replications, unless `last` (the most it may get), when the common value
+/// is judged as it is.
+pub fn judge(t: &Target, values: &[f64], confidence: f64, last: bool) -> Judgement {
     let e = crate::stats::estimate(values, 0.95);
     if e.n == 0 {
         return Judgement {
@@ -150,12 +173,11 @@ pub fn judge(t: &Target, values: &[f64], confidence: f64) -> Judgement {
             verdict: Verdict::Unclear,
         };
     }
-    let half = if e.n < 2 || e.sd == 0.0 {
-        if e.n < 2 {
-            f64::INFINITY
-        } else {
-            0.0
-        }
+    let no_spread = e.n >= 2 && e.sd == 0.0;
+    let half = if e.n < 2 {
+        f64::INFINITY
+    } else if no_spread {
+        0.0
     } else {
         t_quantile(confidence, (e.n - 1) as f64) * e.sd / (e.n as f64).sqrt()
     };
@@ -164,7 +186,9 @@ pub fn judge(t: &Target, values: &[f64], confidence: f64) -> Judgement {
     } else {
         (e.mean - half, e.mean + half)
     };
-    let verdict = if t.op.holds(bound, t.threshold) {
+    let verdict = if no_spread && !last {
+        Verdict::Unclear
+    } else if t.op.holds(bound, t.threshold) {
         Verdict::Pass
     } else if !t.op.holds(far, t.threshold) {
         Verdict::Fail
@@ -285,17 +309,36 @@ pub fn search<E>(
             lo = Some(mid);
         }
     }
-    // An unclear point between the highest clear fail and the answer makes the answer
-    // uncertain: the true boundary lies anywhere above that fail.
-    let last_fail = (0..hi).rev().find(|&i| memo[i] == Some(Verdict::Fail));
-    let from = last_fail.map_or(0, |f| f + 1);
-    let uncertain_from = (from..hi)
-        .any(|i| memo[i] == Some(Verdict::Unclear))
-        .then_some(from);
+    // The bracket's lower end may be unclear (the analytic estimate often lands right at the
+    // boundary): look below it, by doubling steps, for a clear fail, so the range the answer
+    // is uncertain over is as narrow as evaluations can make it, not the whole grid below. A
+    // pass below an unclear point (noise against monotonicity) ends the look too.
+    let mut step = 1;
+    while let Some(l) = lo {
+        if memo[l] != Some(Verdict::Unclear) || l == 0 {
+            break;
+        }
+        let i = l.saturating_sub(step);
+        if get(i, &mut memo)? != Verdict::Unclear {
+            break;
+        }
+        lo = Some(i);
+        step *= 2;
+    }
     Ok(Answer::Found {
         index: hi,
-        uncertain_from,
+        uncertain_from: uncertain_from(&memo, hi),
     })
+}
+
+/// An unclear point between the highest clear fail and the answer `hi` makes the answer
+/// uncertain: the true boundary lies anywhere above that fail.
+fn uncertain_from(memo: &[Option<Verdict>], hi: usize) -> Option<usize> {
+    let last_fail = (0..hi).rev().find(|&i| memo[i] == Some(Verdict::Fail));
+    let from = last_fail.map_or(0, |f| f + 1);
+    (from..hi)
+        .any(|i| memo[i] == Some(Verdict::Unclear))
+        .then_some(from)
 }
 
 /// Evaluated (index, verdict) pairs that contradict monotonicity: a pass below a clear fail.
@@ -436,16 +479,50 @@ mod tests {
         let t = parse_target("m <= 10").unwrap();
         // Mean 9.25, sd sqrt(19/12), n 4: bound 9.25 + t(0.95, 3) sd / 2 = 10.73 > 10, and the
         // far bound 7.77 <= 10: unclear.
-        let j = judge(&t, &[8.0, 9.0, 9.0, 11.0], 0.95);
+        let j = judge(&t, &[8.0, 9.0, 9.0, 11.0], 0.95, false);
         assert_eq!(j.verdict, Verdict::Unclear);
         let half = 2.353_363_4 * (19.0f64 / 12.0).sqrt() / 2.0;
         assert!((j.bound - (9.25 + half)).abs() < 1e-6, "{}", j.bound);
         assert!((j.far - (9.25 - half)).abs() < 1e-6);
-        assert_eq!(judge(&t, &[5.0, 5.5, 6.0], 0.95).verdict, Verdict::Pass);
-        assert_eq!(judge(&t, &[15.0, 15.5, 16.0], 0.95).verdict, Verdict::Fail);
+        assert_eq!(
+            judge(&t, &[5.0, 5.5, 6.0], 0.95, false).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            judge(&t, &[15.0, 15.5, 16.0], 0.95, false).verdict,
+            Verdict::Fail
+        );
         let g = parse_target("m >= 10").unwrap();
-        assert_eq!(judge(&g, &[15.0, 15.5, 16.0], 0.95).verdict, Verdict::Pass);
-        assert_eq!(judge(&t, &[f64::NAN], 0.95).verdict, Verdict::Unclear);
+        assert_eq!(
+            judge(&g, &[15.0, 15.5, 16.0], 0.95, false).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(judge(&t, &[f64::NAN], 0.95, true).verdict, Verdict::Unclear);
+    }
+
+    #[test]
+    fn replications_without_spread_are_judged_only_at_the_last_look() {
+        // Blocking 0 in both of two short replications: no interval, so more replications.
+        let t = parse_target("fail_ratio <= 0.003").unwrap();
+        let j = judge(&t, &[0.0, 0.0], 0.95, false);
+        assert_eq!((j.verdict, j.bound), (Verdict::Unclear, 0.0));
+        assert_eq!(judge(&t, &[0.0; 16], 0.95, true).verdict, Verdict::Pass);
+        assert_eq!(judge(&t, &[0.5; 16], 0.95, true).verdict, Verdict::Fail);
+        assert_eq!(
+            judge(&t, &[0.5, 0.5], 0.95, false).verdict,
+            Verdict::Unclear
+        );
+    }
+
+    #[test]
+    fn each_look_is_stricter_by_the_number_of_looks() {
+        assert_eq!(looks(2, 2), 1);
+        assert_eq!(looks(2, 16), 4);
+        assert_eq!(looks(2, 20), 5);
+        assert_eq!(looks(5, 40), 4);
+        assert_eq!(looks(10, 80), 4);
+        assert!((per_look(0.95, 5) - 0.99).abs() < 1e-12);
+        assert_eq!(per_look(0.95, 1), 0.95);
     }
 
     #[test]
@@ -503,6 +580,26 @@ mod tests {
                 uncertain_from: Some(5)
             }
         );
+        // From a guess at an unclear point, the search looks below it for a clear fail: the
+        // range starts above the fail found (3), not at the bottom of the grid.
+        let mut calls = Vec::new();
+        let got = search::<String>(10, Some(6), &mut |i| {
+            calls.push(i);
+            Ok(match i {
+                0..=3 => Verdict::Fail,
+                4..=6 => Verdict::Unclear,
+                _ => Verdict::Pass,
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            Answer::Found {
+                index: 7,
+                uncertain_from: Some(4)
+            }
+        );
+        assert_eq!(calls, [6, 7, 5, 3]);
         assert_eq!(
             contradictions(&[(2, Verdict::Pass), (5, Verdict::Fail)]),
             [(2, 5)]

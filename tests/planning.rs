@@ -305,6 +305,76 @@ fn plan_answers_the_readme_question() {
     assert!(manifest.contains("\"answer\": \"9/s\""), "{manifest}");
 }
 
+/// No value in range meets the target: an answer, not bad input. The points evaluated are
+/// written (plan.csv, manifest.json with answer "none"), and the exit status is 1.
+#[test]
+fn a_plan_with_no_answer_keeps_its_points_and_exits_1() {
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    let f = fixture("cli-small.toml");
+    // The fixture abandons a few percent at any rate: nothing in range meets 0.1%.
+    let args = [
+        "plan",
+        s(&f),
+        "--vary",
+        "carriers.main.rate=1/s..3/s:1/s",
+        "--target",
+        "abandon_ratio <= 0.001",
+        "-q",
+        "--out",
+        s(&out),
+    ];
+    let o = callsim(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&args, &o));
+    assert!(
+        stderr(&o).contains("no value in carriers.main.rate=1/s..3/s:1/s meets the targets"),
+        "{}",
+        show(&args, &o)
+    );
+    let csv = fs::read_to_string(out.join("plan.csv")).unwrap();
+    assert!(csv.contains(",3/s,abandon_ratio,,<=,0.001,"), "{csv}");
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"answer\": \"none\""), "{manifest}");
+}
+
+/// A rare-event target that does not hold must pass no more often than the confidence allows.
+/// At 16 channels blocking is 0.0042-0.0045 (tests/fixtures/erlang-b-short.toml), above the
+/// target 0.003; most short replications see no blocking at all, and a plan that judged a
+/// point with no spread as exact, or kept the 95% bound at every look while doubling its
+/// replications, passed it for 37 of these 100 seeds. The seeds are fixed, so the count is
+/// exact for this engine; the bound allows for the 5% that is nominal (10 is above the 99th
+/// percentile of Binomial(100, 0.05)).
+#[test]
+fn a_plan_does_not_pass_a_rare_event_target_that_fails() {
+    let f = fixture("erlang-b-short.toml");
+    let mut passes = 0;
+    for seed in 1..=100 {
+        let seed = seed.to_string();
+        let args = [
+            "plan",
+            s(&f),
+            "--seed",
+            &seed,
+            "--vary",
+            "carriers.trunk.channels=16",
+            "--target",
+            "fail_ratio <= 0.003",
+        ];
+        let o = callsim(&args);
+        let out = String::from_utf8_lossy(&o.stdout);
+        if out
+            .lines()
+            .any(|l| l.starts_with("point 1:") && l.ends_with(" pass"))
+        {
+            passes += 1;
+        }
+    }
+    assert!(
+        passes <= 10,
+        "{passes} of 100 seeds passed a target that fails"
+    );
+}
+
 /// Runs, expects exit 2 with `needle` on stderr and no output directory.
 fn refused(args: &[&str], needle: &str, out: &Path) {
     let o = callsim(args);
@@ -381,12 +451,6 @@ fn bad_sweeps_and_plans_are_refused_before_running() {
             "abandon_ratio = 0.1",
             "carriers.main.rate=1/s..3/s:1/s",
             "OP one of",
-        ),
-        // The fixture abandons a few percent at any rate: nothing in range meets 0.1%.
-        (
-            "abandon_ratio <= 0.001",
-            "carriers.main.rate=1/s..3/s:1/s",
-            "no value in carriers.main.rate=1/s..3/s:1/s meets the targets",
         ),
         // The search halves the list: one out of order would give a wrong answer.
         (

@@ -70,6 +70,9 @@ struct Planner<'a> {
     /// Column of each target in its point's names.
     start_reps: u32,
     max_reps: u32,
+    /// How often a point may be judged, and the confidence of each look (see plan::per_look).
+    looks: u32,
+    look_confidence: f64,
     seed: u64,
     done: Vec<Evaluated>,
 }
@@ -144,6 +147,7 @@ impl<'a> Planner<'a> {
             .unwrap_or(start_reps.saturating_mul(8))
             .max(start_reps);
         let seed = first.scenario.seed;
+        let looks = crate::plan::looks(start_reps, max_reps);
         Ok(Planner {
             a,
             settings,
@@ -152,6 +156,8 @@ impl<'a> Planner<'a> {
             targets,
             start_reps,
             max_reps,
+            looks,
+            look_confidence: crate::plan::per_look(a.confidence, looks),
             seed,
             done: Vec::new(),
         })
@@ -175,7 +181,7 @@ impl<'a> Planner<'a> {
             .settings
             .eval_options(self.seed, &format!("plan {}", point_label(&self.points[i])));
         let targets = self.targets.clone();
-        let confidence = self.a.confidence;
+        let confidence = self.look_confidence;
         let (start, max) = (self.start_reps, self.max_reps);
         let cfg = self.config(i)?;
         let names = cfg.names();
@@ -209,6 +215,7 @@ impl<'a> Planner<'a> {
                         t,
                         &reps.iter().map(|u| u.values[j]).collect::<Vec<_>>(),
                         confidence,
+                        n >= max,
                     )
                 })
                 .collect();
@@ -242,8 +249,8 @@ impl<'a> Planner<'a> {
             };
             let why = match j.verdict {
                 Verdict::Pass => format!(
-                    "its {side} {:.0}% bound {} meets {}",
-                    self.a.confidence * 100.0,
+                    "its {side} {}% bound {} meets {}",
+                    fmt_num(self.look_confidence * 100.0),
                     fmt_num(j.bound),
                     t.text()
                 ),
@@ -251,6 +258,10 @@ impl<'a> Planner<'a> {
                     "even the other bound {} misses {}",
                     fmt_num(j.far),
                     t.text()
+                ),
+                Verdict::Unclear if j.bound == j.far && n < self.max_reps => format!(
+                    "every replication gave {}: no spread to bound it, so more replications",
+                    fmt_num(j.mean)
                 ),
                 Verdict::Unclear => format!(
                     "the bounds [{}, {}] straddle {}",
@@ -276,7 +287,7 @@ impl<'a> Planner<'a> {
             .collect::<Vec<_>>()
             .join(";");
         crate::sayln!(
-            "seed {}  scenario {}  lever {}  {} values  targets: {}  (confidence {}, {}..{} replications per point)",
+            "seed {}  scenario {}  lever {}  {} values  targets: {}  (confidence {} per target; {}..{} replications per point, judged up to {} times, so each judgement's bound is at {})",
             self.seed,
             self.a.common.scenario.display(),
             lever,
@@ -284,7 +295,9 @@ impl<'a> Planner<'a> {
             self.targets.iter().map(Target::text).collect::<Vec<_>>().join(", "),
             self.a.confidence,
             self.start_reps,
-            self.max_reps
+            self.max_reps,
+            self.looks,
+            fmt_num(self.look_confidence)
         );
         crate::sayln!("assumes every target gets easier as the lever grows (monotone); evaluated points that contradict it are reported");
         let estimate = self.analytic(first);
@@ -344,6 +357,7 @@ impl<'a> Planner<'a> {
                 point_label(&self.points[*j])
             );
         }
+        let mut note = None;
         let answer_text = match &answer {
             Answer::None => {
                 let best = self.done.iter().max_by_key(|e| e.index).expect("evaluated");
@@ -355,12 +369,24 @@ impl<'a> Planner<'a> {
                         format!("{} {} ({})", t.metric, fmt_num(j.mean), j.verdict.as_str())
                     })
                     .collect();
-                return Err(CliError::input(format!(
-                    "no value in {} meets the targets with {}% confidence; the best was {}: {}",
+                // The points evaluated are results too: written before the non-zero exit.
+                self.write(
+                    "none",
+                    Some("no value in the range meets every target"),
+                    argv,
+                )?;
+                return Err(CliError::failure(format!(
+                    "no value in {} meets the targets with {}% confidence; the best was {} ({} replications): {}{}",
                     self.a.vary,
                     self.a.confidence * 100.0,
                     point_label(&self.points[best.index]),
-                    detail.join(", ")
+                    best.reps.len(),
+                    detail.join(", "),
+                    if best.verdict == Verdict::Unclear {
+                        "; it stayed unclear: raise --max-replications, or widen the range"
+                    } else {
+                        "; widen the range"
+                    }
                 )));
             }
             Answer::Found {
@@ -374,17 +400,58 @@ impl<'a> Planner<'a> {
                 index,
                 uncertain_from: Some(f),
             } => {
-                crate::sayln!("answer: uncertain: between {} and {}; {} passes, the values from {} stayed unclear after {} replications (raise --max-replications to decide)", point_label(&self.points[*f]), point_label(&self.points[*index]), point_label(&self.points[*index]), self.points[*f][0].1, self.max_reps);
+                let why = self.uncertainty(*f, *index);
+                crate::sayln!("answer: uncertain: {why}");
+                note = Some(format!("uncertain: {why}"));
                 self.points[*index][0].1.clone()
             }
         };
         if let Some((e, t)) = &estimate {
             crate::sayln!("analytic estimate for {}: {} from {}; the simulated answer is {}. Why they differ: {}", t.text(), fmt_num(e.value), e.model, answer_text, e.caveats);
         }
-        self.write(&answer_text, argv)
+        self.write(&answer_text, note.as_deref(), argv)
     }
 
-    fn write(&self, answer: &str, argv: &[String]) -> Result<(), CliError> {
+    /// Why an answer is uncertain, naming only the points that were evaluated: `index` passes;
+    /// the least value that holds lies in `from..=index` (`from` is just above the highest
+    /// clear fail, or the bottom of the range).
+    fn uncertainty(&self, from: usize, index: usize) -> String {
+        let mut unclear: Vec<&Evaluated> = self
+            .done
+            .iter()
+            .filter(|e| (from..index).contains(&e.index) && e.verdict == Verdict::Unclear)
+            .collect();
+        unclear.sort_by_key(|e| e.index);
+        let names: Vec<String> = unclear
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({} replications)",
+                    self.points[e.index][0].1,
+                    e.reps.len()
+                )
+            })
+            .collect();
+        let lowest = unclear.first().map_or(index, |e| e.index);
+        let below = if from < lowest {
+            format!(
+                "; {} to {} were not evaluated (the search takes an unclear point as not passing)",
+                self.points[from][0].1,
+                self.points[lowest - 1][0].1
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "the least value that holds lies between {} and {}: {} passes; {} stayed unclear{below} (raise --max-replications to decide)",
+            self.points[from][0].1,
+            self.points[index][0].1,
+            point_label(&self.points[index]),
+            names.join(", ")
+        )
+    }
+
+    fn write(&self, answer: &str, note: Option<&str>, argv: &[String]) -> Result<(), CliError> {
         let Some(out) = &self.a.out else {
             return Ok(());
         };
@@ -447,6 +514,7 @@ impl<'a> Planner<'a> {
         let sc = &self.configs[0].as_ref().expect("loaded").scenario;
         let mut m = Manifest::new("plan", &super::result_args(argv), out, sc, &self.settings)?;
         m.answer = Some(answer.to_string());
+        m.answer_note = note.map(str::to_string);
         m.write(&mut f)?;
         f.commit().map_err(CliError::failure)?;
         crate::sayln!("wrote plan.csv in {}", out.display());

@@ -78,6 +78,9 @@ pub struct Manifest {
     pub windows: Vec<WindowEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// Why a plan's answer is uncertain, or why there is none (plan only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_note: Option<String>,
     pub files: Vec<String>,
 }
 
@@ -131,6 +134,7 @@ impl Manifest {
                 })
                 .collect(),
             answer: None,
+            answer_note: None,
             files: Vec::new(),
         })
     }

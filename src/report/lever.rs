@@ -297,9 +297,14 @@ pub fn plan_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         headline: head,
         ..Page::default()
     };
+    let note = man.and_then(|m| m.answer_note.clone());
     page.meta.push((
         "answer".into(),
-        answer.unwrap_or_else(|| "none recorded in manifest.json".into()),
+        match (answer, note) {
+            (Some(a), Some(n)) => format!("{a} ({n})"),
+            (Some(a), None) => a,
+            (None, _) => "none recorded in manifest.json".into(),
+        },
     ));
     page.sections.push(Section {
         heading: "The plan: metrics against the lever".into(),

@@ -26,8 +26,10 @@ pub struct Manifest {
     pub sets: Vec<String>,
     pub windows: Vec<Window>,
     pub files: Vec<String>,
-    /// The lever value a plan chose (plan only; may be absent).
+    /// The lever value a plan chose (plan only; may be absent), and why it is uncertain, or
+    /// why there is none.
     pub answer: Option<String>,
+    pub answer_note: Option<String>,
 }
 
 /// A named clock window (`"start": "10:00"`), shaded on time charts.

@@ -221,7 +221,12 @@ fn header_from_manifest(page: &mut Page, man: Option<&Manifest>, dir: &Path, kin
         (!m.variants.is_empty()).then(|| m.variants.join(", ")),
     );
     put("seed", m.seed.map(|s| s.to_string()));
-    put("replications", m.replications.map(|s| s.to_string()));
+    let reps = if m.kind.as_deref() == Some("plan") {
+        "replications at first (each point's: plan.csv)"
+    } else {
+        "replications"
+    };
+    put(reps, m.replications.map(|s| s.to_string()));
     put("--set", (!m.sets.is_empty()).then(|| m.sets.join("  ")));
     put("scenario sha256", m.scenario_sha256.clone());
     put("callsim version", m.callsim_version.clone());
