@@ -1478,3 +1478,45 @@ fn errors_state_the_bound_that_applies() {
         &["too large: at most 4611686018 s"],
     );
 }
+
+/// Every bundled scenario a command's `--help` (or any text in src/) names exists: a planner
+/// copies the examples first. (`callsim plan --help` named scenarios/contact-centre.toml,
+/// which was never bundled.)
+#[test]
+fn scenarios_named_in_the_sources_exist() {
+    let mut missing = Vec::new();
+    let mut named = 0;
+    let mut dirs = vec![root().join("src")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (i, _) in text.match_indices("scenarios/") {
+                let rest = &text[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "_./-".contains(c)))
+                    .unwrap_or(rest.len());
+                let name = &rest[..end];
+                if let Some(name) = name.strip_suffix(".toml").map(|n| format!("{n}.toml")) {
+                    named += 1;
+                    if !root().join(&name).is_file() {
+                        missing.push(format!("{}: {name}", p.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        named > 5,
+        "only {named} scenario names found: the scan is broken"
+    );
+    assert!(
+        missing.is_empty(),
+        "named but not bundled:\n{}",
+        missing.join("\n")
+    );
+}

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 pub const PLAN_EXAMPLES: &str = "\
 Examples:
-  callsim plan scenarios/contact-centre.toml --vary carriers.trunk.rate=5/s..40/s:1/s \\
-      --window peak=10:00-12:00 --target 'dial_delay_ms_p95@peak <= 2000' --target 'abandon_ratio@peak <= 0.01'
+  callsim plan scenarios/sales-line.toml --vary carriers.carrier.rate=4/s..20/s:1/s \\
+      --target 'dial_delay_ms_p95@peak <= 2000' --target 'abandon_ratio@peak <= 0.01'
   callsim plan scenarios/validation/erlang-c-c10-a8.toml --vary carriers.trunk.channels=8..30:1 \\
       --target 'dial_delay_ms_p90 <= 1000'
 
