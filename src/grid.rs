@@ -234,7 +234,7 @@ pub fn product(varies: &[Vary]) -> Vec<Vec<(String, String)>> {
 
 /// A value's place in the lever's order, and its kind: a plain number, a rate (per second), a
 /// duration or a clock time (seconds). None if it is none of these.
-fn order_key(v: &str) -> Option<(&'static str, f64)> {
+pub fn order_key(v: &str) -> Option<(&'static str, f64)> {
     use crate::time::{parse_clock, parse_duration, parse_rate};
     if let Ok(x) = v.trim().parse::<f64>() {
         return x.is_finite().then_some(("number", x));

@@ -278,6 +278,54 @@ fn compare_report_shows_means_and_paired_differences() {
 }
 
 #[test]
+fn clock_levers_and_look_alike_windows_chart_apart() {
+    // Two windows whose names give one file name (am_peak, am-peak), and a clock-time lever
+    // (00:10 and 00:20 were both drawn at 0, the report failed moving the second chart).
+    let t = TempDir::new().unwrap();
+    let d = t.path().join("sweep");
+    fs::create_dir(&d).unwrap();
+    let mut csv =
+        String::from("point,changes[0].at,variant,metric,mean,ci95_low,ci95_high,replications\n");
+    for (i, at) in ["00:10", "00:20", "01:30"].iter().enumerate() {
+        for w in ["am_peak", "am-peak"] {
+            csv.push_str(&format!("{i},{at},,connected@{w},{},90,110,2\n", 100 + i));
+        }
+    }
+    fs::write(d.join("sweep.csv"), csv).unwrap();
+    ok(&["report", s(&d), "--no-timestamp"]);
+    let mut charts: Vec<String> = fs::read_dir(d.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    charts.sort();
+    assert_eq!(
+        charts,
+        [
+            "sweep-connected-am-peak-2.svg",
+            "sweep-connected-am-peak.svg"
+        ]
+    );
+    let html = read(&d.join("report.html"));
+    assert!(
+        html.contains("changes[0].at (hours since midnight)"),
+        "the axis is in hours"
+    );
+    // The three points sit at three different x positions, in order.
+    let svg = read(&d.join("charts").join("sweep-connected-am-peak.svg"));
+    let xs: Vec<f64> = svg
+        .match_indices("<circle cx=\"")
+        .map(|(i, m)| {
+            let rest = &svg[i + m.len()..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert!(
+        xs.len() == 3 && xs[0] < xs[1] && xs[1] < xs[2],
+        "points at {xs:?}"
+    );
+}
+
+#[test]
 fn sweep_and_plan_reports_draw_the_lever() {
     let t = TempDir::new().unwrap();
     let d = t.path().join("sweep");

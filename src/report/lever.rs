@@ -8,15 +8,17 @@ use super::table::Table;
 use super::{Error, Headline, Manifest, Page, Section};
 use std::path::Path;
 
-/// The leading number of a setting as written (`20/s` -> 20, `250ms` -> 250) and its unit.
-pub fn leading_number(s: &str) -> Option<(f64, String)> {
-    let s = s.trim();
-    let end = s
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
-        .map_or(s.len(), |(i, _)| i);
-    let v = s[..end].parse::<f64>().ok()?;
-    Some((v, s[end..].trim().to_string()))
+/// A lever value's place on the x axis and the axis' unit: numbers as written, rates per
+/// second (`300/min` at 5), durations in seconds (`2m` at 120), clock times in hours since
+/// midnight (`00:10` at 0.167), so values written in different units fall in their order.
+pub fn lever_x(v: &str) -> Option<(f64, &'static str)> {
+    let (kind, x) = crate::grid::order_key(v)?;
+    Some(match kind {
+        "rate" => (x, "/s"),
+        "duration" => (x, "s"),
+        "clock time" => (x / 3600.0, "hours since midnight"),
+        _ => (x, ""),
+    })
 }
 
 /// The lever columns: those between `point` and `before`.
@@ -33,16 +35,16 @@ fn lever_cols(t: &Table, before: &str) -> Result<Vec<usize>, Error> {
     Ok((p + 1..b).collect())
 }
 
-/// x positions: the numbers written when every value has one (and one lever), else 0, 1, 2...
+/// x positions: each value's place (`lever_x`) when every value has one of one unit (and
+/// there is one lever), else 0, 1, 2...
 fn positions(labels: &[String], one_lever: bool) -> (Vec<f64>, String) {
-    let parsed: Vec<Option<(f64, String)>> = labels.iter().map(|l| leading_number(l)).collect();
-    if one_lever && parsed.iter().all(Option::is_some) {
-        let unit = parsed
-            .first()
-            .and_then(|p| p.as_ref())
-            .map(|p| p.1.clone())
-            .unwrap_or_default();
-        (parsed.into_iter().map(|p| p.unwrap().0).collect(), unit)
+    let parsed: Vec<Option<(f64, &str)>> = labels.iter().map(|l| lever_x(l)).collect();
+    let unit = parsed.first().copied().flatten().map(|p| p.1);
+    if one_lever && parsed.iter().all(|p| p.is_some() && p.map(|p| p.1) == unit) {
+        (
+            parsed.into_iter().map(|p| p.expect("checked").0).collect(),
+            unit.unwrap_or_default().to_string(),
+        )
     } else {
         ((0..labels.len()).map(|i| i as f64).collect(), String::new())
     }
@@ -237,7 +239,11 @@ fn plan_chart(
     let (pts, unit) = points(t, idx, levers, Some(c[10]))?;
     let xl = x_label(t, levers, &unit);
     let target = Some((t.num(i0, c[4])?, format!("target: {name} {op} {thr}")));
-    let chosen = answer.and_then(|a| Some((leading_number(a)?.0, format!("chosen: {a}"))));
+    // The chosen value is an evaluated point: the marker goes where that point is drawn.
+    let chosen = answer.and_then(|a| {
+        let k = idx.iter().position(|&i| t.text(i, levers[0]) == a)?;
+        Some((pts[k].x, format!("chosen: {a}")))
+    });
     let title = format!("{name} against {xl}: target {op} {thr}");
     let chart = lever_chart(&LeverChart {
         id: &format!("plan-{}", slug(&name)),
@@ -334,12 +340,24 @@ mod tests {
 
     #[test]
     fn settings_as_written_give_numbers_and_units() {
-        assert_eq!(leading_number("20/s"), Some((20.0, "/s".into())));
-        assert_eq!(leading_number("2.5"), Some((2.5, String::new())));
-        assert_eq!(leading_number("250ms"), Some((250.0, "ms".into())));
-        assert_eq!(leading_number("queue"), None);
+        assert_eq!(lever_x("20/s"), Some((20.0, "/s")));
+        assert_eq!(lever_x("2.5"), Some((2.5, "")));
+        assert_eq!(lever_x("250ms"), Some((0.25, "s")));
+        assert_eq!(lever_x("queue"), None);
         let (x, unit) = positions(&["18/s".into(), "20/s".into()], true);
         assert_eq!((x, unit.as_str()), (vec![18.0, 20.0], "/s"));
+        // Units differ, the order holds: 300/min is 5/s, left of 5.5/s.
+        let (x, unit) = positions(&["300/min".into(), "5.5/s".into(), "6/s".into()], true);
+        assert_eq!((x, unit.as_str()), (vec![5.0, 5.5, 6.0], "/s"));
+        // Clock times: 00:10 and 00:20 apart (both read as 0 before), in hours.
+        let (x, unit) = positions(&["00:10".into(), "00:20".into(), "01:30".into()], true);
+        assert_eq!(unit, "hours since midnight");
+        assert!(
+            (x[0] - 1.0 / 6.0).abs() < 1e-12 && (x[1] - 1.0 / 3.0).abs() < 1e-12 && x[2] == 1.5
+        );
+        // Kinds mixed: positions.
+        let (x, _) = positions(&["1m".into(), "2".into()], true);
+        assert_eq!(x, vec![0.0, 1.0]);
         let (x, _) = positions(&["a".into(), "20/s".into()], true);
         assert_eq!(
             x,

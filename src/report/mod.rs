@@ -120,6 +120,7 @@ pub fn render(dir: &Path, generated_at: Option<&str>) -> Result<Report, Error> {
     };
     page.kind = kind.name().into();
     header_from_manifest(&mut page, man.as_ref(), dir, kind);
+    unique_ids(&mut page);
     let charts: Vec<Chart> = page
         .sections
         .iter()
@@ -136,6 +137,21 @@ pub fn render(dir: &Path, generated_at: Option<&str>) -> Result<Report, Error> {
         charts,
         notes: page.notes,
     })
+}
+
+/// Chart ids are slugs of names (`am_peak` and `am-peak` both give `am-peak`), and name files
+/// in charts/: a repeated id gets `-2`, `-3`, ... so no chart overwrites another.
+fn unique_ids(page: &mut Page) {
+    let mut seen = std::collections::HashSet::new();
+    for c in page.sections.iter_mut().flat_map(|s| s.charts.iter_mut()) {
+        let mut id = c.id.clone();
+        let mut k = 1;
+        while !seen.insert(id.clone()) {
+            k += 1;
+            id = format!("{}-{k}", c.id);
+        }
+        c.id = id;
+    }
 }
 
 /// The kind from the manifest, else from the files present.
