@@ -356,7 +356,9 @@ pub fn contradictions(evaluated: &[(usize, Verdict)]) -> Vec<(usize, usize)> {
 
 /// An analytic estimate of the lever value meeting one target, with the model it comes from.
 pub struct Estimate {
+    /// The lever value, in `unit` (rates per second).
     pub value: f64,
+    pub unit: &'static str,
     pub model: String,
     pub caveats: String,
 }
@@ -368,10 +370,11 @@ fn offered(
     carrier: usize,
     a: f64,
     b: f64,
-) -> Option<(f64, f64, &crate::model::config::SourceConfig)> {
+) -> Option<(f64, f64, &crate::model::config::SourceConfig, usize)> {
     let mut calls = 0.0;
     let mut legs = 0.0;
     let mut first = None;
+    let mut sources = 0;
     for s in &cfg.sources {
         if s.behaviour.carrier != carrier || !s.behaviour.client.stages.is_empty() {
             continue;
@@ -383,9 +386,10 @@ fn offered(
         calls += rate;
         legs += rate * s.behaviour.flow.legs.mean();
         first.get_or_insert(s);
+        sources += 1;
     }
     let s = first?;
-    (calls > 0.0).then_some((calls, legs / calls, s))
+    (calls > 0.0).then_some((calls, legs / calls, s, sources))
 }
 
 /// The analytic estimate for a lever `carriers.NAME.rate` (M/D/1 for a delay percentile) or
@@ -403,7 +407,7 @@ pub fn analytic_estimate(
     };
     let ci = cfg.carriers.iter().position(|c| c.name == name)?;
     let (a, b) = window.unwrap_or((cfg.start.as_secs_f64(), cfg.end.as_secs_f64()));
-    let (calls, legs_per_call, src) = offered(cfg, ci, a, b)?;
+    let (calls, legs_per_call, src, sources) = offered(cfg, ci, a, b)?;
     let base = t.metric.split('@').next().unwrap_or("");
     let pct = base
         .strip_prefix("dial_delay_ms_p")
@@ -423,23 +427,33 @@ pub fn analytic_estimate(
             let r = analytic::min_dial_rate_for_percentile(lambda, q, t.threshold / 1e3).ok()?;
             Some(Estimate {
                 value: r,
+                unit: "/s",
                 model: format!("M/D/1: {lambda:.3} legs/s (mean {span}) through a dial limit, p{} wait <= {} ms", q * 100.0, t.threshold),
                 caveats: "M/D/1 assumes Poisson legs at a constant rate, one token at a time (burst 1) and callers who wait; simulcall fan-out arrives in batches and the day's rate varies, so the simulated answer is usually higher".into(),
             })
         }
-        ("channels", _) if upper => {
+        // The channel models take one source's talk time and patience, one leg per call:
+        // with several sources or fan-out there is no one model to ask.
+        ("channels", _) if upper && sources == 1 && legs_per_call == 1.0 => {
             let hold = mean_s(&src.behaviour.talk_time);
-            match (base, &src.behaviour.patience, pct) {
-                ("abandon_ratio", Some(DurationDist::Exponential { .. }), _) => {
+            let queue = matches!(cfg.carriers[ci].over_limit, OverLimit::Queue { .. });
+            match (base, &src.behaviour.patience, pct, queue) {
+                // A loss system: callers refused when every channel is busy.
+                ("fail_ratio", _, _, false) => {
+                    let load = calls * hold;
+                    let c = analytic::min_channels_for_blocking(load, t.threshold).ok()?;
+                    Some(Estimate { value: c as f64, unit: "", model: format!("Erlang B: {load:.3} Erlangs {span} ({calls:.3} calls/s, mean hold {hold:.1} s), P(block) <= {}", t.threshold), caveats: "Erlang B assumes Poisson arrivals at a constant rate and one leg per call refused when every channel is busy (any talk-time distribution); other failures count in fail_ratio too".into() })
+                }
+                ("abandon_ratio", Some(DurationDist::Exponential { .. }), _, true) => {
                     let p = mean_s(src.behaviour.patience.as_ref()?);
                     let c = analytic::min_channels_for_abandon(calls, hold, p, t.threshold).ok()?;
-                    Some(Estimate { value: c as f64, model: format!("Erlang A: {calls:.3} calls/s {span}, mean hold {hold:.1} s, mean patience {p:.1} s, P(abandon) <= {}", t.threshold), caveats: "Erlang A assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and patience".into() })
+                    Some(Estimate { value: c as f64, unit: "", model: format!("Erlang A: {calls:.3} calls/s {span}, mean hold {hold:.1} s, mean patience {p:.1} s, P(abandon) <= {}", t.threshold), caveats: "Erlang A assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and patience".into() })
                 }
-                (_, None, Some(q)) => {
+                (_, None, Some(q), true) => {
                     let c =
                         analytic::min_channels_for_wait(calls, hold, t.threshold / 1e3, 1.0 - q)
                             .ok()?;
-                    Some(Estimate { value: c as f64, model: format!("Erlang C: {calls:.3} calls/s {span}, mean hold {hold:.1} s, P(wait > {} ms) <= {:.4}", t.threshold, 1.0 - q), caveats: "Erlang C assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and callers who never hang up".into() })
+                    Some(Estimate { value: c as f64, unit: "", model: format!("Erlang C: {calls:.3} calls/s {span}, mean hold {hold:.1} s, P(wait > {} ms) <= {:.4}", t.threshold, 1.0 - q), caveats: "Erlang C assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and callers who never hang up".into() })
                 }
                 _ => None,
             }

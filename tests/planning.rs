@@ -375,6 +375,35 @@ fn a_plan_does_not_pass_a_rare_event_target_that_fails() {
     );
 }
 
+/// The analytic estimate that seeds the search fits the system: Erlang B for blocking on a
+/// carrier that refuses (B(13, 8) = 0.0431 <= 0.05 < B(12, 8) = 0.0514), and no Erlang C (a
+/// queue's model) for a delay on it: review found "14 from Erlang C" where the answer was 5.
+#[test]
+fn the_analytic_estimate_fits_the_system() {
+    let f = fixture("erlang-b-short.toml");
+    let plan = |target: &str| {
+        let args = [
+            "plan",
+            s(&f),
+            "--vary",
+            "carriers.trunk.channels=5..25:1",
+            "--target",
+            target,
+            "--max-replications",
+            "4",
+        ];
+        let o = callsim(&args);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = plan("fail_ratio <= 0.05");
+    assert!(
+        out.contains("analytic estimate: 13 (Erlang B: 8.000 Erlangs"),
+        "{out}"
+    );
+    let out = plan("dial_delay_ms_p95 <= 1000");
+    assert!(!out.contains("analytic estimate"), "{out}");
+}
+
 /// Runs, expects exit 2 with `needle` on stderr and no output directory.
 fn refused(args: &[&str], needle: &str, out: &Path) {
     let o = callsim(args);

@@ -305,7 +305,12 @@ impl<'a> Planner<'a> {
             .as_ref()
             .and_then(|(e, _)| self.grid_index_at(e.value));
         if let Some((e, _)) = &estimate {
-            crate::sayln!("analytic estimate: {} ({})", fmt_num(e.value), e.model);
+            crate::sayln!(
+                "analytic estimate: {}{} ({})",
+                fmt_num(e.value),
+                e.unit,
+                e.model
+            );
         }
         let answer = search(self.points.len(), guess, &mut |i| self.evaluate(i))?;
         self.report(answer, estimate, argv)
@@ -327,12 +332,13 @@ impl<'a> Planner<'a> {
         })
     }
 
-    /// The least grid index whose first key's value is at least `v` (numbers and `/s` rates).
+    /// The least grid index whose first key's value is at least `v` (numbers, and rates per
+    /// second: `300/min` is 5).
     fn grid_index_at(&self, v: f64) -> Option<usize> {
         let vals: Vec<f64> = self
             .points
             .iter()
-            .map(|p| numeric(&p[0].1))
+            .map(|p| crate::grid::order_key(&p[0].1).map(|k| k.1))
             .collect::<Option<_>>()?;
         Some(
             vals.iter()
@@ -407,7 +413,21 @@ impl<'a> Planner<'a> {
             }
         };
         if let Some((e, t)) = &estimate {
-            crate::sayln!("analytic estimate for {}: {} from {}; the simulated answer is {}. Why they differ: {}", t.text(), fmt_num(e.value), e.model, answer_text, e.caveats);
+            let at = self.grid_index_at(e.value);
+            let same = matches!(answer, Answer::Found { index, .. } if at == Some(index));
+            let why = if same {
+                "they agree on the grid".to_string()
+            } else {
+                format!("why they differ: {}", e.caveats)
+            };
+            crate::sayln!(
+                "analytic estimate for {}: {}{} from {}; the simulated answer is {}; {why}",
+                t.text(),
+                fmt_num(e.value),
+                e.unit,
+                e.model,
+                answer_text
+            );
         }
         self.write(&answer_text, note.as_deref(), argv)
     }
@@ -520,9 +540,4 @@ impl<'a> Planner<'a> {
         crate::sayln!("wrote plan.csv in {}", out.display());
         Ok(())
     }
-}
-
-/// The number in a grid value: `18`, `2.5`, or a rate per second `18/s`.
-fn numeric(v: &str) -> Option<f64> {
-    v.strip_suffix("/s").unwrap_or(v).trim().parse().ok()
 }
