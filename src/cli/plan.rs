@@ -146,6 +146,14 @@ impl<'a> Planner<'a> {
             .max_replications
             .unwrap_or(start_reps.saturating_mul(8))
             .max(start_reps);
+        // plan.csv: a row per evaluated point and target, at most every point.
+        if a.out.is_some() {
+            let rows = (points.len() * targets.len()) as f64;
+            settings.check_output(
+                rows * 160.0,
+                &format!("plan.csv could hold {rows} rows (a row per point and target)"),
+            )?;
+        }
         let seed = first.scenario.seed;
         let looks = crate::plan::looks(start_reps, max_reps);
         Ok(Planner {

@@ -67,6 +67,20 @@ impl Settings {
         })
     }
 
+    /// Refuses work whose output files would be larger than --max-output: `bytes` estimated
+    /// by the caller, `what` says which file and why it is that size.
+    pub fn check_output(&self, bytes: f64, what: &str) -> Result<(), CliError> {
+        if bytes <= self.max_output {
+            return Ok(());
+        }
+        Err(CliError::input(format!(
+            "{}: the outputs would take about {}, over --max-output {}: {what}; vary fewer values or metrics, or raise --max-output",
+            self.scenario.display(),
+            crate::budget::bytes_text(bytes),
+            crate::budget::bytes_text(self.max_output)
+        )))
+    }
+
     /// These settings with more overrides after the user's (a sweep point's values).
     pub fn with_sets(&self, more: impl IntoIterator<Item = String>) -> Settings {
         let mut s = self.clone();

@@ -12,6 +12,41 @@ use std::path::Path;
 
 /// Evaluates every unit of `configs` x `reps` and returns their values in canonical order; or,
 /// with `--shard`, evaluates one shard's units, writes `OUT/shard-I-of-N.csv` and returns None.
+/// Bytes of a row of a `sweep.csv` or `compare.csv` (point, lever values, metric, estimates),
+/// and of one value in a shard file: generous averages, for --max-output's estimate.
+const TABLE_ROW_BYTES: f64 = 160.0;
+const SHARD_VALUE_BYTES: f64 = 24.0;
+
+/// --max-output for a sweep or compare: its table (a row per point and metric) or, with
+/// --shard, its shard file (every replication's values). Nothing is written without --out.
+fn check_output(configs: &[Config], c: &Settings, reps: u32, out: bool) -> Result<(), CliError> {
+    if !out {
+        return Ok(());
+    }
+    let values: f64 = configs.iter().map(|k| k.names().len() as f64).sum();
+    let (bytes, what) = match c.shard {
+        Some(s) => {
+            let share = f64::from(reps) / f64::from(s.count.max(1));
+            (
+                values * share.ceil() * SHARD_VALUE_BYTES,
+                format!(
+                    "the shard file would hold {} values",
+                    crate::budget::sci(values * share.ceil())
+                ),
+            )
+        }
+        None => (
+            values * TABLE_ROW_BYTES,
+            format!(
+                "the table would hold {} rows ({} points or variants)",
+                crate::budget::sci(values),
+                configs.len()
+            ),
+        ),
+    };
+    c.check_output(bytes, &what)
+}
+
 pub fn evaluate_or_shard(
     configs: &[Config],
     c: &Settings,
@@ -23,6 +58,7 @@ pub fn evaluate_or_shard(
 ) -> Result<Option<Vec<UnitValues>>, CliError> {
     let all = all_units(configs.len(), reps);
     let opts = c.eval_options(seed, label);
+    check_output(configs, c, reps, out.is_some())?;
     let Some(shard) = c.shard else {
         return evaluate(configs, &all, &opts).map(Some);
     };
