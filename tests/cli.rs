@@ -1413,6 +1413,27 @@ fn metrics_lists_the_names_errors_point_to() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&a, &o));
     let text = stdout(&o);
     assert!(text.contains("abandon_ratio@peak"), "{}", show(&a, &o));
+    // Alert rules' values are listed, and plan takes them as sweep does.
+    let f = fixture("alerts-tiny.toml");
+    let o = callsim(&["metrics", s(&f)]);
+    assert!(
+        stdout(&o).contains("  alert_fired[rejections]\n"),
+        "{}",
+        stdout(&o)
+    );
+    let a = [
+        "plan",
+        s(&f),
+        "--vary",
+        "carriers.main.rate=1/s,2/s",
+        "--target",
+        "alert_fired[rejections] <= 0.5",
+        "--max-replications",
+        "4",
+    ];
+    let o = callsim(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&a, &o));
+    let f = fixture("cli-small.toml");
     // The error that names the command (checked above to exist).
     let a = [
         "plan",

@@ -48,6 +48,13 @@ pub fn run(a: MetricsArgs) -> Result<(), CliError> {
             s += &format!("  {e}\n");
         }
     }
+    let alerts = crate::alerts::value_names(&sc.model.alerts);
+    if !alerts.is_empty() {
+        s += &format!("{} per alert rule:\n", alerts.len());
+        for e in &alerts {
+            s += &format!("  {e}\n");
+        }
+    }
     say(&s);
     Ok(())
 }

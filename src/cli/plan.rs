@@ -121,7 +121,8 @@ impl<'a> Planner<'a> {
         }
         let first = configs[0].as_ref().expect("loaded");
         let cols = crate::metrics::columns(&first.scenario.model);
-        let extra = crate::stats::detail_names(&first.scenario.model);
+        let mut extra = crate::stats::detail_names(&first.scenario.model);
+        extra.extend(crate::alerts::value_names(&first.scenario.model.alerts));
         let mut targets = Vec::new();
         for t in &a.targets {
             let mut t = parse_target(t).map_err(CliError::input)?;
