@@ -383,6 +383,19 @@ fn sweep_and_plan_reports_draw_the_lever() {
 }
 
 #[test]
+fn a_bad_number_in_a_metric_not_charted_is_refused_too() {
+    // pdd_ms_mean is not charted; its `abc` was let through (review), dial_delay_ms_p95's not.
+    for (file, csv) in [
+        ("sweep.csv", "point,x,variant,metric,mean,ci95_low,ci95_high,replications\n0,1,,connected,5,4,6,2\n0,1,,pdd_ms_mean,abc,1,2,2\n"),
+        ("plan.csv", "point,x,metric,window,op,threshold,mean,ci95_low,ci95_high,bound,replications,verdict\n1,1,connected,,>=,1,5,4,6,4,2,pass\n1,1,connected,,>=,1,5,4,6,4,two,pass\n"),
+    ] {
+        let t = TempDir::new().unwrap();
+        fs::write(t.path().join(file), csv).unwrap();
+        refused(t.path(), &[file, "line 3", "expected a number"]);
+    }
+}
+
+#[test]
 fn a_sweep_without_lever_columns_is_an_older_format() {
     let t = TempDir::new().unwrap();
     fs::write(

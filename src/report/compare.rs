@@ -113,6 +113,7 @@ pub fn page(dir: &Path) -> Result<Page, Error> {
         COLS,
         "compare.csv of `callsim compare --out`",
     )?;
+    t.check_numbers(&["metric", "variant", "baseline"])?;
     let rows = rows(&t)?;
     let baseline = if t.rows.is_empty() {
         String::new()

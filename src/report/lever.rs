@@ -124,6 +124,8 @@ pub fn sweep_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         "sweep.csv of `callsim sweep --out`",
     )?;
     let levers = lever_cols(&t, "variant")?;
+    let text: Vec<&str> = levers.iter().map(|&c| t.header[c].as_str()).collect();
+    t.check_numbers(&[text.as_slice(), &["point", "variant", "metric"]].concat())?;
     let (cm, cv) = (t.col("metric")?, t.col("variant")?);
     let all = groups(&t, |i| t.text(i, cm).to_string());
     let chosen = charted_metrics(all.iter().map(|(m, _)| m.as_str()).collect());
@@ -285,6 +287,8 @@ pub fn plan_page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         "plan.csv of `callsim plan --out`",
     )?;
     let levers = lever_cols(&t, "metric")?;
+    let text: Vec<&str> = levers.iter().map(|&c| t.header[c].as_str()).collect();
+    t.check_numbers(&[text.as_slice(), &["metric", "window", "op", "verdict"]].concat())?;
     let c: Vec<usize> = cols.iter().map(|n| t.col(n)).collect::<Result<_, _>>()?;
     let answer = man.and_then(|m| m.answer.clone());
     let mut charts = Vec::new();

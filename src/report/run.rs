@@ -160,6 +160,8 @@ pub fn page(dir: &Path, man: Option<&Manifest>) -> Result<Page, Error> {
         TIMELINE_COLS,
         "timeline.csv of `callsim run --out`",
     )?;
+    summary.check_numbers(&["statistic", "variant"])?;
+    tl.check_numbers(&["variant", "clock"])?;
     one_variant(&tl)?;
     let mut page = Page::default();
     let info = match scenario_info::load(man) {

@@ -73,6 +73,20 @@ impl Table {
         })
     }
 
+    /// Checks every cell of every column but those named in `text` is a number or empty, so
+    /// a cell the page does not chart is refused as one it does would be.
+    pub fn check_numbers(&self, text: &[&str]) -> Result<(), Error> {
+        let cols: Vec<usize> = (0..self.header.len())
+            .filter(|&c| !text.contains(&self.header[c].as_str()))
+            .collect();
+        for i in 0..self.rows.len() {
+            for &c in &cols {
+                self.num(i, c)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn text(&self, i: usize, c: usize) -> &str {
         self.rows[i].get(c).unwrap_or("")
     }
