@@ -53,7 +53,23 @@ pub struct Target {
 
 impl Target {
     pub fn text(&self) -> String {
-        format!("{} {} {}", self.metric, self.op.as_str(), self.threshold)
+        format!(
+            "{} {} {}",
+            self.metric,
+            self.op.as_str(),
+            number(self.threshold)
+        )
+    }
+}
+
+/// A threshold as written, in exponent form when plain digits would be unreadable (`1e-320`
+/// printed as 320 digits).
+pub fn number(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && !(1e-6..1e15).contains(&a) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
 
@@ -526,6 +542,16 @@ mod tests {
             judge(&t, &[0.5, 0.5], 0.95, false).verdict,
             Verdict::Unclear
         );
+    }
+
+    #[test]
+    fn thresholds_print_readably() {
+        assert_eq!(number(1e-320), "1e-320");
+        assert_eq!(number(0.003), "0.003");
+        assert_eq!(number(2000.0), "2000");
+        assert_eq!(number(0.0), "0");
+        let t = parse_target("fail_ratio <= 1e-320").unwrap();
+        assert_eq!(t.text(), "fail_ratio <= 1e-320");
     }
 
     #[test]

@@ -84,4 +84,17 @@ fn erlang_calculator_prints_the_table_value() {
     );
     let o = callsim(&["erlang", "b", "--channels", "0", "--load", "5"]);
     assert_eq!(o.status.code(), Some(2));
+    // --mean-talk belongs with --arrival-rate; beside --load it was silently ignored.
+    let o = callsim(&[
+        "erlang",
+        "b",
+        "--channels",
+        "10",
+        "--load",
+        "8",
+        "--mean-talk",
+        "100",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be used with"));
 }

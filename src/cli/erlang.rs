@@ -45,7 +45,7 @@ pub enum ErlangModel {
         #[arg(long, value_name = "PER_S", requires = "mean_talk", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: Option<f64>,
         /// Mean talk (holding) time in seconds (with --arrival-rate, instead of --load)
-        #[arg(long, value_name = "SECONDS", requires = "arrival_rate", value_parser = positive, allow_negative_numbers = true)]
+        #[arg(long, value_name = "SECONDS", requires = "arrival_rate", conflicts_with = "load", value_parser = positive, allow_negative_numbers = true)]
         mean_talk: Option<f64>,
         /// Inverse: find the fewest channels whose blocking probability is <= P (0 < P <= 1)
         #[arg(long, value_name = "P", value_parser = probability, allow_negative_numbers = true)]

@@ -276,7 +276,7 @@ impl<'a> Planner<'a> {
                     "the bounds [{}, {}] straddle {}",
                     fmt_num(j.far.min(j.bound)),
                     fmt_num(j.far.max(j.bound)),
-                    t.threshold
+                    crate::plan::number(t.threshold)
                 ),
             };
             crate::sayln!(
