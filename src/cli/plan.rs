@@ -41,7 +41,8 @@ pub struct PlanArgs {
     /// Run this variant at every point.
     #[arg(long)]
     pub variant: Option<String>,
-    /// One-sided confidence that each target holds at the answer.
+    /// One-sided confidence that each target holds at the answer. A point may be judged several
+    /// times as its replications double, so each judgement's bound is at 1 - (1 - this)/looks.
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
     /// Most replications a point may get while its verdict is unclear (default: 8 x the
