@@ -458,6 +458,23 @@ fn the_report_leaves_the_run_files_alone() {
     );
 }
 
+/// A new run into a folder removes the earlier run's report (its page and charts describe
+/// files that are gone); files in charts/ that are not charts stay.
+#[test]
+fn a_new_run_removes_the_stale_report() {
+    let (_t, d) = small_run("");
+    ok(&["report", s(&d), "--no-timestamp"]);
+    assert!(d.join("report.html").is_file());
+    fs::write(d.join("charts").join("mine.txt"), "keep").unwrap();
+    ok(&["run", SMALL, "-n", "2", "-q", "--out", s(&d)]);
+    assert!(!d.join("report.html").exists(), "the old page stayed");
+    let left: Vec<String> = fs::read_dir(d.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["mine.txt"]);
+}
+
 /// A platform whose sessions fill for a minute: the refused requests retry 40 s later, those
 /// that retry within the minute fail for good, and the rest are served in the next minute, on
 /// top of that minute's own, so more are served in it than offered. The success chart counts

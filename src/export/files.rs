@@ -164,8 +164,33 @@ impl OutputFiles {
                     })?;
                 }
             }
+            self.remove_report()?;
         }
         Ok(out)
+    }
+
+    /// The report of an earlier run (report.html and the charts/*.svg beside it) describes
+    /// files that are gone: removed with them. Other files in charts/ are kept.
+    fn remove_report(&self) -> Result<(), String> {
+        let gone = |p: &Path| {
+            fs::remove_file(p)
+                .map_err(|e| format!("cannot remove the earlier run's `{}`: {e}", p.display()))
+        };
+        let page = self.dir.join("report.html");
+        if page.is_file() {
+            gone(&page)?;
+        }
+        let charts = self.dir.join("charts");
+        if let Ok(entries) = fs::read_dir(&charts) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "svg") && p.is_file() {
+                    gone(&p)?;
+                }
+            }
+            let _ = fs::remove_dir(&charts); // only succeeds when empty
+        }
+        Ok(())
     }
 }
 
