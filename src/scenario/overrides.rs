@@ -140,6 +140,7 @@ pub(super) fn apply_sets(
             }
             err
         })?;
+        check_names(doc, &ov).map_err(|e| index_error(path, e, s))?;
         ctx.overrides.borrow_mut().push((
             k,
             Origin {
@@ -425,6 +426,58 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "windows",
     "levers",
 ];
+
+/// The tables whose keys are names the scenario gives (a carrier, a source, ...), with what one
+/// entry is called in errors.
+const NAMED: &[(&str, &str)] = &[
+    ("carriers", "carrier"),
+    ("sources", "source"),
+    ("stages", "stage"),
+    ("dependencies", "dependency"),
+];
+
+/// A `--set` changes what the scenario has; it does not add a carrier, source, stage or
+/// dependency (or a dependency's node): `--set sources.salse.rate=5/s`, a typo, would otherwise
+/// add a second source of calls and run.
+fn check_names(doc: &toml::Table, ov: &toml::Table) -> std::result::Result<(), (String, String)> {
+    let names = |t: Option<&toml::Value>| -> Vec<String> {
+        t.and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let unknown = |key: String, what: &str, have: Vec<String>| {
+        let list = if have.is_empty() {
+            "none".to_string()
+        } else {
+            have.join(", ")
+        };
+        Err((
+            key,
+            format!("the scenario has no {what} of that name (its {what}s: {list}); --set changes what a scenario has, it does not add to it: add it in the file or a variant"),
+        ))
+    };
+    for (table, what) in NAMED {
+        let Some(set) = ov.get(*table).and_then(toml::Value::as_table) else {
+            continue;
+        };
+        for (name, body) in set {
+            let Some(have) = doc.get(*table).and_then(|t| t.get(name)) else {
+                return unknown(format!("{table}.{name}"), what, names(doc.get(*table)));
+            };
+            let nodes = body.get("nodes").and_then(toml::Value::as_table);
+            for node in nodes.into_iter().flat_map(|n| n.keys()) {
+                if have.get("nodes").and_then(|n| n.get(node)).is_none() {
+                    return unknown(
+                        format!("{table}.{name}.nodes.{node}"),
+                        "node",
+                        names(have.get("nodes")),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A `check_indices` failure of the `--set` `s`, as a scenario error of `path`.
 fn index_error(path: &Path, (key, message): (String, String), s: &str) -> ScenarioError {

@@ -169,6 +169,28 @@ fn sets_into_variants_apply_or_are_refused() {
 }
 
 #[test]
+fn a_set_cannot_add_a_carrier_or_source_by_a_typo() {
+    // `sources.salse` would have been a second source of calls, run without a word.
+    let e = load_text(VALID, None, &["sources.salse.rate=5/s"])
+        .unwrap_err()
+        .to_string();
+    contains_all(
+        &e,
+        &[
+            "key `sources.salse`",
+            "no source of that name",
+            "its sources: ",
+        ],
+    );
+    let e = load_text(VALID, None, &["carriers.mian.rate=5/s"])
+        .unwrap_err()
+        .to_string();
+    contains_all(&e, &["key `carriers.mian`", "its carriers: main"]);
+    // The names that exist still take a --set.
+    assert!(load_text(VALID, None, &["carriers.main.rate=5/s"]).is_ok());
+}
+
+#[test]
 fn a_set_number_past_tomls_integers_says_so() {
     let e = load_text(VALID, None, &["seed=18446744073709551615"])
         .unwrap_err()
