@@ -98,6 +98,16 @@ pub(super) fn apply_variant(
         origin: Some(format!("variant `{name}`")),
         message,
     })?;
+    check_added_names(doc, &ov).map_err(|(key, message)| ScenarioError {
+        file: ctx.file.clone(),
+        line: ctx
+            .map
+            .line_of(&format!("variants.{name}.{key}"))
+            .or_else(|| ctx.map.line_of(&format!("variants.{name}"))),
+        key: Some(format!("variants.{name}.{key}")),
+        origin: Some(format!("variant `{name}`")),
+        message,
+    })?;
     for leaf in leaf_paths(&ov, "") {
         let from_set = variant_sets
             .iter()
@@ -477,6 +487,85 @@ fn check_names(doc: &toml::Table, ov: &toml::Table) -> std::result::Result<(), (
         }
     }
     Ok(())
+}
+
+/// A variant may add a carrier, source, stage, dependency or node (a variant with a second
+/// carrier is a fair question), but not under a name so close to one the scenario has that it
+/// reads as a typo: `[variants.busy] sources.salse.rate = "4/s"` would otherwise run a second
+/// source of calls beside `sales`, without a word.
+fn check_added_names(
+    doc: &toml::Table,
+    ov: &toml::Table,
+) -> std::result::Result<(), (String, String)> {
+    let near_miss = |key: String, what: &str, new: &str, have: Option<&toml::Value>| {
+        let names: Vec<&String> = have
+            .and_then(toml::Value::as_table)
+            .map(|t| t.keys().collect())
+            .unwrap_or_default();
+        match names.iter().find(|old| looks_like_a_typo(new, old)) {
+            None => Ok(()),
+            Some(old) => Err((
+                key,
+                format!(
+                    "the variant adds a {what} `{new}` that the scenario does not have, and the name is close to its {what} `{old}`: a typo? Write `{old}` to change that {what}; a variant that adds a {what} must give it a name not this close to one the scenario has (its {what}s: {})",
+                    names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    };
+    for (table, what) in NAMED {
+        let Some(set) = ov.get(*table).and_then(toml::Value::as_table) else {
+            continue;
+        };
+        for (name, body) in set {
+            let Some(have) = doc.get(*table).and_then(|t| t.get(name)) else {
+                near_miss(format!("{table}.{name}"), what, name, doc.get(*table))?;
+                continue;
+            };
+            let nodes = body.get("nodes").and_then(toml::Value::as_table);
+            for node in nodes.into_iter().flat_map(|n| n.keys()) {
+                if have.get("nodes").and_then(|n| n.get(node)).is_none() {
+                    near_miss(
+                        format!("{table}.{name}.nodes.{node}"),
+                        "node",
+                        node,
+                        have.get("nodes"),
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `new` reads as a misspelling of `old`: the same name but for case, `-` and `_`, or (for
+/// names of three characters or more) one edit away (two for names of six or more; a
+/// transposition counts as one edit). Names that differ only in a trailing number
+/// (`carrier`, `carrier2`) are taken as meant.
+pub(super) fn looks_like_a_typo(new: &str, old: &str) -> bool {
+    let norm = |s: &str| -> Vec<char> {
+        s.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (a, b) = (norm(new), norm(old));
+    if a == b {
+        return true;
+    }
+    let stem = |v: &[char]| -> usize {
+        v.len() - v.iter().rev().take_while(|c| c.is_ascii_digit()).count()
+    };
+    if a[..stem(&a)] == b[..stem(&b)] {
+        return false;
+    }
+    let shorter = a.len().min(b.len());
+    let limit = match shorter {
+        0..=2 => return false,
+        3..=5 => 1,
+        _ => 2,
+    };
+    super::reader::edit_distance(&a, &b) <= limit
 }
 
 /// A `check_indices` failure of the `--set` `s`, as a scenario error of `path`.

@@ -191,6 +191,68 @@ fn a_set_cannot_add_a_carrier_or_source_by_a_typo() {
 }
 
 #[test]
+fn a_variant_cannot_add_a_source_or_node_by_a_typo() {
+    // `[variants.busy] sources.salse.rate` ran a second source beside `callers`' sibling.
+    let text = VALID.replace("[sources.callers]", "[sources.sales]")
+        + "\n[variants.busy]\nsources.salse.rate = \"4/s\"\n";
+    let e = load_text(&text, None, &[]).unwrap_err().to_string();
+    contains_all(
+        &e,
+        &[
+            "case.toml:16",
+            "variants.busy.sources.salse",
+            "variant `busy`",
+            "close to its source `sales`",
+            "Write `sales`",
+        ],
+    );
+    // The case and separators of a name are no difference either.
+    let text = VALID.to_string() + "\n[variants.busy]\ncarriers.Main.rate = \"4/s\"\n";
+    let e = load_text(&text, None, &[]).unwrap_err().to_string();
+    contains_all(&e, &["variants.busy.carriers.Main", "carrier `main`"]);
+    // A dependency's node: `api-bd` for `api-db`.
+    let deps = "\n[dependencies.db]\nnodes.api-db = { latency = \"3ms\" }\n";
+    let text = VALID.to_string()
+        + deps
+        + "\n[variants.slow]\ndependencies.db.nodes.api-bd.latency = \"1s\"\n";
+    let e = load_text(&text, None, &[]).unwrap_err().to_string();
+    contains_all(&e, &["dependencies.db.nodes.api-bd", "node `api-db`"]);
+    // A name that is not a near miss, or that only numbers a second one, is an addition.
+    for added in ["backup", "main2"] {
+        let text = VALID.to_string()
+            + &format!("\n[variants.more]\ncarriers.{added}.rate = \"4/s\"\nsources.callers.carrier = \"{added}\"\n");
+        let sc = load_text(&text, Some("more"), &[]).unwrap();
+        assert_eq!(sc.model.carriers.len(), 2, "{added}");
+    }
+}
+
+#[test]
+fn typos_are_told_from_new_names() {
+    use crate::scenario::overrides::looks_like_a_typo as typo;
+    for (new, old) in [
+        ("salse", "sales"),
+        ("carrer", "carrier"),
+        ("Sales", "sales"),
+        ("api_db", "api-db"),
+        ("gatewya", "gateway"),
+        ("primray", "primary"),
+        ("agent", "agents"),
+    ] {
+        assert!(typo(new, old), "{new} / {old}");
+    }
+    for (new, old) in [
+        ("backup", "primary"),
+        ("carrier2", "carrier"),
+        ("pool1", "pool2"),
+        ("db", "lb"),
+        ("east", "west2"),
+        ("mobile", "landline"),
+    ] {
+        assert!(!typo(new, old), "{new} / {old}");
+    }
+}
+
+#[test]
 fn a_set_number_past_tomls_integers_says_so() {
     let e = load_text(VALID, None, &["seed=18446744073709551615"])
         .unwrap_err()
