@@ -31,7 +31,13 @@ impl Vary {
 pub fn parse_vary(arg: &str) -> Result<Vary, String> {
     let mut keys = Vec::new();
     let mut lists: Vec<Vec<String>> = Vec::new();
-    for part in arg.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in arg.split(';').map(str::trim) {
+        if part.is_empty() {
+            // As an empty item between commas is: `a=1,2;` or `a=1;;b=2` is a slip, not a key.
+            return Err(format!(
+                "--vary `{arg}`: an empty part between `;`; expected KEY=VALUES joined by `;`, such as carriers.c.rate=10/s,20/s;sources.s.rate=5/s,8/s"
+            ));
+        }
         let Some((k, v)) = part.split_once('=') else {
             return Err(format!(
                 "--vary `{arg}`: expected KEY=VALUES such as carriers.carrier.rate=10/s..30/s:5/s or channels=10,20,30"
@@ -309,6 +315,10 @@ mod tests {
             dup.contains("`10/s` appears twice") && dup.contains("items 1 and 3"),
             "{dup}"
         );
+        for slip in ["c.rate=5/s,10/s;", "a=1;;b=2", ";a=1", ""] {
+            let e = parse_vary(slip).unwrap_err();
+            assert!(e.contains("an empty part between `;`"), "{slip}: {e}");
+        }
         let clock = parse_values("08:00..09:05:5m").unwrap_err();
         assert!(clock.contains("clock times cannot form a range"), "{clock}");
     }
