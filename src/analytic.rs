@@ -1033,6 +1033,48 @@ pub fn md1(arrival_rate_per_s: f64, dial_rate_per_s: f64) -> Result<Md1, String>
     })
 }
 
+/// Steady-state means of the M/G/1 queue (Poisson arrivals, one server, FIFO, service times
+/// of any distribution with a finite second moment).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mg1 {
+    /// ρ = λ E[S].
+    pub utilisation: f64,
+    /// P(W > 0) = ρ (PASTA: an arrival waits when the server is busy).
+    pub p_wait: f64,
+    /// Pollaczek–Khinchine mean wait λ E[S²] / (2 (1 - ρ)), s.
+    pub mean_wait_s: f64,
+}
+
+/// M/G/1 means (Pollaczek–Khinchine), from the service time's mean and second moment. Errors
+/// unless 0 <= λ, ρ < 1, and the moments are finite with E[S²] >= E[S]² (the variance cannot
+/// be negative).
+pub fn mg1(
+    arrival_rate_per_s: f64,
+    mean_service_s: f64,
+    second_moment_s2: f64,
+) -> Result<Mg1, String> {
+    let lambda = finite_nonneg("arrival_rate_per_s", arrival_rate_per_s)?;
+    let m = finite_pos("mean_service_s", mean_service_s)?;
+    let m2 = finite_pos("second_moment_s2", second_moment_s2)?;
+    if m2 < m * m * (1.0 - 1e-12) {
+        return Err(format!(
+            "mg1: second moment {m2} s^2 is below the squared mean {} s^2, which no distribution has",
+            m * m
+        ));
+    }
+    let rho = lambda * m;
+    if rho >= 1.0 {
+        return Err(format!(
+            "mg1: utilisation {rho} >= 1, the queue is unstable (needs arrival_rate_per_s x mean_service_s < 1)"
+        ));
+    }
+    Ok(Mg1 {
+        utilisation: rho,
+        p_wait: rho,
+        mean_wait_s: lambda * m2 / (2.0 * (1.0 - rho)),
+    })
+}
+
 /// tails[j] = P(Poisson(y) > j) for j = 0.. until it underflows (y in [0, 1]);
 /// summed backward from the smallest term, never as 1 - CDF.
 fn poisson_upper_tails(y: f64) -> Vec<f64> {
@@ -2092,6 +2134,36 @@ mod tests {
         assert_close!(ew, m.mean_wait_s, 1e-10, 0.0);
         let want2 = 2.0 * m.mean_wait_s.powi(2) + lambda / (3.0 * (1.0 - lambda));
         assert_close!(2.0 * half_ew2, want2, 1e-9, 0.0);
+    }
+
+    #[test]
+    fn mg1_agrees_with_mm1_and_md1_and_refuses_what_no_queue_has() {
+        // Exponential service (E[S^2] = 2 m^2) is M/M/1: Erlang C with one channel.
+        for &(lambda, m) in &[(0.5, 1.0), (0.9, 1.0), (3.0, 0.25)] {
+            let g = mg1(lambda, m, 2.0 * m * m).unwrap();
+            let c = erlang_c(1, lambda, m).unwrap();
+            assert_close!(g.p_wait, c.p_wait, 1e-14, 0.0);
+            assert_close!(g.mean_wait_s, c.mean_wait_s, 1e-13, 0.0);
+            // Fixed service (E[S^2] = m^2) is M/D/1 at dial rate 1/m.
+            let d = mg1(lambda, m, m * m).unwrap();
+            assert_close!(
+                d.mean_wait_s,
+                md1(lambda, 1.0 / m).unwrap().mean_wait_s,
+                1e-13,
+                0.0
+            );
+        }
+        // The bundled lognormal case: mean 1 s, sd 1.5 s, 0.7/s.
+        let g = mg1(0.7, 1.0, 1.0 + 1.5 * 1.5).unwrap();
+        assert_close!(g.mean_wait_s, 0.7 * 3.25 / 0.6, 1e-14, 0.0);
+        assert_eq!(g.utilisation, g.p_wait);
+        assert!(mg1(1.0, 1.0, 2.0).unwrap_err().contains("unstable"));
+        assert!(mg1(0.5, 1.0, 0.5)
+            .unwrap_err()
+            .contains("below the squared mean"));
+        assert!(mg1(0.5, 1.0, f64::INFINITY).is_err());
+        assert!(mg1(-0.5, 1.0, 2.0).is_err());
+        assert_eq!(mg1(0.0, 1.0, 2.0).unwrap().mean_wait_s, 0.0);
     }
 
     #[test]

@@ -120,6 +120,37 @@ impl DurationDist {
             DurationDist::Mixture(parts) => parts.iter().map(|(w, d)| w * d.mean_s()).sum(),
         }
     }
+
+    /// E[X^2] in s^2: with the mean, what the Pollaczek-Khinchine formula needs of a service
+    /// time (M/G/1). Infinite where the distribution has no second moment.
+    pub fn second_moment_s2(&self) -> f64 {
+        // A segment [a, b] of probability mass 1 is uniform there: E[X^2] = (a^2 + ab + b^2) / 3.
+        let uniform = |a: f64, b: f64| (a * a + a * b + b * b) / 3.0;
+        match self {
+            DurationDist::Fixed(d) => d.as_secs_f64().powi(2),
+            DurationDist::Exponential { mean_s } => 2.0 * mean_s * mean_s,
+            DurationDist::LogNormal { mu, sigma } => (2.0 * mu + 2.0 * sigma * sigma).exp(),
+            DurationDist::Weibull { shape, scale_s } => {
+                scale_s * scale_s * gamma_fn(1.0 + 2.0 / shape)
+            }
+            DurationDist::Uniform { min_s, max_s } => uniform(*min_s, *max_s),
+            DurationDist::Empirical { sorted_s } => {
+                // The piecewise-linear inverse CDF gives each gap between neighbours equal mass.
+                let n = sorted_s.len();
+                if n == 1 {
+                    return sorted_s[0] * sorted_s[0];
+                }
+                sorted_s
+                    .windows(2)
+                    .map(|w| uniform(w[0], w[1]))
+                    .sum::<f64>()
+                    / (n - 1) as f64
+            }
+            DurationDist::Mixture(parts) => {
+                parts.iter().map(|(w, d)| w * d.second_moment_s2()).sum()
+            }
+        }
+    }
 }
 
 /// An exponential draw in seconds.
@@ -714,6 +745,59 @@ mod tests {
                 "{d:?}: {m} vs {}",
                 d.mean_s()
             );
+        }
+    }
+
+    #[test]
+    fn duration_second_moments_match_closed_forms_and_draws() {
+        let exp = DurationDist::Exponential { mean_s: 2.0 };
+        assert!((exp.second_moment_s2() - 8.0).abs() < 1e-12);
+        // Weibull with shape 1 is the exponential of mean `scale`.
+        let w1 = DurationDist::Weibull {
+            shape: 1.0,
+            scale_s: 3.0,
+        };
+        assert!((w1.second_moment_s2() - 18.0).abs() < 1e-9);
+        let u = DurationDist::Uniform {
+            min_s: 1.0,
+            max_s: 5.0,
+        };
+        assert!((u.second_moment_s2() - 31.0 / 3.0).abs() < 1e-12);
+        let f = DurationDist::Fixed(SimDuration::from_millis(1500));
+        assert!((f.second_moment_s2() - 2.25).abs() < 1e-12);
+        // Mean 1, sd 1.5: E[X^2] = 1 + 2.25.
+        let ln = DurationDist::LogNormal {
+            mu: -0.5 * (3.25f64).ln(),
+            sigma: (3.25f64).ln().sqrt(),
+        };
+        assert!((ln.mean_s() - 1.0).abs() < 1e-12);
+        assert!((ln.second_moment_s2() - 3.25).abs() < 1e-12);
+        let cases = [
+            DurationDist::LogNormal {
+                mu: 1.0,
+                sigma: 0.5,
+            },
+            DurationDist::Weibull {
+                shape: 1.5,
+                scale_s: 3.0,
+            },
+            DurationDist::Empirical {
+                sorted_s: Arc::new(vec![1.0, 2.0, 4.0]),
+            },
+            DurationDist::Mixture(vec![
+                (0.9, DurationDist::Fixed(SimDuration::from_millis(10))),
+                (0.1, DurationDist::Exponential { mean_s: 5.0 }),
+            ]),
+        ];
+        for d in cases {
+            let mut rng = rng_from(9);
+            let n = 400_000;
+            let m2: f64 = (0..n)
+                .map(|_| d.sample(&mut rng).as_secs_f64().powi(2))
+                .sum::<f64>()
+                / n as f64;
+            let want = d.second_moment_s2();
+            assert!((m2 - want).abs() < 0.03 * want, "{d:?}: {m2} vs {want}");
         }
     }
 

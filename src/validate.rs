@@ -1,4 +1,4 @@
-//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A or M/D/1 system,
+//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A, M/D/1 or M/G/1 system,
 //! compute the exact values from its own parameters (so a hand-written scenario validates as well
 //! as the bundled grid), and estimate the same quantities from replications with Student-t
 //! intervals, Bonferroni-adjusted over every check in one invocation.
@@ -54,6 +54,10 @@ pub const GRID: &[(&str, &str)] = &[
         "md1-rho95",
         include_str!("../scenarios/validation/md1-rho95.toml"),
     ),
+    (
+        "mg1-lognormal-rho70",
+        include_str!("../scenarios/validation/mg1-lognormal-rho70.toml"),
+    ),
 ];
 
 /// A queueing system with an exact answer, with its parameters read off a scenario.
@@ -78,6 +82,13 @@ pub enum System {
         arrival_rate_per_s: f64,
         dial_rate_per_s: f64,
     },
+    /// One channel, an unlimited queue of patient callers, talk times of any distribution with
+    /// a finite second moment (Pollaczek–Khinchine).
+    Mg1 {
+        arrival_rate_per_s: f64,
+        mean_service_s: f64,
+        second_moment_s2: f64,
+    },
 }
 
 /// Reads the system a scenario implements, or says why it is not one.
@@ -99,6 +110,31 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
         };
     match model {
         "erlang_b" | "erlang_c" | "erlang_a" => erlang_system(model, c, b, rate, unlimited_queue),
+        "mg1" => {
+            need(c.channels == Some(1), "one channel (channels = 1)")?;
+            need(
+                c.limiter == LimiterSpec::Unlimited,
+                "no dial-rate limit (algorithm = \"none\")",
+            )?;
+            need(
+                unlimited_queue,
+                "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
+            )?;
+            need(
+                b.patience.is_none(),
+                "callers who never give up (no patience)",
+            )?;
+            let (m, m2) = (b.talk_time.mean_s(), b.talk_time.second_moment_s2());
+            need(
+                m.is_finite() && m > 0.0 && m2.is_finite(),
+                "a talk_time with a finite mean and second moment",
+            )?;
+            Ok(System::Mg1 {
+                arrival_rate_per_s: rate,
+                mean_service_s: m,
+                second_moment_s2: m2,
+            })
+        }
         _ => {
             need(c.channels.is_none(), "no channel limit")?;
             need(
@@ -312,6 +348,14 @@ pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
             let m = analytic::md1(arrival_rate_per_s, dial_rate_per_s)?;
             vec![("p_wait", m.p_wait), ("mean_wait_s", m.mean_wait_s)]
         }
+        System::Mg1 {
+            arrival_rate_per_s,
+            mean_service_s,
+            second_moment_s2,
+        } => {
+            let m = analytic::mg1(arrival_rate_per_s, mean_service_s, second_moment_s2)?;
+            vec![("p_wait", m.p_wait), ("mean_wait_s", m.mean_wait_s)]
+        }
     })
 }
 
@@ -326,7 +370,7 @@ pub fn observed(sys: &System, o: &Observations) -> Vec<(&'static str, f64)> {
     let mean_wait_s = ratio(o.dial_delay.sum_ns as f64 / 1e9, o.dial_delay.count());
     match sys {
         System::ErlangB { .. } => vec![("p_block", ratio(c.failed as f64, c.offered))],
-        System::ErlangC { .. } | System::Md1 { .. } => {
+        System::ErlangC { .. } | System::Md1 { .. } | System::Mg1 { .. } => {
             vec![("p_wait", p_wait), ("mean_wait_s", mean_wait_s)]
         }
         System::ErlangA { .. } => vec![
@@ -481,6 +525,37 @@ mod tests {
         assert!(with(b, &[queue, "carriers.trunk.queue_capacity=5"])
             .unwrap_err()
             .contains("queue_capacity = 0"));
+    }
+
+    #[test]
+    fn an_mg1_case_reads_the_talk_times_second_moment() {
+        let grid = GRID
+            .iter()
+            .find(|g| g.0 == "mg1-lognormal-rho70")
+            .unwrap()
+            .1;
+        let with = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            system_of(&load_str(Path::new("mg1"), grid, None, &sets).unwrap())
+        };
+        let sys = with(&[]).unwrap();
+        let want = exact(&sys).unwrap();
+        assert_eq!(want[0].0, "p_wait");
+        assert!((want[0].1 - 0.7).abs() < 1e-9, "{want:?}");
+        // Pollaczek-Khinchine with E[S^2] = 1 + 1.5^2, not the exponential 2 m^2.
+        assert!((want[1].1 - 0.7 * 3.25 / 0.6).abs() < 1e-9, "{want:?}");
+        for (set, why) in [
+            ("carriers.trunk.channels=2", "one channel"),
+            ("sources.callers.patience=\"30s\"", "never give up"),
+            ("carriers.trunk.max_queue_wait=\"10s\"", "unlimited queue"),
+            ("carriers.trunk.rate=\"5/s\"", "no dial-rate limit"),
+        ] {
+            let err = with(&[set]).unwrap_err();
+            assert!(err.contains(why), "{set}: {err}");
+        }
+        assert!(exact(&with(&["sources.callers.rate=\"1.2/s\""]).unwrap())
+            .unwrap_err()
+            .contains("unstable"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `callsim erlang` subcommand: exact queueing results from
-//! [`crate::analytic`] (Erlang B, C, A and M/D/1), forward or inverse, printed as
+//! [`crate::analytic`] (Erlang B, C, A, M/D/1 and M/G/1), forward or inverse, printed as
 //! a two-column `metric  value` table or as CSV (`model,metric,value`).
 
 use std::io::Write;
@@ -13,10 +13,11 @@ Examples:
   callsim erlang c --channels 12 --arrival-rate 0.05 --mean-talk 180 --wait-threshold 20
   callsim erlang a --arrival-rate 2 --mean-talk 180 --mean-patience 60 --target-abandon 0.05 --csv
   callsim erlang md1 --arrival-rate 8 --percentile 0.95 --target-delay 0.5
+  callsim erlang mg1 --arrival-rate 0.7 --mean-talk 1 --sd-talk 1.5
 
 Durations are plain seconds, rates are per second, loads are in Erlangs.";
 
-/// Exact queueing formulas (Erlang B/C/A, M/D/1) to compare simulations against.
+/// Exact queueing formulas (Erlang B/C/A, M/D/1, M/G/1) to compare simulations against.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct ErlangArgs {
@@ -122,6 +123,20 @@ pub enum ErlangModel {
         /// seconds
         #[arg(long, value_name = "SECONDS", requires = "percentile", value_parser = non_negative, allow_negative_numbers = true)]
         target_delay: Option<f64>,
+    },
+    /// M/G/1 queue (Poisson arrivals, one channel, talk times of any distribution):
+    /// mean wait by Pollaczek-Khinchine, from the talk time's mean and standard deviation
+    Mg1 {
+        /// Call arrival rate in calls per second
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
+        arrival_rate: f64,
+        /// Mean talk (service) time in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
+        mean_talk: f64,
+        /// Standard deviation of the talk time in seconds (0: M/D/1; equal to the mean:
+        /// exponential, M/M/1)
+        #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
+        sd_talk: f64,
     },
 }
 
@@ -320,6 +335,11 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
             *percentile,
             *target_delay,
         )?,
+        ErlangModel::Mg1 {
+            arrival_rate,
+            mean_talk,
+            sd_talk,
+        } => run_mg1(*arrival_rate, *mean_talk, *sd_talk)?,
     };
     write_report(&report, args.csv, out)
 }
@@ -523,6 +543,27 @@ fn run_md1(
     Ok(r)
 }
 
+fn run_mg1(lambda: f64, mean: f64, sd: f64) -> Result<Report, String> {
+    let mut r = Report::new("mg1");
+    r.num("arrival_rate_per_s", lambda);
+    r.num("mean_talk_s", mean);
+    r.num("sd_talk_s", sd);
+    if lambda * mean >= 1.0 {
+        return Err(format!(
+            "mg1: --arrival-rate {lambda} x --mean-talk {mean} = {} must be below 1 for a \
+             stable queue",
+            lambda * mean
+        ));
+    }
+    let m = analytic::mg1(lambda, mean, mean * mean + sd * sd)?;
+    r.num("utilisation", m.utilisation);
+    r.num("p_wait", m.p_wait);
+    r.num("mean_wait_s", m.mean_wait_s);
+    r.num("mean_queue_len", lambda * m.mean_wait_s);
+    r.num("mean_response_s", m.mean_wait_s + mean);
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,6 +750,36 @@ mod tests {
         assert!(rate > 8.0);
         let w: f64 = value_of(&out, "wait_at_percentile_s").parse().unwrap();
         assert!(w <= 0.5 + 1e-9);
+        // M/G/1 with sd = mean is M/M/1: mean wait ρ m / (1 - ρ) = 0.5 / 0.5 x 2 = 2 s.
+        let mg1 = |sd: &str| {
+            let a = parse(&[
+                "mg1",
+                "--arrival-rate",
+                "0.25",
+                "--mean-talk",
+                "2",
+                "--sd-talk",
+                sd,
+            ]);
+            run_to_string(&a.unwrap())
+        };
+        let w: f64 = value_of(&mg1("2").unwrap(), "mean_wait_s").parse().unwrap();
+        assert!((w - 2.0).abs() < 1e-9, "{w}");
+        // sd = 0 is M/D/1: half that.
+        let w: f64 = value_of(&mg1("0").unwrap(), "mean_wait_s").parse().unwrap();
+        assert!((w - 1.0).abs() < 1e-9, "{w}");
+        let a = parse(&[
+            "mg1",
+            "--arrival-rate",
+            "0.5",
+            "--mean-talk",
+            "2",
+            "--sd-talk",
+            "1",
+        ]);
+        assert!(run_to_string(&a.unwrap())
+            .unwrap_err()
+            .contains("stable queue"));
     }
 
     /// The clap error for `argv`, rendered as the user sees it.

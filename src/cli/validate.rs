@@ -55,8 +55,13 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
         cases.len(),
         100.0 * (1.0 - a.alpha)
     );
+    // The case column fits the longest name (a hand-written case may have any).
+    let width = cases
+        .iter()
+        .map(|c| c.name.chars().count())
+        .fold(18, usize::max);
     crate::sayln!(
-        "{:<18} {:<16} {:>14} {:>30} {:>14}  result",
+        "{:<width$} {:<16} {:>14} {:>30} {:>14}  result",
         "case",
         "metric",
         "simulated",
@@ -65,7 +70,7 @@ pub fn run(a: ValidateArgs) -> Result<(), CliError> {
     );
     let checks = run_cases(&cases, a.alpha, a.threads, !a.quiet, |_, checks| {
         for c in checks {
-            say(&row(c));
+            say(&row(c, width));
         }
     })?;
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.pass()).collect();
@@ -162,10 +167,10 @@ fn cases_of(a: &ValidateArgs) -> Result<Vec<Case>, CliError> {
     Ok(cases)
 }
 
-fn row(c: &Check) -> String {
+fn row(c: &Check, width: usize) -> String {
     let e = &c.estimate;
     format!(
-        "{:<18} {:<16} {:>14.6} {:>30} {:>14.6}  {}\n",
+        "{:<width$} {:<16} {:>14.6} {:>30} {:>14.6}  {}\n",
         c.case,
         c.metric,
         e.mean,
