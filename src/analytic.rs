@@ -979,6 +979,85 @@ pub fn min_channels_for_abandon(
 }
 
 // ---------------------------------------------------------------------------
+// M/M/c/K (Erlang C with a finite waiting room)
+// ---------------------------------------------------------------------------
+
+/// Steady-state results of the M/M/c/K queue: `channels` servers and room for `queue_capacity`
+/// waiting calls (Kendall's K = channels + queue_capacity); an arrival that finds the room full
+/// is blocked. No abandonment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mmck {
+    /// P(an arrival is blocked) = P(N = c + capacity) (PASTA).
+    pub p_block: f64,
+    /// P(an arrival waits) = P(c <= N < c + capacity), a share of all arrivals.
+    pub p_wait: f64,
+    /// Mean number waiting.
+    pub mean_queue_len: f64,
+    /// Mean wait of the admitted calls (zero waits included), s: by Little,
+    /// mean_queue_len / (λ (1 - p_block)).
+    pub mean_wait_admitted_s: f64,
+}
+
+/// M/M/c/K from the birth-death stationary law. Written relative to the Erlang B state
+/// probabilities (the states n <= c are those of the loss system, with weight B on n = c) and
+/// the queue states as B ρ^j, j = 1..capacity, with ρ = A / c; when ρ > 1 every weight is
+/// divided by ρ^capacity, so nothing overflows at any capacity. Cost O(c + capacity); the
+/// capacity is at most 10^7.
+pub fn mmck(
+    channels: u32,
+    queue_capacity: u64,
+    arrival_rate_per_s: f64,
+    mean_service_s: f64,
+) -> Result<Mmck, String> {
+    nonzero_channels(channels)?;
+    if queue_capacity > 10_000_000 {
+        return Err(format!(
+            "mmck: queue capacity {queue_capacity} is above 10^7; with so much room the system \
+             is Erlang C (if stable)"
+        ));
+    }
+    let a = offered_load(arrival_rate_per_s, mean_service_s)?;
+    let b = erlang_b(u64::from(channels), a)?;
+    let rho = a / f64::from(channels);
+    let k = queue_capacity as f64;
+    // Weights of the queue states j = 0..=capacity (j = 0: all channels busy, nobody waiting),
+    // as ρ^(j - shift), and of the states below c as (1 - B) ρ^(-shift).
+    let shift = if rho > 1.0 { k } else { 0.0 };
+    let w = |j: f64| ((j - shift) * rho.ln()).exp();
+    let w = |j: f64| {
+        if rho == 0.0 {
+            f64::from(j == 0.0)
+        } else {
+            w(j)
+        }
+    };
+    let (mut sum_all, mut sum_wait, mut sum_len) = (0.0, 0.0, 0.0);
+    for j in 0..=queue_capacity {
+        let x = w(j as f64);
+        sum_all += x;
+        if j < queue_capacity {
+            sum_wait += x;
+        }
+        sum_len += j as f64 * x;
+    }
+    let below = (1.0 - b) * if rho == 0.0 { 1.0 } else { w(0.0) };
+    let total = below + b * sum_all;
+    let p_block = b * w(k) / total;
+    let mean_queue_len = b * sum_len / total;
+    let admitted = arrival_rate_per_s * (1.0 - p_block);
+    Ok(Mmck {
+        p_block,
+        p_wait: b * sum_wait / total,
+        mean_queue_len,
+        mean_wait_admitted_s: if admitted > 0.0 {
+            mean_queue_len / admitted
+        } else {
+            0.0
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------
 // M/D/1
 // ---------------------------------------------------------------------------
 
@@ -2164,6 +2243,68 @@ mod tests {
         assert!(mg1(0.5, 1.0, f64::INFINITY).is_err());
         assert!(mg1(-0.5, 1.0, 2.0).is_err());
         assert_eq!(mg1(0.0, 1.0, 2.0).unwrap().mean_wait_s, 0.0);
+    }
+
+    /// M/M/c/K by brute force: the birth-death chain's unnormalised weights, summed directly.
+    fn mmck_direct(c: u32, cap: u64, lambda: f64, m: f64) -> (f64, f64, f64) {
+        let mu = 1.0 / m;
+        let mut p = vec![1.0f64];
+        for n in 1..=(u64::from(c) + cap) {
+            let servers = n.min(u64::from(c)) as f64;
+            p.push(p[p.len() - 1] * lambda / (servers * mu));
+        }
+        let total: f64 = p.iter().sum();
+        let c = c as usize;
+        let block = p[p.len() - 1] / total;
+        let wait: f64 = p[c..p.len() - 1].iter().sum::<f64>() / total;
+        let lq: f64 = p
+            .iter()
+            .enumerate()
+            .skip(c)
+            .map(|(n, x)| (n - c) as f64 * x)
+            .sum::<f64>()
+            / total;
+        (block, wait, lq)
+    }
+
+    #[test]
+    fn mmck_agrees_with_the_chain_erlang_b_and_erlang_c() {
+        for &(c, cap, lambda, m) in &[
+            (1u32, 1u64, 0.5, 1.0),
+            (3, 5, 2.0, 1.0),
+            (10, 20, 0.1, 100.0),
+            (10, 20, 0.15, 100.0),
+            (5, 40, 0.5, 10.0),
+            (2, 3, 0.0, 1.0),
+        ] {
+            let got = mmck(c, cap, lambda, m).unwrap();
+            let (block, wait, lq) = mmck_direct(c, cap, lambda, m);
+            assert_close!(got.p_block, block, 1e-12, 1e-300);
+            assert_close!(got.p_wait, wait, 1e-12, 1e-300);
+            assert_close!(got.mean_queue_len, lq, 1e-12, 1e-300);
+            if lambda > 0.0 {
+                // Little's law over the admitted calls only.
+                let w = lq / (lambda * (1.0 - block));
+                assert_close!(got.mean_wait_admitted_s, w, 1e-12, 0.0);
+            }
+        }
+        // No room: Erlang B, nobody waits.
+        let g = mmck(10, 0, 0.05, 100.0).unwrap();
+        assert_close!(g.p_block, erlang_b(10, 5.0).unwrap(), 1e-14, 0.0);
+        assert_eq!((g.p_wait, g.mean_wait_admitted_s), (0.0, 0.0));
+        // Much room below capacity: Erlang C.
+        let g = mmck(10, 5_000, 0.08, 100.0).unwrap();
+        let e = erlang_c(10, 0.08, 100.0).unwrap();
+        assert_close!(g.p_wait, e.p_wait, 1e-12, 0.0);
+        assert_close!(g.mean_wait_admitted_s, e.mean_wait_s, 1e-12, 0.0);
+        // Overloaded with a large room: no overflow, nearly every state is the full one.
+        let g = mmck(4, 1_000_000, 2.0, 10.0).unwrap();
+        assert!(
+            g.p_block.is_finite() && (g.p_block - 0.8).abs() < 1e-9,
+            "{g:?}"
+        );
+        assert!(mmck(4, 20_000_000, 2.0, 10.0).is_err());
+        assert!(mmck(0, 2, 2.0, 10.0).is_err());
     }
 
     #[test]

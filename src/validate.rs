@@ -1,6 +1,6 @@
-//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A, M/D/1 or M/G/1 system,
-//! compute the exact values from its own parameters (so a hand-written scenario validates as well
-//! as the bundled grid), and estimate the same quantities from replications with Student-t
+//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A, M/M/c/K, M/D/1 or
+//! M/G/1 system, compute the exact values from its own parameters (so a hand-written scenario
+//! validates as well as the bundled grid), and estimate the same quantities from replications with Student-t
 //! intervals, Bonferroni-adjusted over every check in one invocation.
 //!
 //! Depends on analytic, run, scenario and stats; does no I/O itself.
@@ -55,6 +55,10 @@ pub const GRID: &[(&str, &str)] = &[
         include_str!("../scenarios/validation/md1-rho95.toml"),
     ),
     (
+        "mmck-c10-k5-a9",
+        include_str!("../scenarios/validation/mmck-c10-k5-a9.toml"),
+    ),
+    (
         "mg1-lognormal-rho70",
         include_str!("../scenarios/validation/mg1-lognormal-rho70.toml"),
     ),
@@ -81,6 +85,13 @@ pub enum System {
     Md1 {
         arrival_rate_per_s: f64,
         dial_rate_per_s: f64,
+    },
+    /// Erlang C with room for `queue_capacity` waiting calls; a call finding it full is blocked.
+    Mmck {
+        channels: u32,
+        queue_capacity: u64,
+        arrival_rate_per_s: f64,
+        mean_service_s: f64,
     },
     /// One channel, an unlimited queue of patient callers, talk times of any distribution with
     /// a finite second moment (Pollaczek–Khinchine).
@@ -109,7 +120,9 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
             cancel: CancelQueued::Withdraw,
         };
     match model {
-        "erlang_b" | "erlang_c" | "erlang_a" => erlang_system(model, c, b, rate, unlimited_queue),
+        "erlang_b" | "erlang_c" | "erlang_a" | "mmck" => {
+            erlang_system(model, c, b, rate, unlimited_queue)
+        }
         "mg1" => {
             need(c.channels == Some(1), "one channel (channels = 1)")?;
             need(
@@ -272,6 +285,7 @@ fn erlang_system(
                 load_erl: rate * mean_service_s,
             })
         }
+        "mmck" => mmck_system(model, c, b, rate, channels, mean_service_s),
         "erlang_c" => {
             need(
                 unlimited_queue,
@@ -304,6 +318,40 @@ fn erlang_system(
             })
         }
     }
+}
+
+/// An M/M/c/K case: what [`erlang_system`] checked, plus a finite queue and patient callers.
+fn mmck_system(
+    model: &str,
+    c: &CarrierConfig,
+    b: &SourceBehaviour,
+    rate: f64,
+    channels: u32,
+    mean_service_s: f64,
+) -> Result<System, String> {
+    let capacity = match c.over_limit {
+        OverLimit::Queue {
+            capacity: Some(k),
+            max_wait: None,
+            cancel: CancelQueued::Withdraw,
+        } if k > 0 => k,
+        _ => {
+            return Err(format!(
+                "a `{model}` validation case needs a finite queue (over_limit = \"queue\", \
+                 queue_capacity >= 1, no max_queue_wait)"
+            ))
+        }
+    };
+    needs(model)(
+        b.patience.is_none(),
+        "callers who never give up (no patience)",
+    )?;
+    Ok(System::Mmck {
+        channels,
+        queue_capacity: capacity,
+        arrival_rate_per_s: rate,
+        mean_service_s,
+    })
 }
 
 /// The exact values of the metrics checked for `sys`.
@@ -348,6 +396,19 @@ pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
             let m = analytic::md1(arrival_rate_per_s, dial_rate_per_s)?;
             vec![("p_wait", m.p_wait), ("mean_wait_s", m.mean_wait_s)]
         }
+        System::Mmck {
+            channels,
+            queue_capacity,
+            arrival_rate_per_s,
+            mean_service_s,
+        } => {
+            let m = analytic::mmck(channels, queue_capacity, arrival_rate_per_s, mean_service_s)?;
+            vec![
+                ("p_block", m.p_block),
+                ("p_wait", m.p_wait),
+                ("mean_wait_s", m.mean_wait_admitted_s),
+            ]
+        }
         System::Mg1 {
             arrival_rate_per_s,
             mean_service_s,
@@ -370,6 +431,11 @@ pub fn observed(sys: &System, o: &Observations) -> Vec<(&'static str, f64)> {
     let mean_wait_s = ratio(o.dial_delay.sum_ns as f64 / 1e9, o.dial_delay.count());
     match sys {
         System::ErlangB { .. } => vec![("p_block", ratio(c.failed as f64, c.offered))],
+        System::Mmck { .. } => vec![
+            ("p_block", ratio(c.failed as f64, c.offered)),
+            ("p_wait", p_wait),
+            ("mean_wait_s", mean_wait_s),
+        ],
         System::ErlangC { .. } | System::Md1 { .. } | System::Mg1 { .. } => {
             vec![("p_wait", p_wait), ("mean_wait_s", mean_wait_s)]
         }
@@ -556,6 +622,37 @@ mod tests {
         assert!(exact(&with(&["sources.callers.rate=\"1.2/s\""]).unwrap())
             .unwrap_err()
             .contains("unstable"));
+    }
+
+    #[test]
+    fn an_mmck_case_needs_a_finite_queue_and_patient_callers() {
+        let grid = GRID.iter().find(|g| g.0 == "mmck-c10-k5-a9").unwrap().1;
+        let with = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            system_of(&load_str(Path::new("mmck"), grid, None, &sets).unwrap())
+        };
+        let want = exact(&with(&[]).unwrap()).unwrap();
+        let names: Vec<&str> = want.iter().map(|w| w.0).collect();
+        assert_eq!(names, ["p_block", "p_wait", "mean_wait_s"]);
+        // The values the scenario's comment gives, from the birth-death chain.
+        for (got, value) in want
+            .iter()
+            .zip([0.061_258_762, 0.424_834_892, 12.627_663_34])
+        {
+            assert!((got.1 - value).abs() < 1e-8 * value, "{want:?}");
+        }
+        for (set, why) in [
+            ("carriers.trunk.queue_capacity=0", "finite queue"),
+            ("carriers.trunk.max_queue_wait=\"10s\"", "finite queue"),
+            ("sources.callers.patience=\"30s\"", "never give up"),
+            (
+                "sources.callers.talk_time=\"100s\"",
+                "exponential talk_time",
+            ),
+        ] {
+            let err = with(&[set]).unwrap_err();
+            assert!(err.contains(why), "{set}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `callsim erlang` subcommand: exact queueing results from
-//! [`crate::analytic`] (Erlang B, C, A, M/D/1 and M/G/1), forward or inverse, printed as
+//! [`crate::analytic`] (Erlang B, C, A, M/M/c/K, M/D/1 and M/G/1), forward or inverse, printed as
 //! a two-column `metric  value` table or as CSV (`model,metric,value`).
 
 use std::io::Write;
@@ -14,10 +14,11 @@ Examples:
   callsim erlang a --arrival-rate 2 --mean-talk 180 --mean-patience 60 --target-abandon 0.05 --csv
   callsim erlang md1 --arrival-rate 8 --percentile 0.95 --target-delay 0.5
   callsim erlang mg1 --arrival-rate 0.7 --mean-talk 1 --sd-talk 1.5
+  callsim erlang mmck --channels 10 --queue-capacity 5 --arrival-rate 0.09 --mean-talk 100
 
 Durations are plain seconds, rates are per second, loads are in Erlangs.";
 
-/// Exact queueing formulas (Erlang B/C/A, M/D/1, M/G/1) to compare simulations against.
+/// Exact queueing formulas (Erlang B/C/A, M/M/c/K, M/D/1, M/G/1) to compare simulations against.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct ErlangArgs {
@@ -123,6 +124,22 @@ pub enum ErlangModel {
         /// seconds
         #[arg(long, value_name = "SECONDS", requires = "percentile", value_parser = non_negative, allow_negative_numbers = true)]
         target_delay: Option<f64>,
+    },
+    /// M/M/c/K queue (Erlang C with room for --queue-capacity waiting calls; a call that
+    /// finds the room full is blocked): blocking, waits
+    Mmck {
+        /// Number of channels (servers)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        channels: u32,
+        /// Waiting room: how many calls may wait for a channel (0: Erlang B)
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+        queue_capacity: u64,
+        /// Call arrival rate in calls per second
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
+        arrival_rate: f64,
+        /// Mean talk (service) time in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
+        mean_talk: f64,
     },
     /// M/G/1 queue (Poisson arrivals, one channel, talk times of any distribution):
     /// mean wait by Pollaczek-Khinchine, from the talk time's mean and standard deviation
@@ -335,6 +352,12 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
             *percentile,
             *target_delay,
         )?,
+        ErlangModel::Mmck {
+            channels,
+            queue_capacity,
+            arrival_rate,
+            mean_talk,
+        } => run_mmck(*channels, *queue_capacity, *arrival_rate, *mean_talk)?,
         ErlangModel::Mg1 {
             arrival_rate,
             mean_talk,
@@ -540,6 +563,20 @@ fn run_md1(
             analytic::md1_p_wait_gt(lambda, rate, t)?,
         );
     }
+    Ok(r)
+}
+
+fn run_mmck(channels: u32, capacity: u64, lambda: f64, mean: f64) -> Result<Report, String> {
+    let mut r = Report::new("mmck");
+    r.int("channels", u64::from(channels));
+    r.int("queue_capacity", capacity);
+    r.num("arrival_rate_per_s", lambda);
+    r.num("mean_talk_s", mean);
+    let m = analytic::mmck(channels, capacity, lambda, mean)?;
+    r.num("p_block", m.p_block);
+    r.num("p_wait", m.p_wait);
+    r.num("mean_queue_len", m.mean_queue_len);
+    r.num("mean_wait_admitted_s", m.mean_wait_admitted_s);
     Ok(r)
 }
 

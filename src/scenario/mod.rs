@@ -359,7 +359,10 @@ fn build_validation(top: &Obj) -> Result<Option<String>> {
     let Some(v) = top.table_opt("validation")? else {
         return Ok(None);
     };
-    let m = v.choice_opt("model", &["erlang_b", "erlang_c", "erlang_a", "md1", "mg1"])?;
+    let m = v.choice_opt(
+        "model",
+        &["erlang_b", "erlang_c", "erlang_a", "mmck", "md1", "mg1"],
+    )?;
     let m = m.ok_or_else(|| v.missing("model", "\"erlang_b\" (or erlang_c, erlang_a, md1)"))?;
     let _ = v.str_opt("description")?;
     v.finish(&[])?;
