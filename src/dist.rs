@@ -709,6 +709,15 @@ mod tests {
         );
     }
 
+    /// The mean of `f(x)` over `n` draws (in seconds) from `d` with stream `seed`.
+    fn mean_of_draws(d: &DurationDist, seed: u64, n: u32, f: impl Fn(f64) -> f64) -> f64 {
+        let mut rng = rng_from(seed);
+        (0..n)
+            .map(|_| f(d.sample(&mut rng).as_secs_f64()))
+            .sum::<f64>()
+            / f64::from(n)
+    }
+
     #[test]
     fn duration_means_match_draws() {
         let cases = [
@@ -734,12 +743,7 @@ mod tests {
             ]),
         ];
         for d in cases {
-            let mut rng = rng_from(7);
-            let n = 200_000;
-            let m: f64 = (0..n)
-                .map(|_| d.sample(&mut rng).as_secs_f64())
-                .sum::<f64>()
-                / n as f64;
+            let m = mean_of_draws(&d, 7, 200_000, |x| x);
             assert!(
                 (m - d.mean_s()).abs() < 0.02 * d.mean_s().max(0.1),
                 "{d:?}: {m} vs {}",
@@ -790,12 +794,7 @@ mod tests {
             ]),
         ];
         for d in cases {
-            let mut rng = rng_from(9);
-            let n = 400_000;
-            let m2: f64 = (0..n)
-                .map(|_| d.sample(&mut rng).as_secs_f64().powi(2))
-                .sum::<f64>()
-                / n as f64;
+            let m2 = mean_of_draws(&d, 9, 400_000, |x| x * x);
             let want = d.second_moment_s2();
             assert!((m2 - want).abs() < 0.03 * want, "{d:?}: {m2} vs {want}");
         }

@@ -534,6 +534,13 @@ mod tests {
     use crate::scenario::load_str;
     use std::path::Path;
 
+    /// The system of the grid case `name` with `sets` applied (as `--set`).
+    fn grid_case_with(name: &str, sets: &[&str]) -> Result<System, String> {
+        let text = GRID.iter().find(|g| g.0 == name).expect("a grid case").1;
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        system_of(&load_str(Path::new(name), text, None, &sets).unwrap())
+    }
+
     #[test]
     fn every_grid_file_is_the_system_it_claims() {
         for (name, text) in GRID {
@@ -562,11 +569,7 @@ mod tests {
         )
         .unwrap();
         assert!(system_of(&sc).unwrap_err().contains("one leg per call"));
-        let grid = |n: &str| GRID.iter().find(|g| g.0 == n).expect("a grid case").1;
-        let with = |n: &str, sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            system_of(&load_str(Path::new(n), grid(n), None, &sets).unwrap())
-        };
+        let with = grid_case_with;
         let c = "erlang-c-c10-a8";
         assert!(with(c, &["carriers.trunk.max_queue_wait=10s"])
             .unwrap_err()
@@ -595,15 +598,7 @@ mod tests {
 
     #[test]
     fn an_mg1_case_reads_the_talk_times_second_moment() {
-        let grid = GRID
-            .iter()
-            .find(|g| g.0 == "mg1-lognormal-rho70")
-            .unwrap()
-            .1;
-        let with = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            system_of(&load_str(Path::new("mg1"), grid, None, &sets).unwrap())
-        };
+        let with = |sets: &[&str]| grid_case_with("mg1-lognormal-rho70", sets);
         let sys = with(&[]).unwrap();
         let want = exact(&sys).unwrap();
         assert_eq!(want[0].0, "p_wait");
@@ -626,11 +621,7 @@ mod tests {
 
     #[test]
     fn an_mmck_case_needs_a_finite_queue_and_patient_callers() {
-        let grid = GRID.iter().find(|g| g.0 == "mmck-c10-k5-a9").unwrap().1;
-        let with = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            system_of(&load_str(Path::new("mmck"), grid, None, &sets).unwrap())
-        };
+        let with = |sets: &[&str]| grid_case_with("mmck-c10-k5-a9", sets);
         let want = exact(&with(&[]).unwrap()).unwrap();
         let names: Vec<&str> = want.iter().map(|w| w.0).collect();
         assert_eq!(names, ["p_block", "p_wait", "mean_wait_s"]);
