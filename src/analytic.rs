@@ -979,6 +979,86 @@ pub fn min_channels_for_abandon(
 }
 
 // ---------------------------------------------------------------------------
+// M/M/c+D (Erlang A with a fixed patience)
+// ---------------------------------------------------------------------------
+
+/// Steady-state results of the M/M/c+D queue: Erlang A with every caller's patience the same
+/// fixed time τ. With FIFO, a caller abandons exactly when the wait it was offered exceeds τ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ErlangAFixed {
+    /// P(all channels busy on arrival) = P(V > 0), V the offered wait.
+    pub p_wait: f64,
+    /// P(V > τ): the callers who give up.
+    pub p_abandon: f64,
+    /// E[min(V, τ)]: the time in queue of all callers, served or abandoned, s.
+    pub mean_wait_all_s: f64,
+    /// E[V | V <= τ]: the wait of the callers served, s.
+    pub mean_wait_served_s: f64,
+}
+
+/// M/M/c+D by level crossing on the offered wait V: with π_{c-1} the probability of c - 1
+/// busy channels, V has density λ π_{c-1} e^{(λ - cμ) t} below τ and that value at τ decaying
+/// as e^{-cμ (t - τ)} above it (above τ no caller adds work); the states below c are Erlang B's
+/// (Σ_{n<c} π_n = π_{c-1} / B(c-1, A)). Every mass is scaled by e^{-max(0, (λ - cμ) τ)}, so
+/// overload with a long patience does not overflow. Limits: τ = 0 gives Erlang B, τ → ∞ below
+/// capacity Erlang C; for one channel P(abandon) = (1-ρ) ρ E / (1 - ρ² E), E = e^{(λ-μ) τ}.
+pub fn erlang_a_fixed(
+    channels: u32,
+    arrival_rate_per_s: f64,
+    mean_service_s: f64,
+    patience_s: f64,
+) -> Result<ErlangAFixed, String> {
+    nonzero_channels(channels)?;
+    let load = offered_load(arrival_rate_per_s, mean_service_s)?;
+    let tau = finite_nonneg("patience_s", patience_s)?;
+    let lambda = arrival_rate_per_s;
+    if lambda == 0.0 {
+        return Ok(ErlangAFixed {
+            p_wait: 0.0,
+            p_abandon: 0.0,
+            mean_wait_all_s: 0.0,
+            mean_wait_served_s: 0.0,
+        });
+    }
+    let cmu = f64::from(channels) / mean_service_s;
+    let below = if channels == 1 {
+        1.0
+    } else {
+        1.0 / erlang_b(u64::from(channels - 1), load)?
+    };
+    let x = (lambda - cmu) * tau;
+    let shift = x.max(0.0);
+    // p1 = e^{-shift} (e^x - 1) / x and p2 = e^{-shift} (e^x (x - 1) + 1) / x², so that
+    // λ τ p1 = ∫_0^τ λ e^{(λ-cμ) t} dt and λ τ² p2 = ∫_0^τ t λ e^{(λ-cμ) t} dt, scaled.
+    let (p1, p2) = if x.abs() < 0.5 {
+        let (mut term, mut s1, mut s2) = (1.0, 0.0, 0.0);
+        for k in 0..40 {
+            // term = x^k / k!
+            s1 += term / (k + 1) as f64;
+            s2 += term / (k + 2) as f64;
+            term *= x / (k + 1) as f64;
+        }
+        let scale = (-shift).exp();
+        (s1 * scale, s2 * scale)
+    } else if x > 0.0 {
+        (-(-x).exp_m1() / x, (x - 1.0 + (-x).exp()) / (x * x))
+    } else {
+        (x.exp_m1() / x, (x.exp() * (x - 1.0) + 1.0) / (x * x))
+    };
+    let below = below * (-shift).exp();
+    let queued_in_time = lambda * tau * p1;
+    let beyond = lambda / cmu * (x - shift).exp();
+    let total = below + queued_in_time + beyond;
+    let waits_served = lambda * tau * tau * p2;
+    Ok(ErlangAFixed {
+        p_wait: (queued_in_time + beyond) / total,
+        p_abandon: beyond / total,
+        mean_wait_all_s: (waits_served + tau * beyond) / total,
+        mean_wait_served_s: waits_served / (below + queued_in_time),
+    })
+}
+
+// ---------------------------------------------------------------------------
 // M/M/c/K (Erlang C with a finite waiting room)
 // ---------------------------------------------------------------------------
 
@@ -2305,6 +2385,56 @@ mod tests {
         );
         assert!(mmck(4, 20_000_000, 2.0, 10.0).is_err());
         assert!(mmck(0, 2, 2.0, 10.0).is_err());
+    }
+
+    #[test]
+    fn erlang_a_fixed_limits_and_the_one_channel_formula() {
+        // No patience at all: a loss system, Erlang B.
+        for &(c, lambda, m) in &[(1u32, 0.5, 1.0), (10, 0.09, 100.0), (50, 0.5, 100.0)] {
+            let g = erlang_a_fixed(c, lambda, m, 0.0).unwrap();
+            let b = erlang_b(u64::from(c), lambda * m).unwrap();
+            assert_close!(g.p_abandon, b, 1e-12, 0.0);
+            assert_close!(g.p_wait, b, 1e-12, 0.0);
+            assert_eq!(g.mean_wait_all_s, 0.0);
+        }
+        // Patience far beyond any wait, below capacity: Erlang C.
+        for &(c, lambda, m) in &[(1u32, 0.5, 1.0), (10, 0.08, 100.0)] {
+            let g = erlang_a_fixed(c, lambda, m, 1e5).unwrap();
+            let e = erlang_c(c, lambda, m).unwrap();
+            assert_close!(g.p_wait, e.p_wait, 1e-12, 0.0);
+            assert!(g.p_abandon < 1e-12, "{g:?}");
+            assert_close!(g.mean_wait_all_s, e.mean_wait_s, 1e-11, 0.0);
+        }
+        // One channel: P(abandon) = (1-ρ) ρ E / (1 - ρ² E), E = e^{(λ-μ) τ}, on both sides of
+        // ρ = 1 and across the series/closed-form boundary of (λ - μ) τ = ±0.5.
+        for &(lambda, tau) in &[
+            (0.5, 3.0),
+            (0.8, 1.0),
+            (0.9, 4.9),
+            (0.9, 5.1),
+            (1.5, 0.3),
+            (2.0, 40.0),
+        ] {
+            let rho: f64 = lambda;
+            let e = ((lambda - 1.0) * tau).exp();
+            let want = (1.0 - rho) * rho * e / (1.0 - rho * rho * e);
+            let g = erlang_a_fixed(1, lambda, 1.0, tau).unwrap();
+            assert_close!(g.p_abandon, want, 1e-9, 1e-300);
+        }
+        // ρ = 1 exactly: the limit (ρ E → 1): P(abandon) = 1 / (2 + τ μ); and next to it, where
+        // the one-channel formula itself cancels, still that limit.
+        let g = erlang_a_fixed(1, 1.0, 1.0, 3.0).unwrap();
+        assert_close!(g.p_abandon, 1.0 / 5.0, 1e-12, 0.0);
+        let g = erlang_a_fixed(1, 1.0 - 1e-9, 1.0, 2.0).unwrap();
+        assert_close!(g.p_abandon, 1.0 / 4.0, 1e-8, 0.0);
+        // Heavy overload with a long patience: no overflow; the channels carry c μ, the rest
+        // abandon: P(abandon) = 1 - c μ / λ.
+        let g = erlang_a_fixed(4, 100.0, 10.0, 1e4).unwrap();
+        assert_close!(g.p_abandon, 1.0 - 0.4 / 100.0, 1e-12, 0.0);
+        assert!(g.mean_wait_all_s.is_finite() && g.mean_wait_served_s <= 1e4);
+        assert!(erlang_a_fixed(0, 1.0, 1.0, 1.0).is_err());
+        assert!(erlang_a_fixed(1, 1.0, 1.0, -1.0).is_err());
+        assert!(erlang_a_fixed(1, 1.0, 1.0, f64::NAN).is_err());
     }
 
     #[test]

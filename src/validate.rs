@@ -1,7 +1,8 @@
-//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A, M/M/c/K, M/D/1 or
-//! M/G/1 system, compute the exact values from its own parameters (so a hand-written scenario
-//! validates as well as the bundled grid), and estimate the same quantities from replications with Student-t
-//! intervals, Bonferroni-adjusted over every check in one invocation.
+//! Agreement with queueing theory: recognise a scenario as an Erlang B, C, A (exponential or fixed
+//! patience), M/M/c/K, M/D/1 or M/G/1 system, compute the exact values from its own parameters
+//! (so a hand-written scenario validates as well as the bundled grid), and estimate the same
+//! quantities from replications with Student-t intervals, Bonferroni-adjusted over every check in
+//! one invocation.
 //!
 //! Depends on analytic, run, scenario and stats; does no I/O itself.
 
@@ -55,6 +56,10 @@ pub const GRID: &[(&str, &str)] = &[
         include_str!("../scenarios/validation/md1-rho95.toml"),
     ),
     (
+        "erlang-a-fixed-c10-a9",
+        include_str!("../scenarios/validation/erlang-a-fixed-c10-a9.toml"),
+    ),
+    (
         "mmck-c10-k5-a9",
         include_str!("../scenarios/validation/mmck-c10-k5-a9.toml"),
     ),
@@ -81,6 +86,13 @@ pub enum System {
         arrival_rate_per_s: f64,
         mean_service_s: f64,
         mean_patience_s: f64,
+    },
+    /// Erlang A with every caller's patience the same fixed time (M/M/c+D).
+    ErlangAFixed {
+        channels: u32,
+        arrival_rate_per_s: f64,
+        mean_service_s: f64,
+        patience_s: f64,
     },
     Md1 {
         arrival_rate_per_s: f64,
@@ -120,7 +132,7 @@ pub fn system_of(sc: &Scenario) -> Result<System, String> {
             cancel: CancelQueued::Withdraw,
         };
     match model {
-        "erlang_b" | "erlang_c" | "erlang_a" | "mmck" => {
+        "erlang_b" | "erlang_c" | "erlang_a" | "erlang_a_fixed" | "mmck" => {
             erlang_system(model, c, b, rate, unlimited_queue)
         }
         "mg1" => {
@@ -306,16 +318,26 @@ fn erlang_system(
                 unlimited_queue,
                 "an unlimited queue (over_limit = \"queue\", no capacity or max wait)",
             )?;
-            let mean_patience_s = match &b.patience {
-                Some(DurationDist::Exponential { mean_s }) => *mean_s,
-                _ => return Err("an `erlang_a` validation case needs exponential patience".into()),
-            };
-            Ok(System::ErlangA {
-                channels,
-                arrival_rate_per_s: rate,
-                mean_service_s,
-                mean_patience_s,
-            })
+            match (model, &b.patience) {
+                ("erlang_a", Some(DurationDist::Exponential { mean_s })) => Ok(System::ErlangA {
+                    channels,
+                    arrival_rate_per_s: rate,
+                    mean_service_s,
+                    mean_patience_s: *mean_s,
+                }),
+                ("erlang_a_fixed", Some(DurationDist::Fixed(d))) => Ok(System::ErlangAFixed {
+                    channels,
+                    arrival_rate_per_s: rate,
+                    mean_service_s,
+                    patience_s: d.as_secs_f64(),
+                }),
+                ("erlang_a", _) => Err("an `erlang_a` validation case needs exponential patience \
+                     (for a fixed patience, model = \"erlang_a_fixed\")"
+                    .into()),
+                _ => Err(format!(
+                    "a `{model}` validation case needs a fixed patience (patience = \"30s\")"
+                )),
+            }
         }
     }
 }
@@ -389,6 +411,20 @@ pub fn exact(sys: &System) -> Result<Vec<(&'static str, f64)>, String> {
                 ("mean_wait_all_s", a.mean_wait_all_s),
             ]
         }
+        System::ErlangAFixed {
+            channels,
+            arrival_rate_per_s,
+            mean_service_s,
+            patience_s,
+        } => {
+            let a =
+                analytic::erlang_a_fixed(channels, arrival_rate_per_s, mean_service_s, patience_s)?;
+            vec![
+                ("p_abandon", a.p_abandon),
+                ("p_wait", a.p_wait),
+                ("mean_wait_all_s", a.mean_wait_all_s),
+            ]
+        }
         System::Md1 {
             arrival_rate_per_s,
             dial_rate_per_s,
@@ -439,7 +475,7 @@ pub fn observed(sys: &System, o: &Observations) -> Vec<(&'static str, f64)> {
         System::ErlangC { .. } | System::Md1 { .. } | System::Mg1 { .. } => {
             vec![("p_wait", p_wait), ("mean_wait_s", mean_wait_s)]
         }
-        System::ErlangA { .. } => vec![
+        System::ErlangA { .. } | System::ErlangAFixed { .. } => vec![
             ("p_abandon", ratio(c.abandoned() as f64, c.offered)),
             ("p_wait", p_wait),
             (
@@ -644,6 +680,28 @@ mod tests {
             let err = with(&[set]).unwrap_err();
             assert!(err.contains(why), "{set}: {err}");
         }
+    }
+
+    #[test]
+    fn an_erlang_a_case_names_the_patience_it_needs() {
+        let fixed = |sets: &[&str]| grid_case_with("erlang-a-fixed-c10-a9", sets);
+        let want = exact(&fixed(&[]).unwrap()).unwrap();
+        // The values the scenario's comment gives.
+        for (got, value) in want
+            .iter()
+            .zip([0.107_939_244, 0.346_919_706, 4.468_982_40])
+        {
+            assert!((got.1 - value).abs() < 1e-8 * value, "{want:?}");
+        }
+        let exponential = "sources.callers.patience={ dist = \"exponential\", mean = \"20s\" }";
+        assert!(fixed(&[exponential])
+            .unwrap_err()
+            .contains("needs a fixed patience"));
+        let a = grid_case_with("erlang-a-c10-a8", &["sources.callers.patience=\"20s\""]);
+        assert!(a.unwrap_err().contains("model = \"erlang_a_fixed\""));
+        assert!(fixed(&["carriers.trunk.queue_capacity=3"])
+            .unwrap_err()
+            .contains("unlimited queue"));
     }
 
     #[test]

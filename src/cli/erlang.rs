@@ -1,5 +1,6 @@
 //! The `callsim erlang` subcommand: exact queueing results from
-//! [`crate::analytic`] (Erlang B, C, A, M/M/c/K, M/D/1 and M/G/1), forward or inverse, printed as
+//! [`crate::analytic`] (Erlang B, C, A with exponential or fixed patience, M/M/c/K, M/D/1
+//! and M/G/1), forward or inverse, printed as
 //! a two-column `metric  value` table or as CSV (`model,metric,value`).
 
 use std::io::Write;
@@ -14,6 +15,7 @@ Examples:
   callsim erlang a --arrival-rate 2 --mean-talk 180 --mean-patience 60 --target-abandon 0.05 --csv
   callsim erlang md1 --arrival-rate 8 --percentile 0.95 --target-delay 0.5
   callsim erlang mg1 --arrival-rate 0.7 --mean-talk 1 --sd-talk 1.5
+  callsim erlang a-fixed --channels 10 --arrival-rate 0.09 --mean-talk 100 --patience 20
   callsim erlang mmck --channels 10 --queue-capacity 5 --arrival-rate 0.09 --mean-talk 100
 
 Durations are plain seconds, rates are per second, loads are in Erlangs.";
@@ -124,6 +126,23 @@ pub enum ErlangModel {
         /// seconds
         #[arg(long, value_name = "SECONDS", requires = "percentile", value_parser = non_negative, allow_negative_numbers = true)]
         target_delay: Option<f64>,
+    },
+    /// Erlang A with a fixed patience (M/M/c+D: every caller gives up after exactly
+    /// --patience seconds in the queue): waits and abandonment
+    #[command(name = "a-fixed")]
+    AFixed {
+        /// Number of channels (servers)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        channels: u32,
+        /// Call arrival rate in calls per second
+        #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
+        arrival_rate: f64,
+        /// Mean talk (service) time in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
+        mean_talk: f64,
+        /// The patience of every caller in seconds (0: nobody waits, Erlang B)
+        #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
+        patience: f64,
     },
     /// M/M/c/K queue (Erlang C with room for --queue-capacity waiting calls; a call that
     /// finds the room full is blocked): blocking, waits
@@ -352,6 +371,12 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
             *percentile,
             *target_delay,
         )?,
+        ErlangModel::AFixed {
+            channels,
+            arrival_rate,
+            mean_talk,
+            patience,
+        } => run_a_fixed(*channels, *arrival_rate, *mean_talk, *patience)?,
         ErlangModel::Mmck {
             channels,
             queue_capacity,
@@ -563,6 +588,20 @@ fn run_md1(
             analytic::md1_p_wait_gt(lambda, rate, t)?,
         );
     }
+    Ok(r)
+}
+
+fn run_a_fixed(channels: u32, lambda: f64, mean: f64, patience: f64) -> Result<Report, String> {
+    let mut r = Report::new("a-fixed");
+    r.int("channels", u64::from(channels));
+    r.num("arrival_rate_per_s", lambda);
+    r.num("mean_talk_s", mean);
+    r.num("patience_s", patience);
+    let a = analytic::erlang_a_fixed(channels, lambda, mean, patience)?;
+    r.num("p_wait", a.p_wait);
+    r.num("p_abandon", a.p_abandon);
+    r.num("mean_wait_all_s", a.mean_wait_all_s);
+    r.num("mean_wait_served_s", a.mean_wait_served_s);
     Ok(r)
 }
 

@@ -354,15 +354,23 @@ fn build_sources(
     })
 }
 
+/// The queueing systems `[validation] model` may name (see validate.rs).
+pub const VALIDATION_MODELS: &[&str] = &[
+    "erlang_b",
+    "erlang_c",
+    "erlang_a",
+    "erlang_a_fixed",
+    "mmck",
+    "md1",
+    "mg1",
+];
+
 /// `[validation] model = "erlang_b"`: the queueing model this file is a validation case of.
 fn build_validation(top: &Obj) -> Result<Option<String>> {
     let Some(v) = top.table_opt("validation")? else {
         return Ok(None);
     };
-    let m = v.choice_opt(
-        "model",
-        &["erlang_b", "erlang_c", "erlang_a", "mmck", "md1", "mg1"],
-    )?;
+    let m = v.choice_opt("model", VALIDATION_MODELS)?;
     let m = m.ok_or_else(|| v.missing("model", "\"erlang_b\" (or erlang_c, erlang_a, md1)"))?;
     let _ = v.str_opt("description")?;
     v.finish(&[])?;

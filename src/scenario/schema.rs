@@ -1194,7 +1194,7 @@ pub static VALIDATION: Def = Def {
     keys: &[
         req(
             "model",
-            Ty::Choice(&["erlang_b", "erlang_c", "erlang_a", "mmck", "md1", "mg1"]),
+            Ty::Choice(super::VALIDATION_MODELS),
             "The queueing system the scenario implements.",
         ),
         INFO,
