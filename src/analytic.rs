@@ -947,35 +947,7 @@ pub fn min_channels_for_abandon(
     let meets = |c: u32| -> Result<bool, String> {
         Ok(erlang_a(c, arrival_rate_per_s, mean_service_s, mean_patience_s)?.p_abandon <= target)
     };
-    let start = a.round().clamp(1.0, f64::from(u32::MAX)) as u32;
-    // Invariant: `lo` fails (0 stands for "no channels", which always fails), `hi` meets.
-    let (mut lo, mut hi) = if meets(start)? {
-        (0u32, start)
-    } else {
-        let mut lo = start;
-        loop {
-            if lo > u32::MAX / 2 {
-                return Err(format!(
-                    "no channel count up to {} meets P(abandon) <= {target}",
-                    u32::MAX
-                ));
-            }
-            let next = lo * 2;
-            if meets(next)? {
-                break (lo, next);
-            }
-            lo = next;
-        }
-    };
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if meets(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(hi)
+    fewest_channels(a, target, meets)
 }
 
 // ---------------------------------------------------------------------------
@@ -1055,6 +1027,60 @@ pub fn erlang_a_fixed(
         p_abandon: beyond / total,
         mean_wait_all_s: (waits_served + tau * beyond) / total,
         mean_wait_served_s: waits_served / (below + queued_in_time),
+    })
+}
+
+/// The fewest channels meeting a P(abandon) target, for a `meets` that is monotone in c
+/// (false, then true): doubling from c ≈ A, then bisecting.
+fn fewest_channels(
+    a: f64,
+    target: f64,
+    meets: impl Fn(u32) -> Result<bool, String>,
+) -> Result<u32, String> {
+    let start = a.round().clamp(1.0, f64::from(u32::MAX)) as u32;
+    // Invariant: `lo` fails (0 stands for "no channels", which always fails), `hi` meets.
+    let (mut lo, mut hi) = if meets(start)? {
+        (0u32, start)
+    } else {
+        let mut lo = start;
+        loop {
+            if lo > u32::MAX / 2 {
+                return Err(format!(
+                    "no channel count up to {} meets P(abandon) <= {target}",
+                    u32::MAX
+                ));
+            }
+            let next = lo * 2;
+            if meets(next)? {
+                break (lo, next);
+            }
+            lo = next;
+        }
+    };
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if meets(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// Fewest channels such that the abandonment probability with a fixed patience (M/M/c+D,
+/// [`erlang_a_fixed`]) is <= target_p_abandon; monotone in c as for [`min_channels_for_abandon`].
+pub fn min_channels_for_abandon_fixed(
+    arrival_rate_per_s: f64,
+    mean_service_s: f64,
+    patience_s: f64,
+    target_p_abandon: f64,
+) -> Result<u32, String> {
+    let a = offered_load(arrival_rate_per_s, mean_service_s)?;
+    finite_nonneg("patience_s", patience_s)?;
+    let target = target_probability("target_p_abandon", target_p_abandon)?;
+    fewest_channels(a, target, |c| {
+        Ok(erlang_a_fixed(c, arrival_rate_per_s, mean_service_s, patience_s)?.p_abandon <= target)
     })
 }
 
@@ -2435,6 +2461,29 @@ mod tests {
         assert!(erlang_a_fixed(0, 1.0, 1.0, 1.0).is_err());
         assert!(erlang_a_fixed(1, 1.0, 1.0, -1.0).is_err());
         assert!(erlang_a_fixed(1, 1.0, 1.0, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn fewest_channels_for_a_fixed_patience_is_the_first_that_meets() {
+        for &(lambda, m, tau, target) in &[
+            (0.09, 100.0, 20.0, 0.05),
+            (2.0, 180.0, 30.0, 0.01),
+            (0.5, 1.0, 0.0, 0.2),
+        ] {
+            let c = min_channels_for_abandon_fixed(lambda, m, tau, target).unwrap();
+            assert!(erlang_a_fixed(c, lambda, m, tau).unwrap().p_abandon <= target);
+            if c > 1 {
+                assert!(
+                    erlang_a_fixed(c - 1, lambda, m, tau).unwrap().p_abandon > target,
+                    "{c}"
+                );
+            }
+        }
+        // Patience 0 is Erlang B's question.
+        assert_eq!(
+            min_channels_for_abandon_fixed(0.05, 100.0, 0.0, 0.01).unwrap() as u64,
+            min_channels_for_blocking(5.0, 0.01).unwrap()
+        );
     }
 
     #[test]

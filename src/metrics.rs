@@ -251,7 +251,7 @@ fn build_registry() -> Vec<MetricDef> {
     v.push(MetricDef {
         name: "dial_waited_ratio",
         unit: "ratio",
-        description: "Legs that waited for a dial slot / legs requested: P(W > 0) of queueing theory (what `callsim validate` checks against Erlang C, Erlang A and M/D/1). Its companion dial_delay_ms_mean is E[W | dialled]: the mean over dialled legs only (legs that left the queue unanswered are in P(W > 0) but not in that mean; with abandonment it is not E[W] over all callers).",
+        description: "Legs that waited for a dial slot / legs requested: P(W > 0) of queueing theory (what `callsim validate` checks against Erlang C, Erlang A with exponential and fixed patience, M/M/c/K, M/D/1 and M/G/1). Its companion dial_delay_ms_mean is E[W | dialled]: the mean over dialled legs only (legs that left the queue unanswered are in P(W > 0) but not in that mean; with abandonment it is not E[W] over all callers).",
         compute: Compute::Calls(|c| ratio(c.counts.legs_queued, c.counts.legs_requested)),
     });
     delay_metrics!(

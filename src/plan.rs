@@ -409,7 +409,8 @@ fn offered(
 }
 
 /// The analytic estimate for a lever `carriers.NAME.rate` (M/D/1 for a delay percentile) or
-/// `carriers.NAME.channels` (Erlang C for a delay percentile, Erlang A for abandonment), where
+/// `carriers.NAME.channels` (Erlang C for a delay percentile, Erlang A for abandonment with an
+/// exponential or fixed patience), where
 /// the scenario and target map onto one; None otherwise.
 pub fn analytic_estimate(
     cfg: &ModelConfig,
@@ -464,6 +465,12 @@ pub fn analytic_estimate(
                     let p = mean_s(src.behaviour.patience.as_ref()?);
                     let c = analytic::min_channels_for_abandon(calls, hold, p, t.threshold).ok()?;
                     Some(Estimate { value: c as f64, unit: "", model: format!("Erlang A: {calls:.3} calls/s {span}, mean hold {hold:.1} s, mean patience {p:.1} s, P(abandon) <= {}", t.threshold), caveats: "Erlang A assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and patience".into() })
+                }
+                ("abandon_ratio", Some(DurationDist::Fixed(d)), _, true) => {
+                    let p = d.as_secs_f64();
+                    let c = analytic::min_channels_for_abandon_fixed(calls, hold, p, t.threshold)
+                        .ok()?;
+                    Some(Estimate { value: c as f64, unit: "", model: format!("Erlang A with fixed patience (M/M/c+D): {calls:.3} calls/s {span}, mean hold {hold:.1} s, patience {p:.1} s, P(abandon) <= {}", t.threshold), caveats: "M/M/c+D assumes Poisson arrivals at a constant rate, one leg per call answered at once, exponential talk time and the same patience for every caller".into() })
                 }
                 (_, None, Some(q), true) => {
                     let c =

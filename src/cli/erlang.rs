@@ -130,10 +130,11 @@ pub enum ErlangModel {
     /// Erlang A with a fixed patience (M/M/c+D: every caller gives up after exactly
     /// --patience seconds in the queue): waits and abandonment
     #[command(name = "a-fixed")]
+    #[command(group(clap::ArgGroup::new("size").required(true).args(["channels", "target_abandon"])))]
     AFixed {
-        /// Number of channels (servers)
+        /// Number of channels (servers); omit when using --target-abandon
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-        channels: u32,
+        channels: Option<u32>,
         /// Call arrival rate in calls per second
         #[arg(long, value_name = "PER_S", value_parser = non_negative, allow_negative_numbers = true)]
         arrival_rate: f64,
@@ -143,6 +144,9 @@ pub enum ErlangModel {
         /// The patience of every caller in seconds (0: nobody waits, Erlang B)
         #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
         patience: f64,
+        /// Inverse: find the fewest channels with P(abandon) <= P (0 < P <= 1)
+        #[arg(long, value_name = "P", value_parser = probability, allow_negative_numbers = true)]
+        target_abandon: Option<f64>,
     },
     /// M/M/c/K queue (Erlang C with room for --queue-capacity waiting calls; a call that
     /// finds the room full is blocked): blocking, waits
@@ -376,7 +380,12 @@ pub fn run(args: &ErlangArgs, out: &mut dyn Write) -> Result<(), String> {
             arrival_rate,
             mean_talk,
             patience,
-        } => run_a_fixed(*channels, *arrival_rate, *mean_talk, *patience)?,
+            target_abandon,
+        } => run_a_fixed(
+            *channels,
+            (*arrival_rate, *mean_talk, *patience),
+            *target_abandon,
+        )?,
         ErlangModel::Mmck {
             channels,
             queue_capacity,
@@ -591,17 +600,37 @@ fn run_md1(
     Ok(r)
 }
 
-fn run_a_fixed(channels: u32, lambda: f64, mean: f64, patience: f64) -> Result<Report, String> {
-    let mut r = Report::new("a-fixed");
-    r.int("channels", u64::from(channels));
+fn run_a_fixed(
+    channels: Option<u32>,
+    (lambda, mean, patience): (f64, f64, f64),
+    target_abandon: Option<f64>,
+) -> Result<Report, String> {
+    let mut r = Report::new("erlang_a_fixed");
     r.num("arrival_rate_per_s", lambda);
     r.num("mean_talk_s", mean);
     r.num("patience_s", patience);
+    r.num("offered_load_erl", lambda * mean);
+    let channels = match one_of(channels, target_abandon, "--channels, --target-abandon")? {
+        Ok(c) => {
+            r.int("channels", u64::from(c));
+            c
+        }
+        Err(p) => {
+            r.num("target_p_abandon", p);
+            let c = analytic::min_channels_for_abandon_fixed(lambda, mean, patience, p)?;
+            r.int("min_channels", u64::from(c));
+            c
+        }
+    };
     let a = analytic::erlang_a_fixed(channels, lambda, mean, patience)?;
     r.num("p_wait", a.p_wait);
     r.num("p_abandon", a.p_abandon);
     r.num("mean_wait_all_s", a.mean_wait_all_s);
     r.num("mean_wait_served_s", a.mean_wait_served_s);
+    if target_abandon.is_some() && channels > 1 {
+        let prev = analytic::erlang_a_fixed(channels - 1, lambda, mean, patience)?;
+        r.num("p_abandon_one_fewer_channel", prev.p_abandon);
+    }
     Ok(r)
 }
 

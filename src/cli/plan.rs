@@ -430,8 +430,10 @@ impl<'a> Planner<'a> {
             } else {
                 format!("why they differ: {}", e.caveats)
             };
+            // An uncertain answer is the least value that passed, not a settled one.
+            let hedge = if note.is_some() { " (uncertain)" } else { "" };
             crate::sayln!(
-                "analytic estimate for {}: {}{} from {}; the simulated answer is {}; {why}",
+                "analytic estimate for {}: {}{} from {}; the simulated answer is {}{hedge}; {why}",
                 t.text(),
                 fmt_num(e.value),
                 e.unit,
@@ -463,7 +465,12 @@ impl<'a> Planner<'a> {
             })
             .collect();
         let lowest = unclear.first().map_or(index, |e| e.index);
-        let below = if from < lowest {
+        let below = if from + 1 == lowest {
+            format!(
+                "; {} was not evaluated (the search takes an unclear point as not passing)",
+                self.points[from][0].1
+            )
+        } else if from < lowest {
             format!(
                 "; {} to {} were not evaluated (the search takes an unclear point as not passing)",
                 self.points[from][0].1,
