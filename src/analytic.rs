@@ -1129,37 +1129,45 @@ pub fn mmck(
     // Weights of the queue states j = 0..=capacity (j = 0: all channels busy, nobody waiting),
     // as ρ^(j - shift), and of the states below c as (1 - B) ρ^(-shift).
     let shift = if rho > 1.0 { k } else { 0.0 };
+    if rho == 0.0 {
+        // No calls: nothing waits or is blocked (and ln ρ below would be -inf).
+        return Ok(Mmck {
+            p_block: 0.0,
+            p_wait: 0.0,
+            mean_queue_len: 0.0,
+            mean_wait_admitted_s: 0.0,
+        });
+    }
     let w = |j: f64| ((j - shift) * rho.ln()).exp();
-    let w = |j: f64| {
-        if rho == 0.0 {
-            f64::from(j == 0.0)
-        } else {
-            w(j)
-        }
-    };
-    let (mut sum_all, mut sum_wait, mut sum_len) = (0.0, 0.0, 0.0);
+    // Sums over the queue states: all, all but the full one (an arrival waits), those with
+    // someone waiting (j >= 1), and weighted by the number waiting.
+    let (mut sum_all, mut sum_wait, mut sum_waiting, mut sum_len) = (0.0, 0.0, 0.0, 0.0);
     for j in 0..=queue_capacity {
         let x = w(j as f64);
         sum_all += x;
         if j < queue_capacity {
             sum_wait += x;
         }
+        if j > 0 {
+            sum_waiting += x;
+        }
         sum_len += j as f64 * x;
     }
-    let below = (1.0 - b) * if rho == 0.0 { 1.0 } else { w(0.0) };
+    let below = (1.0 - b) * w(0.0);
     let total = below + b * sum_all;
     let p_block = b * w(k) / total;
     let mean_queue_len = b * sum_len / total;
-    let admitted = arrival_rate_per_s * (1.0 - p_block);
+    // The admitted rate is the throughput, μ × mean busy channels (Little), computed from the
+    // states rather than as λ (1 - p_block), which cancels when nearly every call is blocked:
+    // below c as in Erlang B (A (1 - B), carried without cancellation), c in every queue state.
+    let busy =
+        erlang_b_carried(u64::from(channels), a)? * w(0.0) + f64::from(channels) * b * sum_waiting;
+    let admitted = busy / total / mean_service_s;
     Ok(Mmck {
         p_block,
         p_wait: b * sum_wait / total,
         mean_queue_len,
-        mean_wait_admitted_s: if admitted > 0.0 {
-            mean_queue_len / admitted
-        } else {
-            0.0
-        },
+        mean_wait_admitted_s: mean_queue_len / admitted,
     })
 }
 
@@ -1544,7 +1552,12 @@ pub fn min_dial_rate_for_percentile(
 mod tests {
     use super::*;
 
+    /// |a - b| within `abs + rel × max(|a|, |b|)`; an infinity is close only to itself (with
+    /// a relative bound, inf would otherwise be "close" to every number).
     fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+        if a.is_infinite() || b.is_infinite() {
+            return a == b;
+        }
         (a - b).abs() <= abs + rel * a.abs().max(b.abs())
     }
 
@@ -2409,6 +2422,10 @@ mod tests {
             g.p_block.is_finite() && (g.p_block - 0.8).abs() < 1e-9,
             "{g:?}"
         );
+        // So overloaded that λ (1 - p_block) would be 0: the room is always full, so an
+        // admitted call waits for the K calls ahead of it, K / (c μ) = 1000 s.
+        let g = mmck(1, 1000, 1e17, 1.0).unwrap();
+        assert_close!(g.mean_wait_admitted_s, 1000.0, 1e-9, 0.0);
         assert!(mmck(4, 20_000_000, 2.0, 10.0).is_err());
         assert!(mmck(0, 2, 2.0, 10.0).is_err());
     }
