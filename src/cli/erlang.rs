@@ -497,6 +497,30 @@ fn run_c(
     Ok(r)
 }
 
+/// `--channels N` as given, or the fewest channels meeting `--target-abandon P` (`fewest(P)`);
+/// either way recorded in the report as Erlang A and its fixed-patience form print it.
+fn channels_for_abandon(
+    r: &mut Report,
+    channels: Option<u32>,
+    target_abandon: Option<f64>,
+    fewest: impl Fn(f64) -> Result<u32, String>,
+) -> Result<u32, String> {
+    Ok(
+        match one_of(channels, target_abandon, "--channels, --target-abandon")? {
+            Ok(c) => {
+                r.int("channels", u64::from(c));
+                c
+            }
+            Err(p) => {
+                r.num("target_p_abandon", p);
+                let c = fewest(p)?;
+                r.int("min_channels", u64::from(c));
+                c
+            }
+        },
+    )
+}
+
 fn run_a(
     channels: Option<u32>,
     (lambda, s, patience): (f64, f64, f64),
@@ -508,18 +532,9 @@ fn run_a(
     r.num("mean_talk_s", s);
     r.num("mean_patience_s", patience);
     r.num("offered_load_erl", lambda * s);
-    let c = match one_of(channels, target_abandon, "--channels, --target-abandon")? {
-        Ok(c) => {
-            r.int("channels", u64::from(c));
-            c
-        }
-        Err(p) => {
-            r.num("target_p_abandon", p);
-            let c = analytic::min_channels_for_abandon(lambda, s, patience, p)?;
-            r.int("min_channels", u64::from(c));
-            c
-        }
-    };
+    let c = channels_for_abandon(&mut r, channels, target_abandon, |p| {
+        analytic::min_channels_for_abandon(lambda, s, patience, p)
+    })?;
     let e = analytic::erlang_a(c, lambda, s, patience)?;
     r.num("p_wait", e.p_wait);
     r.num("p_abandon", e.p_abandon);
@@ -610,18 +625,9 @@ fn run_a_fixed(
     r.num("mean_talk_s", mean);
     r.num("patience_s", patience);
     r.num("offered_load_erl", lambda * mean);
-    let channels = match one_of(channels, target_abandon, "--channels, --target-abandon")? {
-        Ok(c) => {
-            r.int("channels", u64::from(c));
-            c
-        }
-        Err(p) => {
-            r.num("target_p_abandon", p);
-            let c = analytic::min_channels_for_abandon_fixed(lambda, mean, patience, p)?;
-            r.int("min_channels", u64::from(c));
-            c
-        }
-    };
+    let channels = channels_for_abandon(&mut r, channels, target_abandon, |p| {
+        analytic::min_channels_for_abandon_fixed(lambda, mean, patience, p)
+    })?;
     let a = analytic::erlang_a_fixed(channels, lambda, mean, patience)?;
     r.num("p_wait", a.p_wait);
     r.num("p_abandon", a.p_abandon);
